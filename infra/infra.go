@@ -1,0 +1,101 @@
+// Package infra is the one declaration of the saga's Pub/Sub resources:
+// the topic, the dead-letter topic and every push subscription. The local
+// bootstrap and the deploy both read it, so they cannot drift.
+package infra
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ticketsaga/saga/shared/event"
+)
+
+//go:embed pubsub.json
+var declaration []byte
+
+// PubSub is the declaration.
+type PubSub struct {
+	Topic                  string         `json:"topic"`
+	DeadLetterTopic        string         `json:"dead_letter_topic"`
+	DeadLetterSubscription string         `json:"dead_letter_subscription"`
+	Subscriptions          []Subscription `json:"subscriptions"`
+}
+
+// Subscription is one push subscription.
+type Subscription struct {
+	Name                string       `json:"name"`
+	Service             string       `json:"service"`
+	PushPath            string       `json:"push_path"`
+	EventTypes          []event.Type `json:"event_types"`
+	AckDeadlineSeconds  int32        `json:"ack_deadline_seconds"`
+	MaxDeliveryAttempts int32        `json:"max_delivery_attempts"`
+	MinRetryDelay       Duration     `json:"min_retry_delay"`
+	MaxRetryDelay       Duration     `json:"max_retry_delay"`
+}
+
+// Duration is a time.Duration written as a Go duration string.
+type Duration struct{ time.Duration }
+
+// UnmarshalJSON parses "1s".
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	d.Duration = v
+	return err
+}
+
+// Filter is the subscription's Pub/Sub filter on event_type.
+func (s Subscription) Filter() string {
+	parts := make([]string, len(s.EventTypes))
+	for i, t := range s.EventTypes {
+		parts[i] = fmt.Sprintf(`attributes.%s = "%s"`, event.AttrEventType, t)
+	}
+	return strings.Join(parts, " OR ")
+}
+
+// Load returns the declaration, checked.
+func Load() (PubSub, error) {
+	var p PubSub
+	if err := json.Unmarshal(declaration, &p); err != nil {
+		return PubSub{}, fmt.Errorf("infra/pubsub.json: %w", err)
+	}
+	return p, p.check()
+}
+
+func (p PubSub) check() error {
+	if p.Topic == "" || p.DeadLetterTopic == "" {
+		return fmt.Errorf("infra/pubsub.json: topic and dead_letter_topic are required")
+	}
+	seen := map[string]bool{}
+	for _, s := range p.Subscriptions {
+		switch {
+		case s.Name == "" || seen[s.Name]:
+			return fmt.Errorf("infra/pubsub.json: subscription name %q empty or repeated", s.Name)
+		case s.Service != event.OrderService && s.Service != event.PointService && s.Service != event.TicketService:
+			return fmt.Errorf("infra/pubsub.json: %s: unknown service %q", s.Name, s.Service)
+		case !strings.HasPrefix(s.PushPath, "/"):
+			return fmt.Errorf("infra/pubsub.json: %s: push_path must start with /", s.Name)
+		case len(s.EventTypes) == 0:
+			return fmt.Errorf("infra/pubsub.json: %s: no event_types", s.Name)
+		case s.MaxDeliveryAttempts < 5 || s.MaxDeliveryAttempts > 100:
+			return fmt.Errorf("infra/pubsub.json: %s: max_delivery_attempts must be 5-100", s.Name)
+		case s.AckDeadlineSeconds < 10 || s.AckDeadlineSeconds > 600:
+			return fmt.Errorf("infra/pubsub.json: %s: ack_deadline_seconds must be 10-600", s.Name)
+		case s.MinRetryDelay.Duration < 0 || s.MaxRetryDelay.Duration > 600*time.Second || s.MinRetryDelay.Duration > s.MaxRetryDelay.Duration:
+			return fmt.Errorf("infra/pubsub.json: %s: retry delays must satisfy 0 <= min <= max <= 600s", s.Name)
+		}
+		for _, t := range s.EventTypes {
+			if !t.Valid() {
+				return fmt.Errorf("infra/pubsub.json: %s: unknown event type %q", s.Name, t)
+			}
+		}
+		seen[s.Name] = true
+	}
+	return nil
+}

@@ -1,0 +1,37 @@
+package infra
+
+import (
+	"testing"
+
+	"github.com/ticketsaga/saga/shared/event"
+)
+
+func TestDeclarationCoversEverySagaEvent(t *testing.T) {
+	t.Parallel()
+	p, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	consumers := map[event.Type]int{}
+	for _, s := range p.Subscriptions {
+		for _, et := range s.EventTypes {
+			consumers[et]++
+		}
+	}
+	// Every event someone reacts to has exactly one consuming subscription.
+	for _, et := range []event.Type{event.StartedOrder, event.StoppedOrder, event.ConsumedPoint, event.FailedPoint,
+		event.RefundedPoint, event.GrantedTicket, event.FailedTicket, event.CanceledTicket} {
+		if consumers[et] != 1 {
+			t.Errorf("%s has %d consuming subscriptions, want 1", et, consumers[et])
+		}
+	}
+}
+
+func TestFilter(t *testing.T) {
+	t.Parallel()
+	s := Subscription{EventTypes: []event.Type{event.FailedTicket, event.CanceledTicket}}
+	want := `attributes.event_type = "failed-ticket" OR attributes.event_type = "canceled-ticket"`
+	if got := s.Filter(); got != want {
+		t.Fatalf("Filter() = %s, want %s", got, want)
+	}
+}

@@ -1,0 +1,36 @@
+// Package app wires order-service: the one place that builds its clients,
+// adapters and handlers.
+package app
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/ticketsaga/saga/order-service/internal/httpapi"
+	"github.com/ticketsaga/saga/order-service/internal/store"
+	"github.com/ticketsaga/saga/shared/config"
+	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/shared/gcp"
+	"github.com/ticketsaga/saga/shared/outbox"
+	"github.com/ticketsaga/saga/shared/serve"
+)
+
+// PathComplete is the push path, as declared in infra/.
+const PathComplete = httpapi.PathComplete
+
+// New wires order-service.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*serve.App, error) {
+	c, err := gcp.Connect(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	steps := &outbox.Steps{FS: c.Firestore, Collection: store.Orders, Service: event.OrderService, Publisher: c.Publisher, Log: log, Now: time.Now}
+	api := &httpapi.API{Store: store.New(c.Firestore, steps), Log: log, Now: time.Now}
+	return &serve.App{
+		API:   api.Routes(),
+		Push:  map[string]http.Handler{PathComplete: api.CompleteHandler()},
+		Close: func() { steps.Wait(); c.Close() },
+	}, nil
+}

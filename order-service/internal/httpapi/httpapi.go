@@ -1,0 +1,233 @@
+// Package httpapi is order-service's HTTP surface: the public order API with
+// its long-poll, and the push endpoint that settles orders.
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ticketsaga/saga/order-service/internal/order"
+	"github.com/ticketsaga/saga/order-service/internal/store"
+	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/shared/httpjson"
+	"github.com/ticketsaga/saga/shared/push"
+)
+
+// PathComplete is the push path of the settling subscription, as declared
+// in infra/.
+const PathComplete = "/push/complete"
+
+// Long-poll bounds (CONTRACT §2).
+const (
+	DefaultWait = 25 * time.Second
+	MaxWait     = 60 * time.Second
+)
+
+// API serves order-service.
+type API struct {
+	Store *store.Store
+	Log   *slog.Logger
+	Now   func() time.Time
+}
+
+// Routes returns the public API.
+func (a *API) Routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /orders", a.postOrder)
+	mux.HandleFunc("GET /orders/{order_id}", a.getOrder)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
+	return mux
+}
+
+// CompleteHandler is the push endpoint for the events that settle an order.
+func (a *API) CompleteHandler() http.Handler {
+	return push.Handler(a.Log, a.complete, event.GrantedTicket, event.FailedPoint, event.RefundedPoint)
+}
+
+type orderRequest struct {
+	UserID   *string `json:"user_id"`
+	TicketID *string `json:"ticket_id"`
+	Quantity *int64  `json:"quantity"`
+	Price    *int64  `json:"price"`
+}
+
+func (a *API) postOrder(w http.ResponseWriter, r *http.Request) {
+	wait, herr := parseWait(r)
+	if herr != nil {
+		httpjson.WriteError(w, r, a.Log, herr)
+		return
+	}
+	var body orderRequest
+	if herr := httpjson.Decode(w, r, &body); herr != nil {
+		httpjson.WriteError(w, r, a.Log, herr)
+		return
+	}
+	if body.UserID == nil || body.TicketID == nil || body.Quantity == nil || body.Price == nil {
+		httpjson.WriteError(w, r, a.Log, httpjson.BadRequest("missing_field", "user_id, ticket_id, quantity and price are required"))
+		return
+	}
+	req := order.Request{UserID: *body.UserID, TicketID: *body.TicketID, Quantity: *body.Quantity, Price: *body.Price}
+	if err := req.Validate(event.ValidID); err != nil {
+		var ve *order.ValidationError
+		errors.As(err, &ve)
+		httpjson.WriteError(w, r, a.Log, httpjson.BadRequest(ve.Code, "%s", ve.Message))
+		return
+	}
+	id := uuid.NewString()
+	if key, ok := r.Header["Idempotency-Key"]; ok {
+		if len(key) != 1 || key[0] == "" || len(key[0]) > order.MaxIdempotencyKey {
+			httpjson.WriteError(w, r, a.Log, httpjson.BadRequest("invalid_idempotency_key", "Idempotency-Key must be one value of 1-%d characters", order.MaxIdempotencyKey))
+			return
+		}
+		id = order.IDForKey(req.UserID, key[0])
+	}
+
+	now := a.Now().UTC()
+	o := order.Order{ID: id, UserID: req.UserID, TicketID: req.TicketID, Quantity: req.Quantity, Price: req.Price,
+		Status: order.StatusPending, CreatedAt: now, UpdatedAt: now}
+	env := event.Envelope{ID: id, Order: &event.Order{UserID: req.UserID, TicketID: req.TicketID, Quantity: req.Quantity, Price: req.Price}}
+	start, err := event.NewMessage(env, event.StartedOrder, event.OrderService, uuid.NewString(), "", now)
+	if err != nil {
+		httpjson.WriteError(w, r, a.Log, err)
+		return
+	}
+	o.History = []order.Entry{{EventType: string(event.StartedOrder), Service: event.OrderService, At: now}}
+
+	ctx := r.Context()
+	o, err = a.Store.Create(ctx, o, req.Fingerprint(), start)
+	switch {
+	case errors.Is(err, store.ErrKeyReused):
+		httpjson.WriteError(w, r, a.Log, &httpjson.Error{Status: http.StatusUnprocessableEntity, Code: "idempotency_key_reused",
+			Message: "this Idempotency-Key was used for a different request"})
+		return
+	case err != nil && o.ID == "":
+		httpjson.WriteError(w, r, a.Log, err)
+		return
+	case err != nil:
+		// Committed but not yet published: the order exists, and the
+		// outbox will publish its event; a retry with the same key
+		// re-publishes it at once.
+		a.Log.WarnContext(ctx, "started-order not published yet", "order_id", id, "error", err.Error())
+	}
+	if !o.Status.Terminal() {
+		if o, err = a.Store.WaitTerminal(ctx, id, wait); err != nil {
+			httpjson.WriteError(w, r, a.Log, err)
+			return
+		}
+	}
+	switch {
+	case o.Status == order.StatusCompleted:
+		httpjson.Write(w, http.StatusCreated, toJSON(o))
+	case o.Status.Terminal():
+		body := toJSON(o)
+		body.Error = &httpjson.ErrorDetail{Code: o.Reason, Message: "order " + string(o.Status) + ": " + o.Reason}
+		httpjson.Write(w, http.StatusConflict, body)
+	default:
+		w.Header().Set("Location", "/orders/"+id)
+		httpjson.Write(w, http.StatusAccepted, toJSON(o))
+	}
+}
+
+func (a *API) getOrder(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("order_id")
+	if !event.ValidID(id) {
+		httpjson.WriteError(w, r, a.Log, httpjson.BadRequest("invalid_order_id", "order_id must be 1-128 of [A-Za-z0-9._-]"))
+		return
+	}
+	wait, herr := parseWait(r)
+	if herr != nil {
+		httpjson.WriteError(w, r, a.Log, herr)
+		return
+	}
+	o, err := a.Store.WaitTerminal(r.Context(), id, wait)
+	if errors.Is(err, store.ErrNotFound) {
+		httpjson.WriteError(w, r, a.Log, &httpjson.Error{Status: http.StatusNotFound, Code: "order_not_found", Message: "no order " + id})
+		return
+	}
+	if err != nil {
+		httpjson.WriteError(w, r, a.Log, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, toJSON(o))
+}
+
+func parseWait(r *http.Request) (time.Duration, *httpjson.Error) {
+	v := r.URL.Query().Get("wait")
+	if v == "" {
+		return DefaultWait, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 || d > MaxWait {
+		return 0, httpjson.BadRequest("invalid_wait", "wait must be a Go duration from 0s to %s", MaxWait)
+	}
+	return d, nil
+}
+
+func (a *API) complete(ctx context.Context, m push.Message) error {
+	in, err := push.Envelope(m)
+	if err != nil {
+		return err
+	}
+	t := m.EventType()
+	var reason string
+	if t != event.GrantedTicket {
+		if in.Point == nil || in.Point.Reason == "" {
+			return push.Poison("%s without a reason", t)
+		}
+		reason = in.Point.Reason
+	}
+	o, changed, err := a.Store.Apply(ctx, in, t, reason, a.Now().UTC())
+	if errors.Is(err, store.ErrNotFound) {
+		return push.Poison("%s for unknown order %s", t, in.ID)
+	}
+	if err != nil {
+		return err
+	}
+	if changed {
+		a.Log.InfoContext(ctx, "order settled", "order_id", o.ID, "status", o.Status, "reason", o.Reason, "event_type", t)
+	}
+	return nil
+}
+
+type entryJSON struct {
+	EventType string    `json:"event_type"`
+	Service   string    `json:"service"`
+	At        time.Time `json:"at"`
+}
+
+type orderJSON struct {
+	OrderID   string      `json:"order_id"`
+	UserID    string      `json:"user_id"`
+	TicketID  string      `json:"ticket_id"`
+	Quantity  int64       `json:"quantity"`
+	Price     int64       `json:"price"`
+	Status    string      `json:"status"`
+	Reason    string      `json:"reason,omitempty"`
+	CreatedAt time.Time   `json:"created_at"`
+	UpdatedAt time.Time   `json:"updated_at"`
+	History   []entryJSON `json:"history"`
+	// Error repeats the reason of a failed or cancelled order in the
+	// contract's error shape, for clients that read only that.
+	Error *httpjson.ErrorDetail `json:"error,omitempty"`
+}
+
+func toJSON(o order.Order) orderJSON {
+	out := orderJSON{OrderID: o.ID, UserID: o.UserID, TicketID: o.TicketID, Quantity: o.Quantity, Price: o.Price,
+		Status: string(o.Status), CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt, History: []entryJSON{}}
+	if o.Status == order.StatusStopping {
+		// Compensations are still running: to the user it is pending.
+		out.Status = string(order.StatusPending)
+	}
+	if o.Status == order.StatusFailed || o.Status == order.StatusCancelled {
+		out.Reason = o.Reason
+	}
+	for _, e := range o.History {
+		out.History = append(out.History, entryJSON(e))
+	}
+	return out
+}

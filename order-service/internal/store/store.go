@@ -1,0 +1,256 @@
+// Package store is order-service's Firestore adapter. The order document is
+// also order-service's saga document: it holds the started-order event in
+// its outbox, and its snapshots drive the long-poll.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/ticketsaga/saga/order-service/internal/order"
+	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/shared/outbox"
+)
+
+// Orders is the collection of order documents.
+const Orders = "orders"
+
+// Step names in the order document's outbox.
+const (
+	StepStart = "start"
+	StepStop  = "stop"
+)
+
+var (
+	// ErrNotFound: no such order.
+	ErrNotFound = errors.New("order not found")
+	// ErrKeyReused: an Idempotency-Key came back with a different body.
+	ErrKeyReused = errors.New("idempotency key reused with a different body")
+)
+
+type entryDoc struct {
+	EventType string    `firestore:"event_type"`
+	Service   string    `firestore:"service"`
+	At        time.Time `firestore:"at"`
+}
+
+type orderDoc struct {
+	UserID      string     `firestore:"user_id"`
+	TicketID    string     `firestore:"ticket_id"`
+	Quantity    int64      `firestore:"quantity"`
+	Price       int64      `firestore:"price"`
+	Status      string     `firestore:"status"`
+	Reason      string     `firestore:"reason"`
+	CreatedAt   time.Time  `firestore:"created_at"`
+	UpdatedAt   time.Time  `firestore:"updated_at"`
+	History     []entryDoc `firestore:"history"`
+	Fingerprint string     `firestore:"fingerprint"`
+
+	// The outbox, as in outbox.Doc.
+	Steps   map[string]event.Message `firestore:"steps,omitempty"`
+	Pending []string                 `firestore:"outbox_pending,omitempty"`
+}
+
+// Store reads and writes orders.
+type Store struct {
+	fs    *firestore.Client
+	steps *outbox.Steps
+}
+
+// New returns a Store publishing through steps.
+func New(fs *firestore.Client, steps *outbox.Steps) *Store {
+	return &Store{fs: fs, steps: steps}
+}
+
+func (s *Store) ref(id string) *firestore.DocumentRef { return s.fs.Collection(Orders).Doc(id) }
+
+// Create stores o with its started-order event start, unless an order with
+// o's id exists: then, if it was made from the same request (fingerprint),
+// that order is returned instead; otherwise ErrKeyReused. The started-order
+// event is published, or re-published while it is still pending.
+func (s *Store) Create(ctx context.Context, o order.Order, fingerprint string, start event.Message) (order.Order, error) {
+	ref := s.ref(o.ID)
+	var (
+		out     order.Order
+		publish event.Message
+		pending bool
+	)
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		snap, err := outbox.GetTx(tx, ref)
+		if err != nil {
+			return err
+		}
+		if !snap.Exists() {
+			doc := toDoc(o)
+			doc.Fingerprint = fingerprint
+			doc.Steps = map[string]event.Message{StepStart: start}
+			doc.Pending = []string{StepStart}
+			out, publish, pending = o, start, true
+			return tx.Create(ref, doc)
+		}
+		var d orderDoc
+		if err := snap.DataTo(&d); err != nil {
+			return fmt.Errorf("decode order %s: %w", o.ID, err)
+		}
+		if d.Fingerprint != fingerprint {
+			return ErrKeyReused
+		}
+		out = fromDoc(o.ID, d)
+		stored, ok, err := outbox.Stored(snap, StepStart)
+		if err != nil {
+			return err
+		}
+		publish, pending = stored, ok && outbox.IsPending(snap, StepStart)
+		return nil
+	})
+	if err != nil {
+		return order.Order{}, fmt.Errorf("create order %s: %w", o.ID, err)
+	}
+	if pending {
+		if err := s.steps.Publish(ctx, ref, StepStart, publish); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// Get returns an order, or ErrNotFound.
+func (s *Store) Get(ctx context.Context, id string) (order.Order, error) {
+	snap, err := s.ref(id).Get(ctx)
+	if status.Code(err) == codes.NotFound {
+		return order.Order{}, ErrNotFound
+	}
+	if err != nil {
+		return order.Order{}, fmt.Errorf("read order %s: %w", id, err)
+	}
+	return decode(snap)
+}
+
+// WaitTerminal returns the order as soon as it is terminal, or as it is
+// when wait runs out. It listens to the order document, so any number of
+// waiters on any number of instances see the change the moment it commits.
+func (s *Store) WaitTerminal(ctx context.Context, id string, wait time.Duration) (order.Order, error) {
+	if wait <= 0 {
+		return s.Get(ctx, id)
+	}
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	it := s.ref(id).Snapshots(wctx)
+	defer it.Stop()
+	var last *order.Order
+	for {
+		snap, err := it.Next()
+		if err != nil {
+			if last != nil && wctx.Err() != nil && ctx.Err() == nil {
+				return *last, nil
+			}
+			if last == nil && wctx.Err() != nil && ctx.Err() == nil {
+				return s.Get(ctx, id)
+			}
+			return order.Order{}, fmt.Errorf("listen to order %s: %w", id, err)
+		}
+		if !snap.Exists() {
+			return order.Order{}, ErrNotFound
+		}
+		o, err := decode(snap)
+		if err != nil {
+			return order.Order{}, err
+		}
+		if o.Status.Terminal() {
+			return o, nil
+		}
+		last = &o
+	}
+}
+
+// Apply moves the order on a saga event and merges the envelope's timeline
+// into the order's history. Unknown orders are reported as ErrNotFound.
+func (s *Store) Apply(ctx context.Context, in event.Envelope, t event.Type, reason string, now time.Time) (order.Order, bool, error) {
+	ref := s.ref(in.ID)
+	var (
+		out     order.Order
+		changed bool
+	)
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		snap, err := outbox.GetTx(tx, ref)
+		if err != nil {
+			return err
+		}
+		if !snap.Exists() {
+			return ErrNotFound
+		}
+		o, err := decode(snap)
+		if err != nil {
+			return err
+		}
+		out, changed = order.Apply(o, string(t), reason, now)
+		if !changed {
+			return nil
+		}
+		out.History = mergeHistory(o.History, in.History())
+		return tx.Update(ref, []firestore.Update{
+			{Path: "status", Value: string(out.Status)},
+			{Path: "reason", Value: out.Reason},
+			{Path: "updated_at", Value: out.UpdatedAt},
+			{Path: "history", Value: toDoc(out).History},
+		})
+	})
+	if err != nil {
+		return order.Order{}, false, fmt.Errorf("apply %s to order %s: %w", t, in.ID, err)
+	}
+	return out, changed, nil
+}
+
+func mergeHistory(have []order.Entry, recs []event.Record) []order.Entry {
+	var as []event.Record
+	for _, e := range have {
+		as = append(as, event.Record{EventType: event.Type(e.EventType), Service: e.Service, At: e.At})
+	}
+	var out []order.Entry
+	for _, r := range event.MergeHistory(as, stripIDs(recs)) {
+		out = append(out, order.Entry{EventType: string(r.EventType), Service: r.Service, At: r.At})
+	}
+	return out
+}
+
+// stripIDs keys records by type and service, as stored history has no ids.
+func stripIDs(recs []event.Record) []event.Record {
+	out := make([]event.Record, len(recs))
+	for i, r := range recs {
+		r.EventID = ""
+		out[i] = r
+	}
+	return out
+}
+
+func decode(snap *firestore.DocumentSnapshot) (order.Order, error) {
+	var d orderDoc
+	if err := snap.DataTo(&d); err != nil {
+		return order.Order{}, fmt.Errorf("decode order %s: %w", snap.Ref.ID, err)
+	}
+	return fromDoc(snap.Ref.ID, d), nil
+}
+
+func fromDoc(id string, d orderDoc) order.Order {
+	o := order.Order{ID: id, UserID: d.UserID, TicketID: d.TicketID, Quantity: d.Quantity, Price: d.Price,
+		Status: order.Status(d.Status), Reason: d.Reason, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
+	for _, e := range d.History {
+		o.History = append(o.History, order.Entry(e))
+	}
+	return o
+}
+
+func toDoc(o order.Order) orderDoc {
+	d := orderDoc{UserID: o.UserID, TicketID: o.TicketID, Quantity: o.Quantity, Price: o.Price,
+		Status: string(o.Status), Reason: o.Reason, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt}
+	for _, e := range o.History {
+		d.History = append(d.History, entryDoc(e))
+	}
+	return d
+}

@@ -1,0 +1,130 @@
+// Package httpapi is point-service's HTTP surface: the admin/read API and
+// the push endpoints of its saga steps.
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/ticketsaga/saga/point-service/internal/store"
+	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/shared/httpjson"
+	"github.com/ticketsaga/saga/shared/push"
+)
+
+// Push paths, as declared in infra/.
+const (
+	PathConsume = "/push/consume"
+	PathRefund  = "/push/refund"
+)
+
+// API serves point-service.
+type API struct {
+	Store *store.Store
+	Log   *slog.Logger
+}
+
+// Routes returns the admin and read API.
+func (a *API) Routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("PUT /accounts/{user_id}", a.putAccount)
+	mux.HandleFunc("GET /accounts/{user_id}", a.getAccount)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
+	return mux
+}
+
+// ConsumeHandler is the push endpoint for started-order.
+func (a *API) ConsumeHandler() http.Handler {
+	return push.Handler(a.Log, a.consume, event.StartedOrder)
+}
+
+// RefundHandler is the push endpoint for failed-ticket and canceled-ticket.
+func (a *API) RefundHandler() http.Handler {
+	return push.Handler(a.Log, a.refund, event.FailedTicket, event.CanceledTicket)
+}
+
+type account struct {
+	UserID  string `json:"user_id"`
+	Balance int64  `json:"balance"`
+}
+
+func (a *API) putAccount(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("user_id")
+	if !event.ValidID(id) {
+		httpjson.WriteError(w, r, a.Log, httpjson.BadRequest("invalid_id", "user_id must be 1-128 of [A-Za-z0-9._-]"))
+		return
+	}
+	var body struct {
+		Balance *int64 `json:"balance"`
+	}
+	if err := httpjson.Decode(w, r, &body); err != nil {
+		httpjson.WriteError(w, r, a.Log, err)
+		return
+	}
+	switch {
+	case body.Balance == nil:
+		httpjson.WriteError(w, r, a.Log, httpjson.BadRequest("missing_field", "balance is required"))
+		return
+	case *body.Balance < 0:
+		httpjson.WriteError(w, r, a.Log, httpjson.BadRequest("invalid_balance", "balance must be zero or more"))
+		return
+	}
+	if err := a.Store.SetBalance(r.Context(), id, *body.Balance); err != nil {
+		httpjson.WriteError(w, r, a.Log, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, account{UserID: id, Balance: *body.Balance})
+}
+
+func (a *API) getAccount(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("user_id")
+	if !event.ValidID(id) {
+		httpjson.WriteError(w, r, a.Log, httpjson.BadRequest("invalid_id", "user_id must be 1-128 of [A-Za-z0-9._-]"))
+		return
+	}
+	bal, err := a.Store.Balance(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		httpjson.WriteError(w, r, a.Log, &httpjson.Error{Status: http.StatusNotFound, Code: "account_not_found", Message: "no account " + id})
+		return
+	}
+	if err != nil {
+		httpjson.WriteError(w, r, a.Log, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, account{UserID: id, Balance: bal})
+}
+
+func (a *API) consume(ctx context.Context, m push.Message) error {
+	in, err := push.Envelope(m)
+	if err != nil {
+		return err
+	}
+	out, err := a.Store.Consume(ctx, in)
+	if err != nil {
+		return err
+	}
+	a.Log.InfoContext(ctx, "consume step", "order_id", in.ID, "result", out.Type, "event_id", out.EventID)
+	return nil
+}
+
+func (a *API) refund(ctx context.Context, m push.Message) error {
+	in, err := push.Envelope(m)
+	if err != nil {
+		return err
+	}
+	cause := "timeout"
+	if m.EventType() == event.FailedTicket {
+		if in.Ticket == nil || in.Ticket.Reason == "" {
+			return push.Poison("failed-ticket without a reason")
+		}
+		cause = in.Ticket.Reason
+	}
+	out, err := a.Store.Refund(ctx, in, cause)
+	if err != nil {
+		return err
+	}
+	a.Log.InfoContext(ctx, "refund step", "order_id", in.ID, "cause", cause, "event_id", out.EventID)
+	return nil
+}

@@ -1,0 +1,79 @@
+// Package point is point-service's domain: account balances and the
+// per-order consume/refund state machine. It knows nothing of Firestore or
+// Pub/Sub.
+package point
+
+// Failure reasons of the consume step (CONTRACT §2).
+const (
+	ReasonInsufficientPoints = "insufficient_points"
+	ReasonUnknownAccount     = "unknown_account"
+	// ReasonCompensated: the order's refund already ran, so a late consume
+	// must not take points.
+	ReasonCompensated = "timeout"
+)
+
+// State is where one order stands in point-service.
+type State string
+
+const (
+	StateNone     State = ""
+	StateConsumed State = "consumed"
+	StateFailed   State = "failed"
+	StateRefunded State = "refunded"
+)
+
+// Saga is point-service's record of one order.
+type Saga struct {
+	State  State
+	UserID string
+	Amount int64 // points taken, when State is StateConsumed or StateRefunded after it
+}
+
+// Account is a user's balance; nil means the account does not exist.
+type Account struct {
+	Balance int64
+}
+
+// ConsumeResult is the consume step's decision.
+type ConsumeResult struct {
+	Saga    Saga
+	Account *Account // the new balance, nil when unchanged
+	Reason  string   // empty when the points were taken
+}
+
+// Consume decides whether userID pays amount for the order.
+func Consume(s Saga, acct *Account, userID string, amount int64) ConsumeResult {
+	switch {
+	case s.State == StateRefunded:
+		// The compensation came first: block the late action.
+		return ConsumeResult{Saga: s, Reason: ReasonCompensated}
+	case acct == nil:
+		return ConsumeResult{Saga: Saga{State: StateFailed, UserID: userID}, Reason: ReasonUnknownAccount}
+	case acct.Balance < amount:
+		return ConsumeResult{Saga: Saga{State: StateFailed, UserID: userID}, Reason: ReasonInsufficientPoints}
+	}
+	return ConsumeResult{
+		Saga:    Saga{State: StateConsumed, UserID: userID, Amount: amount},
+		Account: &Account{Balance: acct.Balance - amount},
+	}
+}
+
+// RefundResult is the refund step's decision.
+type RefundResult struct {
+	Saga    Saga
+	Account *Account // the new balance, nil when unchanged
+}
+
+// Refund gives back what the order took. With nothing taken it is a null
+// compensation: it records that it ran, so a late consume is blocked.
+func Refund(s Saga, acct *Account) RefundResult {
+	if s.State != StateConsumed {
+		return RefundResult{Saga: Saga{State: StateRefunded, UserID: s.UserID}}
+	}
+	next := Saga{State: StateRefunded, UserID: s.UserID, Amount: s.Amount}
+	if acct == nil {
+		// The account was deleted since; nothing to credit.
+		return RefundResult{Saga: next}
+	}
+	return RefundResult{Saga: next, Account: &Account{Balance: acct.Balance + s.Amount}}
+}

@@ -1,0 +1,242 @@
+// Package event is the one contract between the three services: the event
+// types, the message attributes and the envelope each service merges its
+// history into (CONTRACT §3).
+package event
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Type is a saga event type, carried in the event_type attribute.
+type Type string
+
+const (
+	StartedOrder   Type = "started-order"
+	StoppedOrder   Type = "stopped-order"
+	ConsumedPoint  Type = "consumed-point"
+	FailedPoint    Type = "failed-point"
+	RefundedPoint  Type = "refunded-point"
+	GrantedTicket  Type = "granted-ticket"
+	FailedTicket   Type = "failed-ticket"
+	CanceledTicket Type = "canceled-ticket"
+)
+
+// Types lists every saga event type.
+var Types = []Type{StartedOrder, StoppedOrder, ConsumedPoint, FailedPoint, RefundedPoint, GrantedTicket, FailedTicket, CanceledTicket}
+
+// Valid reports whether t is one of the saga's event types.
+func (t Type) Valid() bool { return slices.Contains(Types, t) }
+
+// Message attribute keys.
+const (
+	AttrEventType = "event_type"
+	AttrOrderID   = "order_id"
+	AttrEventID   = "event_id"
+	AttrSource    = "source"
+)
+
+// Service names, used in the source attribute and in history records.
+const (
+	OrderService  = "order-service"
+	PointService  = "point-service"
+	TicketService = "ticket-service"
+)
+
+// Record is one line of the saga timeline.
+type Record struct {
+	EventType Type      `json:"event_type"`
+	Service   string    `json:"service"`
+	At        time.Time `json:"at"`
+	EventID   string    `json:"event_id,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
+}
+
+// Order is the order-service part of the envelope: what was asked for.
+type Order struct {
+	UserID   string   `json:"user_id"`
+	TicketID string   `json:"ticket_id"`
+	Quantity int64    `json:"quantity"`
+	Price    int64    `json:"price"`
+	History  []Record `json:"history,omitempty"`
+}
+
+// Section is the point-service or ticket-service part of the envelope.
+type Section struct {
+	// Reason is why the service's last step failed, or, for a refund,
+	// what caused it.
+	Reason  string   `json:"reason,omitempty"`
+	History []Record `json:"history,omitempty"`
+}
+
+// Envelope is the data of every saga message.
+type Envelope struct {
+	ID     string   `json:"id"`
+	Order  *Order   `json:"order,omitempty"`
+	Point  *Section `json:"point,omitempty"`
+	Ticket *Section `json:"ticket,omitempty"`
+}
+
+// ErrMalformed marks an envelope that can never be processed.
+var ErrMalformed = errors.New("malformed envelope")
+
+// Decode parses and checks an envelope. A failure wraps ErrMalformed.
+func Decode(data []byte) (Envelope, error) {
+	var e Envelope
+	if err := json.Unmarshal(data, &e); err != nil {
+		return Envelope{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if e.ID == "" {
+		return Envelope{}, fmt.Errorf("%w: missing id", ErrMalformed)
+	}
+	if e.Order == nil {
+		return Envelope{}, fmt.Errorf("%w: missing order", ErrMalformed)
+	}
+	if !ValidID(e.Order.UserID) || !ValidID(e.Order.TicketID) {
+		return Envelope{}, fmt.Errorf("%w: bad user_id or ticket_id", ErrMalformed)
+	}
+	if e.Order.Quantity <= 0 || e.Order.Price <= 0 {
+		return Envelope{}, fmt.Errorf("%w: non-positive quantity or price", ErrMalformed)
+	}
+	return e, nil
+}
+
+// ValidID reports whether s is 1-128 letters, digits, '-', '_' or '.'
+// (CONTRACT §2). Such IDs are safe as Firestore document IDs, except the
+// reserved "." and "..", which are rejected too.
+func ValidID(s string) bool {
+	if len(s) == 0 || len(s) > 128 || s == "." || s == ".." {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// With returns a deep copy of e with rec appended to the section of
+// rec.Service. For point and ticket, a non-empty rec.Reason also becomes the
+// section's reason.
+func (e Envelope) With(rec Record) Envelope {
+	out := e.clone()
+	switch rec.Service {
+	case OrderService:
+		if out.Order == nil {
+			out.Order = &Order{}
+		}
+		out.Order.History = append(out.Order.History, rec)
+	case PointService:
+		if out.Point == nil {
+			out.Point = &Section{}
+		}
+		out.Point.History = append(out.Point.History, rec)
+		if rec.Reason != "" {
+			out.Point.Reason = rec.Reason
+		}
+	case TicketService:
+		if out.Ticket == nil {
+			out.Ticket = &Section{}
+		}
+		out.Ticket.History = append(out.Ticket.History, rec)
+		if rec.Reason != "" {
+			out.Ticket.Reason = rec.Reason
+		}
+	}
+	return out
+}
+
+func (e Envelope) clone() Envelope {
+	out := Envelope{ID: e.ID}
+	if e.Order != nil {
+		o := *e.Order
+		o.History = slices.Clone(e.Order.History)
+		out.Order = &o
+	}
+	if e.Point != nil {
+		p := *e.Point
+		p.History = slices.Clone(e.Point.History)
+		out.Point = &p
+	}
+	if e.Ticket != nil {
+		t := *e.Ticket
+		t.History = slices.Clone(e.Ticket.History)
+		out.Ticket = &t
+	}
+	return out
+}
+
+// History returns every record of the envelope, oldest first, each event
+// once.
+func (e Envelope) History() []Record {
+	var all []Record
+	if e.Order != nil {
+		all = append(all, e.Order.History...)
+	}
+	if e.Point != nil {
+		all = append(all, e.Point.History...)
+	}
+	if e.Ticket != nil {
+		all = append(all, e.Ticket.History...)
+	}
+	return MergeHistory(nil, all)
+}
+
+// MergeHistory returns a and b merged, oldest first, without repeating an
+// event (same event_id, or same type and service when ids are missing).
+func MergeHistory(a, b []Record) []Record {
+	seen := map[string]bool{}
+	var out []Record
+	for _, r := range slices.Concat(a, b) {
+		k := r.EventID
+		if k == "" {
+			k = string(r.EventType) + "/" + r.Service
+		}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, r)
+	}
+	slices.SortStableFunc(out, func(x, y Record) int { return x.At.Compare(y.At) })
+	return out
+}
+
+// Message is an event ready to publish: data plus attributes. It is what
+// the outbox stores, so a re-publish sends the same bytes and event_id.
+type Message struct {
+	Type       Type              `firestore:"type" json:"type"`
+	EventID    string            `firestore:"event_id" json:"event_id"`
+	OrderID    string            `firestore:"order_id" json:"order_id"`
+	Data       []byte            `firestore:"data" json:"data"`
+	Attributes map[string]string `firestore:"attributes" json:"attributes"`
+}
+
+// NewMessage builds the message for an event of type t, caused by source
+// at time at, merging source's record into the envelope it received.
+func NewMessage(in Envelope, t Type, source, eventID, reason string, at time.Time) (Message, error) {
+	out := in.With(Record{EventType: t, Service: source, At: at.UTC(), EventID: eventID, Reason: reason})
+	data, err := json.Marshal(out)
+	if err != nil {
+		return Message{}, fmt.Errorf("encode %s envelope for order %s: %w", t, in.ID, err)
+	}
+	return Message{
+		Type:    t,
+		EventID: eventID,
+		OrderID: in.ID,
+		Data:    data,
+		Attributes: map[string]string{
+			AttrEventType: string(t),
+			AttrOrderID:   in.ID,
+			AttrEventID:   eventID,
+			AttrSource:    source,
+		},
+	}, nil
+}

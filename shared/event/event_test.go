@@ -1,0 +1,94 @@
+package event
+
+import (
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestValidID(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		id   string
+		want bool
+	}{
+		{"u1", true}, {"A-b_c.9", true}, {strings.Repeat("x", 128), true},
+		{"", false}, {strings.Repeat("x", 129), false}, {"a/b", false}, {"a b", false},
+		{".", false}, {"..", false}, {"ü", false},
+	} {
+		if got := ValidID(tc.id); got != tc.want {
+			t.Errorf("ValidID(%q) = %v, want %v", tc.id, got, tc.want)
+		}
+	}
+}
+
+func TestWithDoesNotAlias(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	base := Envelope{ID: "o1", Order: &Order{UserID: "u", TicketID: "t", Quantity: 1, Price: 10,
+		History: []Record{{EventType: StartedOrder, Service: OrderService, At: t0, EventID: "e1"}}}}
+	a := base.With(Record{EventType: ConsumedPoint, Service: PointService, At: t0.Add(time.Second), EventID: "e2"})
+	b := a.With(Record{EventType: FailedTicket, Service: TicketService, At: t0.Add(2 * time.Second), EventID: "e3", Reason: "sold_out"})
+	if base.Point != nil || a.Ticket != nil {
+		t.Fatalf("With changed its receiver: base.Point=%v a.Ticket=%v", base.Point, a.Ticket)
+	}
+	if b.Ticket.Reason != "sold_out" {
+		t.Errorf("ticket reason = %q, want sold_out", b.Ticket.Reason)
+	}
+	var types []Type
+	for _, r := range b.History() {
+		types = append(types, r.EventType)
+	}
+	if want := []Type{StartedOrder, ConsumedPoint, FailedTicket}; !slices.Equal(types, want) {
+		t.Errorf("history = %v, want %v", types, want)
+	}
+}
+
+func TestMergeHistoryDedupesAndSorts(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	r1 := Record{EventType: StartedOrder, Service: OrderService, At: t0, EventID: "a"}
+	r2 := Record{EventType: ConsumedPoint, Service: PointService, At: t0.Add(time.Millisecond), EventID: "b"}
+	got := MergeHistory([]Record{r2, r1}, []Record{r1, r2})
+	if len(got) != 2 || got[0].EventID != "a" || got[1].EventID != "b" {
+		t.Fatalf("MergeHistory = %+v", got)
+	}
+}
+
+func TestDecodeRejectsMalformed(t *testing.T) {
+	t.Parallel()
+	for _, data := range []string{``, `{`, `[]`, `{"id":""}`, `{"id":"o"}`,
+		`{"id":"o","order":{"user_id":"u","ticket_id":"t","quantity":0,"price":1}}`,
+		`{"id":"o","order":{"user_id":"a/b","ticket_id":"t","quantity":1,"price":1}}`} {
+		if _, err := Decode([]byte(data)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("Decode(%q) err = %v, want ErrMalformed", data, err)
+		}
+	}
+}
+
+func TestNewMessageRoundTrip(t *testing.T) {
+	t.Parallel()
+	in := Envelope{ID: "o1", Order: &Order{UserID: "u", TicketID: "t", Quantity: 2, Price: 20}}
+	m, err := NewMessage(in, ConsumedPoint, PointService, "ev1", "", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Attributes[AttrEventType] != "consumed-point" || m.Attributes[AttrOrderID] != "o1" ||
+		m.Attributes[AttrEventID] != "ev1" || m.Attributes[AttrSource] != PointService {
+		t.Errorf("attributes = %v", m.Attributes)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(m.Data, &raw); err != nil {
+		t.Fatal(err)
+	}
+	out, err := Decode(m.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Point == nil || len(out.Point.History) != 1 || out.Point.History[0].EventType != ConsumedPoint {
+		t.Errorf("decoded point section = %+v", out.Point)
+	}
+}

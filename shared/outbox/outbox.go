@@ -1,0 +1,211 @@
+// Package outbox runs saga steps the reliable way: a step's business change,
+// the record that it ran, and the event it causes commit in one Firestore
+// transaction; the event is published after the commit, and a redelivery
+// re-publishes the stored event with the same event_id instead of running
+// the step again.
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"cloud.google.com/go/pubsub/v2"
+	"github.com/google/uuid"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/ticketsaga/saga/shared/event"
+)
+
+// Publisher publishes saga events with latency-first settings.
+type Publisher struct {
+	p *pubsub.Publisher
+}
+
+// NewPublisher returns a publisher on topic. The client's default 10 ms
+// batching delay would land on every saga hop, so each message is sent
+// as soon as it is published.
+func NewPublisher(c *pubsub.Client, topic string) *Publisher {
+	p := c.Publisher(topic)
+	p.PublishSettings.CountThreshold = 1
+	p.PublishSettings.DelayThreshold = time.Millisecond
+	return &Publisher{p: p}
+}
+
+// Publish sends m and waits until Pub/Sub has it.
+func (p *Publisher) Publish(ctx context.Context, m event.Message) error {
+	res := p.p.Publish(ctx, &pubsub.Message{Data: m.Data, Attributes: m.Attributes})
+	if _, err := res.Get(ctx); err != nil {
+		return fmt.Errorf("publish %s %s for order %s: %w", m.Type, m.EventID, m.OrderID, err)
+	}
+	return nil
+}
+
+// Stop flushes and stops the publisher.
+func (p *Publisher) Stop() { p.p.Stop() }
+
+// Saga document fields owned by this package.
+const (
+	FieldSteps   = "steps"
+	FieldPending = "outbox_pending"
+)
+
+// Doc is the part of a saga document this package reads.
+type Doc struct {
+	Steps   map[string]event.Message `firestore:"steps"`
+	Pending []string                 `firestore:"outbox_pending"`
+}
+
+// Stored returns the event step stored in snap, if the step ran.
+func Stored(snap *firestore.DocumentSnapshot, step string) (event.Message, bool, error) {
+	if snap == nil || !snap.Exists() {
+		return event.Message{}, false, nil
+	}
+	var d Doc
+	if err := snap.DataTo(&d); err != nil {
+		return event.Message{}, false, fmt.Errorf("decode saga document %s: %w", snap.Ref.ID, err)
+	}
+	m, ok := d.Steps[step]
+	return m, ok, nil
+}
+
+// IsPending reports whether step's event of snap awaits publishing.
+func IsPending(snap *firestore.DocumentSnapshot, step string) bool {
+	if snap == nil || !snap.Exists() {
+		return false
+	}
+	var d Doc
+	if err := snap.DataTo(&d); err != nil {
+		return true
+	}
+	return slices.Contains(d.Pending, step)
+}
+
+// RecordFields returns the fields that record step's event m in a saga
+// document, to be merged into the step's write.
+func RecordFields(step string, m event.Message) map[string]any {
+	return map[string]any{
+		FieldSteps:   map[string]any{step: m},
+		FieldPending: firestore.ArrayUnion(step),
+	}
+}
+
+// GetTx reads ref in tx; a missing document is a snapshot that does not
+// exist, not an error.
+func GetTx(tx *firestore.Transaction, ref *firestore.DocumentRef) (*firestore.DocumentSnapshot, error) {
+	snap, err := tx.Get(ref)
+	if err != nil && status.Code(err) != codes.NotFound {
+		return nil, fmt.Errorf("read %s: %w", ref.Path, err)
+	}
+	if snap == nil {
+		snap = &firestore.DocumentSnapshot{Ref: ref}
+	}
+	return snap, nil
+}
+
+// Decision is what a step decided: the event it causes and the saga fields
+// it changes.
+type Decision struct {
+	Event  event.Type
+	Reason string
+	Fields map[string]any
+}
+
+// Decide runs inside the step's transaction after the saga document was
+// read: it reads what else it needs, writes business documents, and
+// decides. An error aborts the step.
+type Decide func(ctx context.Context, tx *firestore.Transaction, saga *firestore.DocumentSnapshot) (Decision, error)
+
+// Steps runs one service's saga steps against its saga collection, one
+// document per order.
+type Steps struct {
+	FS         *firestore.Client
+	Collection string
+	Service    string
+	Publisher  *Publisher
+	Log        *slog.Logger
+	Now        func() time.Time
+
+	marks sync.WaitGroup
+}
+
+// Run runs step for the order of in at most once. The first run commits
+// decide's changes with the resulting event; every run publishes that event
+// while it is pending. It returns the step's event.
+func (s *Steps) Run(ctx context.Context, step string, in event.Envelope, decide Decide) (event.Message, error) {
+	ref := s.FS.Collection(s.Collection).Doc(in.ID)
+	var (
+		msg     event.Message
+		pending bool
+	)
+	err := s.FS.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		snap, err := GetTx(tx, ref)
+		if err != nil {
+			return err
+		}
+		stored, ran, err := Stored(snap, step)
+		if err != nil {
+			return err
+		}
+		if ran {
+			msg, pending = stored, IsPending(snap, step)
+			return nil
+		}
+		d, err := decide(ctx, tx, snap)
+		if err != nil {
+			return err
+		}
+		now := s.Now().UTC()
+		msg, err = event.NewMessage(in, d.Event, s.Service, uuid.NewString(), d.Reason, now)
+		if err != nil {
+			return err
+		}
+		pending = true
+		fields := RecordFields(step, msg)
+		for k, v := range d.Fields {
+			fields[k] = v
+		}
+		fields["updated_at"] = now
+		return tx.Set(ref, fields, firestore.MergeAll)
+	})
+	if err != nil {
+		return event.Message{}, fmt.Errorf("%s step %s for order %s: %w", s.Service, step, in.ID, err)
+	}
+	if !pending {
+		// Already published: a duplicate delivery causes no new event.
+		return msg, nil
+	}
+	if err := s.Publish(ctx, ref, step, msg); err != nil {
+		return event.Message{}, err
+	}
+	return msg, nil
+}
+
+// Publish publishes step's event m stored in ref, then marks it published.
+// The mark is off the critical path: if it is lost, the event is only
+// published once more, which consumers absorb.
+func (s *Steps) Publish(ctx context.Context, ref *firestore.DocumentRef, step string, m event.Message) error {
+	if err := s.Publisher.Publish(ctx, m); err != nil {
+		return err
+	}
+	s.marks.Add(1)
+	go func() {
+		defer s.marks.Done()
+		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_, err := ref.Update(mctx, []firestore.Update{{Path: FieldPending, Value: firestore.ArrayRemove(step)}})
+		if err != nil && !errors.Is(mctx.Err(), context.Canceled) {
+			s.Log.WarnContext(mctx, "mark event published", "order_id", m.OrderID, "event_id", m.EventID, "error", err.Error())
+		}
+	}()
+	return nil
+}
+
+// Wait waits for the publish marks in flight, for a graceful shutdown.
+func (s *Steps) Wait() { s.marks.Wait() }

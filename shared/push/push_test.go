@@ -1,0 +1,63 @@
+package push
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/ticketsaga/saga/shared/event"
+)
+
+func TestHandlerAckOrRetry(t *testing.T) {
+	t.Parallel()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	data := base64.StdEncoding.EncodeToString([]byte(`{"id":"o1"}`))
+	msg := func(typ string) string {
+		return `{"message":{"data":"` + data + `","attributes":{"event_type":"` + typ + `","order_id":"o1"},"messageId":"1"},"subscription":"s"}`
+	}
+	for _, tc := range []struct {
+		name   string
+		body   string
+		result error
+		want   int
+		called bool
+	}{
+		{"handled ok", msg("started-order"), nil, 204, true},
+		{"not handled", msg("granted-ticket"), errors.New("must not be called"), 204, false},
+		{"fault", msg("started-order"), errors.New("firestore down"), 500, true},
+		{"poison", msg("started-order"), Poison("bad"), 204, true},
+		{"garbage", `not json`, nil, 204, false},
+		{"empty", ``, nil, 204, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			called := false
+			h := Handler(log, func(ctx context.Context, m Message) error {
+				called = true
+				return tc.result
+			}, event.StartedOrder)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest("POST", "/", strings.NewReader(tc.body)))
+			if w.Code != tc.want || called != tc.called {
+				t.Fatalf("status %d called %v, want %d %v", w.Code, called, tc.want, tc.called)
+			}
+		})
+	}
+}
+
+func TestEnvelopeChecksOrderID(t *testing.T) {
+	t.Parallel()
+	m := Message{Data: []byte(`{"id":"o1","order":{"user_id":"u","ticket_id":"t","quantity":1,"price":1}}`),
+		Attributes: map[string]string{event.AttrOrderID: "o2"}}
+	if _, err := Envelope(m); !errors.Is(err, ErrPoison) {
+		t.Fatalf("err = %v, want ErrPoison", err)
+	}
+	m.Attributes[event.AttrOrderID] = "o1"
+	if _, err := Envelope(m); err != nil {
+		t.Fatalf("err = %v", err)
+	}
+}

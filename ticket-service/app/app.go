@@ -1,0 +1,39 @@
+// Package app wires ticket-service: the one place that builds its clients,
+// adapters and handlers.
+package app
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/ticketsaga/saga/shared/config"
+	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/shared/gcp"
+	"github.com/ticketsaga/saga/shared/outbox"
+	"github.com/ticketsaga/saga/shared/serve"
+	"github.com/ticketsaga/saga/ticket-service/internal/httpapi"
+	"github.com/ticketsaga/saga/ticket-service/internal/store"
+)
+
+// Push paths, as declared in infra/.
+const (
+	PathGrant  = httpapi.PathGrant
+	PathCancel = httpapi.PathCancel
+)
+
+// New wires ticket-service.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*serve.App, error) {
+	c, err := gcp.Connect(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	steps := &outbox.Steps{FS: c.Firestore, Collection: store.Sagas, Service: event.TicketService, Publisher: c.Publisher, Log: log, Now: time.Now}
+	api := &httpapi.API{Store: store.New(c.Firestore, steps), Log: log}
+	return &serve.App{
+		API:   api.Routes(),
+		Push:  map[string]http.Handler{PathGrant: api.GrantHandler(), PathCancel: api.CancelHandler()},
+		Close: func() { steps.Wait(); c.Close() },
+	}, nil
+}

@@ -1,0 +1,20 @@
+// Package function registers ticket-service's handlers with
+// functions-framework-go, so they can also be deployed as functions.
+package function
+
+import (
+	"net/http"
+
+	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
+
+	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/shared/serve"
+	"github.com/ticketsaga/saga/ticket-service/app"
+)
+
+func init() {
+	get := serve.Lazy(event.TicketService, app.New)
+	functions.HTTP("TicketAPI", func(w http.ResponseWriter, r *http.Request) { get().API.ServeHTTP(w, r) })
+	functions.HTTP("TicketGrant", func(w http.ResponseWriter, r *http.Request) { get().Push[app.PathGrant].ServeHTTP(w, r) })
+	functions.HTTP("TicketCancel", func(w http.ResponseWriter, r *http.Request) { get().Push[app.PathCancel].ServeHTTP(w, r) })
+}
