@@ -1,0 +1,140 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/ticketsaga/saga/shared/push"
+)
+
+var idSeq atomic.Int64
+
+// uniq returns a fresh id with prefix, unique in this run.
+func uniq(prefix string) string { return fmt.Sprintf("%s-%d", prefix, idSeq.Add(1)) }
+
+type resp struct {
+	Status int
+	Header http.Header
+	Body   map[string]any
+	Raw    string
+}
+
+func (r resp) str(path ...string) string {
+	var v any = r.Body
+	for _, p := range path {
+		m, _ := v.(map[string]any)
+		v = m[p]
+	}
+	s, _ := v.(string)
+	return s
+}
+
+func do(t *testing.T, method, url string, body any, header ...string) resp {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		raw, _ := json.Marshal(b)
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	out := resp{Status: res.StatusCode, Header: res.Header, Raw: string(raw)}
+	if len(raw) > 0 {
+		_ = json.Unmarshal(raw, &out.Body)
+	}
+	return out
+}
+
+func mustStatus(t *testing.T, r resp, want int) {
+	t.Helper()
+	if r.Status != want {
+		t.Fatalf("status %d, want %d; body %s", r.Status, want, r.Raw)
+	}
+}
+
+func seedAccount(t *testing.T, user string, balance int64) {
+	t.Helper()
+	mustStatus(t, do(t, "PUT", stack.point+"/accounts/"+user, map[string]any{"balance": balance}), 200)
+}
+
+func seedTicket(t *testing.T, id string, price, stock int64) {
+	t.Helper()
+	mustStatus(t, do(t, "PUT", stack.ticket+"/tickets/"+id, map[string]any{"price": price, "stock": stock}), 200)
+}
+
+func balance(t *testing.T, user string) int64 {
+	t.Helper()
+	r := do(t, "GET", stack.point+"/accounts/"+user, nil)
+	mustStatus(t, r, 200)
+	return int64(r.Body["balance"].(float64))
+}
+
+func stock(t *testing.T, id string) int64 {
+	t.Helper()
+	r := do(t, "GET", stack.ticket+"/tickets/"+id, nil)
+	mustStatus(t, r, 200)
+	return int64(r.Body["stock"].(float64))
+}
+
+// owned returns how many tickets of each type user owns.
+func owned(t *testing.T, user string) map[string]int64 {
+	t.Helper()
+	r := do(t, "GET", stack.ticket+"/users/"+user+"/tickets", nil)
+	mustStatus(t, r, 200)
+	out := map[string]int64{}
+	for _, x := range r.Body["tickets"].([]any) {
+		h := x.(map[string]any)
+		out[h["ticket_id"].(string)] = int64(h["count"].(float64))
+	}
+	return out
+}
+
+func order(user, ticket string, qty, price int64) map[string]any {
+	return map[string]any{"user_id": user, "ticket_id": ticket, "quantity": qty, "price": price}
+}
+
+func historyTypes(r resp) []string {
+	var out []string
+	hs, _ := r.Body["history"].([]any)
+	for _, h := range hs {
+		out = append(out, h.(map[string]any)["event_type"].(string))
+	}
+	return out
+}
+
+// peekPush reads the attributes of a push request and returns a body that
+// replays it.
+func peekPush(r *http.Request) (map[string]string, io.ReadCloser) {
+	raw, _ := io.ReadAll(r.Body)
+	m, err := push.Decode(&http.Request{Body: io.NopCloser(bytes.NewReader(raw))})
+	attrs := map[string]string{}
+	if err == nil && m.Attributes != nil {
+		attrs = m.Attributes
+	}
+	return attrs, io.NopCloser(bytes.NewReader(raw))
+}
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
