@@ -149,22 +149,25 @@ func (l *deliveryLog) wrap(h http.Handler) http.Handler {
 	})
 }
 
-// waitFor waits until a delivery matching ok was acked, or the deadline.
-func (l *deliveryLog) waitFor(t *testing.T, what string, ok func(delivery) bool) {
+// waitForCount waits until n deliveries matching ok were acked.
+func (l *deliveryLog) waitForCount(t *testing.T, what string, n int, ok func(delivery) bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		l.mu.Lock()
+		c := 0
 		for _, d := range l.list {
 			if ok(d) && d.Status < 300 {
-				l.mu.Unlock()
-				return
+				c++
 			}
 		}
 		l.mu.Unlock()
+		if c >= n {
+			return
+		}
 		time.Sleep(20 * time.Millisecond) // polling an in-memory log for a condition
 	}
-	t.Fatalf("no acked delivery of %s within 20s", what)
+	t.Fatalf("fewer than %d acked deliveries of %s within 20s", n, what)
 }
 
 type statusRecorder struct {

@@ -1,0 +1,140 @@
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+
+	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/shared/outbox"
+)
+
+// TestDuplicateEventsChangeNothing publishes a copy of every event of a
+// completed saga (same data and attributes) and checks that nothing changes
+// and no service publishes anything in response.
+func TestDuplicateEventsChangeNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	user, ticket := uniq("dup"), uniq("dupt")
+	seedAccount(t, user, 5000)
+	seedTicket(t, ticket, 1000, 3)
+	r := do(t, "POST", stack.order+"/orders", order(user, ticket, 1, 1000))
+	mustStatus(t, r, http.StatusCreated)
+	id := r.str("order_id")
+
+	var copies []event.Message
+	for _, src := range []struct{ collection, step string }{
+		{"orders", "start"}, {"point_sagas", "consume"}, {"ticket_sagas", "grant"},
+	} {
+		copies = append(copies, publishedStep(t, src.collection, id, src.step))
+	}
+
+	tap := "tap-" + uniq("dup")
+	tapName := "projects/" + stack.project + "/subscriptions/" + tap
+	if _, err := stack.pubsub.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{
+		Name: tapName, Topic: "projects/" + stack.project + "/topics/" + stack.decl.Topic,
+		Filter: `attributes.order_id = "` + id + `"`,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	pub := stack.pubsub.Publisher(stack.decl.Topic)
+	defer pub.Stop()
+	for _, m := range copies {
+		if _, err := pub.Publish(ctx, &pubsub.Message{Data: m.Data, Attributes: m.Attributes}).Get(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	consumer := map[event.Type]string{event.StartedOrder: "/push/consume", event.ConsumedPoint: "/push/grant", event.GrantedTicket: "/push/complete"}
+	for _, m := range copies {
+		stack.deliveries.waitForCount(t, string(m.Type)+" copy at "+consumer[m.Type], 2, func(d delivery) bool {
+			return d.Path == consumer[m.Type] && d.EventID == m.EventID
+		})
+	}
+
+	// Every consumer publishes before it acks, so whatever the copies
+	// caused is already on the tap.
+	var seen []string
+	for _, m := range pullAll(t, tapName) {
+		// The emulator ignores the tap's filter: other tests' events
+		// arrive too.
+		if m.Attributes[event.AttrOrderID] == id {
+			seen = append(seen, m.Attributes[event.AttrEventID])
+		}
+	}
+	var want []string
+	for _, m := range copies {
+		want = append(want, m.EventID)
+	}
+	slices.Sort(seen)
+	slices.Sort(want)
+	if !slices.Equal(seen, want) {
+		t.Errorf("the topic carried %v after the copies, want only the copies %v", seen, want)
+	}
+	if got := balance(t, user); got != 4000 {
+		t.Errorf("balance = %d, want 4000", got)
+	}
+	if got := stock(t, ticket); got != 2 {
+		t.Errorf("stock = %d, want 2", got)
+	}
+	if got := owned(t, user)[ticket]; got != 1 {
+		t.Errorf("owns %d, want 1", got)
+	}
+	g := do(t, "GET", stack.order+"/orders/"+id, nil)
+	if g.str("status") != "completed" || len(historyTypes(g)) != 3 {
+		t.Errorf("order after copies = %s", g.Raw)
+	}
+}
+
+// publishedStep returns the event a step stored, once it is marked
+// published.
+func publishedStep(t *testing.T, collection, orderID, step string) event.Message {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		snap, err := stack.fs.Collection(collection).Doc(orderID).Get(context.Background())
+		if err != nil {
+			t.Fatalf("%s/%s: %v", collection, orderID, err)
+		}
+		var d outbox.Doc
+		if err := snap.DataTo(&d); err != nil {
+			t.Fatal(err)
+		}
+		if m, ok := d.Steps[step]; ok && !slices.Contains(d.Pending, step) {
+			return m
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s/%s step %s not published within 10s: %+v", collection, orderID, step, d)
+		}
+		time.Sleep(20 * time.Millisecond) // polling Firestore for a condition
+	}
+}
+
+// pullAll drains a pull subscription: it returns once a pull comes back
+// empty.
+func pullAll(t *testing.T, sub string) []*pubsubpb.PubsubMessage {
+	t.Helper()
+	ctx := context.Background()
+	var out []*pubsubpb.PubsubMessage
+	for {
+		res, err := stack.pubsub.SubscriptionAdminClient.Pull(ctx, &pubsubpb.PullRequest{Subscription: sub, MaxMessages: 100, ReturnImmediately: true})
+		if err != nil {
+			t.Fatalf("pull %s: %v", sub, err)
+		}
+		if len(res.ReceivedMessages) == 0 {
+			return out
+		}
+		var ids []string
+		for _, m := range res.ReceivedMessages {
+			out = append(out, m.Message)
+			ids = append(ids, m.AckId)
+		}
+		if err := stack.pubsub.SubscriptionAdminClient.Acknowledge(ctx, &pubsubpb.AcknowledgeRequest{Subscription: sub, AckIds: ids}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
