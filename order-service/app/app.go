@@ -26,8 +26,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*serve.App, 
 	if err != nil {
 		return nil, err
 	}
-	steps := &outbox.Steps{FS: c.Firestore, Collection: store.Orders, Service: event.OrderService, Publisher: c.Publisher, Log: log, Now: time.Now}
-	api := &httpapi.API{Store: store.New(c.Firestore, steps), Log: log, Now: time.Now}
+	steps := &outbox.Steps{FS: c.Firestore, Collection: store.Orders, Service: event.OrderService, Publisher: c.Publisher, Log: log, Now: time.Now,
+		AfterCommit: serve.CrashHook(cfg, log)}
+	api := &httpapi.API{Store: store.New(c.Firestore, steps), Log: log, Now: time.Now, Timeout: cfg.OrderTimeout,
+		Outbox: steps.SweepHandler([]string{store.StepStart, store.StepStop}, cfg.OutboxGrace)}
 	return &serve.App{
 		API:   api.Routes(),
 		Push:  map[string]http.Handler{PathComplete: api.CompleteHandler()},

@@ -5,6 +5,7 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 )
 
@@ -19,7 +20,17 @@ type Config struct {
 	ProjectID    string
 	Topic        string
 	OrderTimeout time.Duration
-	LogLevel     slog.Level
+	// OutboxGrace is how long a committed event may stay unpublished
+	// before the outbox sweep publishes it.
+	OutboxGrace time.Duration
+	LogLevel    slog.Level
+	// CrashAfterCommit is a test-only fault switch: the probability
+	// (0-1) that the service exits right after a step's commit, before
+	// publishing.
+	CrashAfterCommit float64
+	// Crash is how the fault switch crashes; nil exits the process.
+	// In-process tests abort the request instead.
+	Crash func()
 }
 
 // Load reads the configuration of service through getenv (os.Getenv).
@@ -30,13 +41,23 @@ func Load(service string, getenv func(string) string) (Config, error) {
 		ProjectID:    or(getenv("GOOGLE_CLOUD_PROJECT"), DefaultProject),
 		Topic:        or(getenv("PUBSUB_TOPIC"), "saga-events"),
 		OrderTimeout: 30 * time.Second,
+		OutboxGrace:  2 * time.Second,
 	}
-	if v := getenv("ORDER_TIMEOUT"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return Config{}, fmt.Errorf("ORDER_TIMEOUT=%q: want a positive Go duration", v)
+	for name, dst := range map[string]*time.Duration{"ORDER_TIMEOUT": &c.OrderTimeout, "OUTBOX_GRACE": &c.OutboxGrace} {
+		if v := getenv(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return Config{}, fmt.Errorf("%s=%q: want a positive Go duration", name, v)
+			}
+			*dst = d
 		}
-		c.OrderTimeout = d
+	}
+	if v := getenv("FAULT_CRASH_AFTER_COMMIT"); v != "" {
+		p, err := strconv.ParseFloat(v, 64)
+		if err != nil || p < 0 || p > 1 {
+			return Config{}, fmt.Errorf("FAULT_CRASH_AFTER_COMMIT=%q: want a probability from 0 to 1", v)
+		}
+		c.CrashAfterCommit = p
 	}
 	if v := getenv("LOG_LEVEL"); v != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"cloud.google.com/go/firestore"
 	"cloud.google.com/go/pubsub/v2"
 	"github.com/google/uuid"
+	"google.golang.org/api/iterator"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -131,8 +133,18 @@ type Steps struct {
 	Publisher  *Publisher
 	Log        *slog.Logger
 	Now        func() time.Time
+	// AfterCommit, when set, runs between a step's commit and its
+	// publish: the fault switch that proves a crash there loses nothing.
+	AfterCommit func(step string)
 
 	marks sync.WaitGroup
+}
+
+// Committed calls the AfterCommit hook.
+func (s *Steps) Committed(step string) {
+	if s.AfterCommit != nil {
+		s.AfterCommit(step)
+	}
 }
 
 // Run runs step for the order of in at most once. The first run commits
@@ -181,6 +193,7 @@ func (s *Steps) Run(ctx context.Context, step string, in event.Envelope, decide 
 		// Already published: a duplicate delivery causes no new event.
 		return msg, nil
 	}
+	s.Committed(step)
 	if err := s.Publish(ctx, ref, step, msg); err != nil {
 		return event.Message{}, err
 	}
@@ -207,5 +220,64 @@ func (s *Steps) Publish(ctx context.Context, ref *firestore.DocumentRef, step st
 	return nil
 }
 
+// Sweep publishes the events of steps that were committed but are still
+// unpublished after grace (their service crashed, or its publish failed and
+// no redelivery came). Publishing twice is harmless: consumers absorb it.
+func (s *Steps) Sweep(ctx context.Context, steps []string, grace time.Duration) (int, error) {
+	cutoff := s.Now().Add(-grace)
+	it := s.FS.Collection(s.Collection).Where(FieldPending, "array-contains-any", steps).Limit(500).Documents(ctx)
+	defer it.Stop()
+	n := 0
+	for {
+		snap, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			return n, nil
+		}
+		if err != nil {
+			return n, fmt.Errorf("sweep %s outbox: %w", s.Collection, err)
+		}
+		var d struct {
+			Doc
+			UpdatedAt time.Time `firestore:"updated_at"`
+		}
+		if err := snap.DataTo(&d); err != nil {
+			s.Log.ErrorContext(ctx, "outbox sweep: undecodable saga document", "collection", s.Collection, "order_id", snap.Ref.ID, "error", err.Error())
+			continue
+		}
+		if d.UpdatedAt.After(cutoff) {
+			continue
+		}
+		for _, step := range d.Pending {
+			m, ok := d.Steps[step]
+			if !ok {
+				continue
+			}
+			if err := s.Publisher.Publish(ctx, m); err != nil {
+				return n, err
+			}
+			if _, err := snap.Ref.Update(ctx, []firestore.Update{{Path: FieldPending, Value: firestore.ArrayRemove(step)}}); err != nil {
+				return n, fmt.Errorf("mark %s of %s published: %w", step, snap.Ref.ID, err)
+			}
+			n++
+			s.Log.InfoContext(ctx, "outbox sweep published a stranded event", "order_id", snap.Ref.ID, "step", step, "event_type", m.Type, "event_id", m.EventID)
+		}
+	}
+}
+
 // Wait waits for the publish marks in flight, for a graceful shutdown.
 func (s *Steps) Wait() { s.marks.Wait() }
+
+// SweepHandler serves the outbox sweep as a task endpoint (Cloud Scheduler
+// in production, the local runner's ticker in `make run`).
+func (s *Steps) SweepHandler(steps []string, grace time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, err := s.Sweep(r.Context(), steps, grace)
+		if err != nil {
+			s.Log.ErrorContext(r.Context(), "outbox sweep failed", "collection", s.Collection, "error", err.Error())
+			http.Error(w, `{"error":{"code":"sweep_failed","message":"outbox sweep failed; see logs"}}`, http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"republished":%d}`+"\n", n)
+	})
+}

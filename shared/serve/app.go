@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/signal"
@@ -76,4 +77,22 @@ func Lazy(service string, build Build) func() *App {
 		}
 		return app
 	})
+}
+
+// CrashHook returns the outbox's AfterCommit hook for cfg's fault switch,
+// or nil when it is off.
+func CrashHook(cfg config.Config, log *slog.Logger) func(step string) {
+	if cfg.CrashAfterCommit <= 0 {
+		return nil
+	}
+	crash := cfg.Crash
+	if crash == nil {
+		crash = func() { os.Exit(3) }
+	}
+	return func(step string) {
+		if rand.Float64() < cfg.CrashAfterCommit {
+			log.Warn("fault switch: crashing after commit, before publish", "step", step)
+			crash()
+		}
+	}
 }

@@ -29,10 +29,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*serve.App, 
 	if err != nil {
 		return nil, err
 	}
-	steps := &outbox.Steps{FS: c.Firestore, Collection: store.Sagas, Service: event.TicketService, Publisher: c.Publisher, Log: log, Now: time.Now}
+	steps := &outbox.Steps{FS: c.Firestore, Collection: store.Sagas, Service: event.TicketService, Publisher: c.Publisher, Log: log, Now: time.Now,
+		AfterCommit: serve.CrashHook(cfg, log)}
 	api := &httpapi.API{Store: store.New(c.Firestore, steps), Log: log}
+	routes := http.NewServeMux()
+	routes.Handle("/", api.Routes())
+	routes.Handle("POST /tasks/outbox", steps.SweepHandler([]string{store.StepGrant, store.StepCancel}, cfg.OutboxGrace))
 	return &serve.App{
-		API:   api.Routes(),
+		API:   routes,
 		Push:  map[string]http.Handler{PathGrant: api.GrantHandler(), PathCancel: api.CancelHandler()},
 		Close: func() { steps.Wait(); c.Close() },
 	}, nil

@@ -188,6 +188,17 @@ saga is running (project %s, Ctrl-C stops everything):
   Firestore emulator %s
 `, cfg.ProjectID, base[event.OrderService], base[event.PointService], base[event.TicketService], emu.PubSubHost, decl.Topic, emu.FirestoreHost)
 
+	sweepEvery := 5 * time.Second
+	if v := os.Getenv("SWEEP_INTERVAL"); v != "" {
+		if sweepEvery, err = time.ParseDuration(v); err != nil || sweepEvery <= 0 {
+			return fmt.Errorf("SWEEP_INTERVAL=%q: want a positive Go duration", v)
+		}
+	}
+	go sweep(ctx, sweepEvery, []string{
+		base[event.OrderService] + "/tasks/sweep", base[event.PointService] + "/tasks/outbox", base[event.TicketService] + "/tasks/outbox",
+	})
+	fmt.Printf("  timeout and outbox sweeps every %s (SWEEP_INTERVAL); ORDER_TIMEOUT=%s\n\n", sweepEvery, cfg.OrderTimeout)
+
 	exited := make(chan string, len(procs))
 	for i, p := range procs {
 		go func() { _ = p.Wait(); exited <- services[i].name }()
@@ -229,4 +240,31 @@ func emulatorLog() io.Writer {
 		return os.Stderr
 	}
 	return io.Discard
+}
+
+// sweep plays Cloud Scheduler: it triggers the task endpoints every
+// interval.
+func sweep(ctx context.Context, every time.Duration, urls []string) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	client := &http.Client{Timeout: 30 * time.Second}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		for _, u := range urls {
+			resp, err := client.Post(u, "application/json", nil)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "devstack: sweep %s: %v\n", u, err)
+				continue
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				fmt.Fprintf(os.Stderr, "devstack: sweep %s: %s\n", u, resp.Status)
+			}
+		}
+	}
 }

@@ -33,6 +33,10 @@ type API struct {
 	Store *store.Store
 	Log   *slog.Logger
 	Now   func() time.Time
+	// Timeout is how long an order may stay pending (ORDER_TIMEOUT).
+	Timeout time.Duration
+	// Outbox re-publishes order-service's stranded events.
+	Outbox http.Handler
 }
 
 // Routes returns the public API.
@@ -40,6 +44,7 @@ func (a *API) Routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /orders", a.postOrder)
 	mux.HandleFunc("GET /orders/{order_id}", a.getOrder)
+	mux.HandleFunc("POST /tasks/sweep", a.sweep)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	return mux
 }
@@ -230,4 +235,19 @@ func toJSON(o order.Order) orderJSON {
 		out.History = append(out.History, entryJSON(e))
 	}
 	return out
+}
+
+// sweep is the timeout task: it stops every expired pending order, then
+// sweeps the outbox (a started-order or stopped-order whose publish was
+// lost). Cloud Scheduler calls it; so does `make run` every SWEEP_INTERVAL.
+func (a *API) sweep(w http.ResponseWriter, r *http.Request) {
+	n, err := a.Store.StopExpired(r.Context(), a.Now().UTC(), a.Timeout)
+	if err != nil {
+		httpjson.WriteError(w, r, a.Log, err)
+		return
+	}
+	if n > 0 {
+		a.Log.InfoContext(r.Context(), "timeout sweep stopped orders", "stopped", n)
+	}
+	a.Outbox.ServeHTTP(w, r)
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
+	"github.com/google/uuid"
+	"google.golang.org/api/iterator"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -113,11 +115,98 @@ func (s *Store) Create(ctx context.Context, o order.Order, fingerprint string, s
 		return order.Order{}, fmt.Errorf("create order %s: %w", o.ID, err)
 	}
 	if pending {
+		s.steps.Committed(StepStart)
 		if err := s.steps.Publish(ctx, ref, StepStart, publish); err != nil {
 			return out, err
 		}
 	}
 	return out, nil
+}
+
+// StopExpired moves every pending order created more than timeout before
+// now to stopping, and publishes stopped-order for each. It returns how many
+// it stopped.
+func (s *Store) StopExpired(ctx context.Context, now time.Time, timeout time.Duration) (int, error) {
+	it := s.fs.Collection(Orders).Where("status", "==", string(order.StatusPending)).
+		Where("created_at", "<=", now.Add(-timeout)).Limit(500).Documents(ctx)
+	var ids []string
+	for {
+		snap, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			break
+		}
+		if err != nil {
+			it.Stop()
+			return 0, fmt.Errorf("list expired orders: %w", err)
+		}
+		ids = append(ids, snap.Ref.ID)
+	}
+	it.Stop()
+	n := 0
+	for _, id := range ids {
+		stopped, err := s.stop(ctx, id, now, timeout)
+		if err != nil {
+			return n, err
+		}
+		if stopped {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// stop moves one order to stopping if it is still pending and expired:
+// the check and the stopped-order outbox record are one transaction, so a
+// settle event racing the timeout either lands first (and the order is not
+// stopped) or finds the order stopping (and is ignored).
+func (s *Store) stop(ctx context.Context, id string, now time.Time, timeout time.Duration) (bool, error) {
+	ref := s.ref(id)
+	var msg event.Message
+	stopped := false
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		stopped = false
+		snap, err := outbox.GetTx(tx, ref)
+		if err != nil || !snap.Exists() {
+			return err
+		}
+		o, err := decode(snap)
+		if err != nil {
+			return err
+		}
+		next, ok := order.Stop(o, now, timeout)
+		if !ok {
+			return nil
+		}
+		if msg, err = event.NewMessage(Envelope(o), event.StoppedOrder, event.OrderService, uuid.NewString(), order.ReasonTimeout, now); err != nil {
+			return err
+		}
+		stopped = true
+		return tx.Update(ref, []firestore.Update{
+			{Path: "status", Value: string(next.Status)},
+			{Path: "updated_at", Value: next.UpdatedAt},
+			{FieldPath: firestore.FieldPath{outbox.FieldSteps, StepStop}, Value: msg},
+			{Path: outbox.FieldPending, Value: firestore.ArrayUnion(StepStop)},
+		})
+	})
+	if err != nil {
+		return false, fmt.Errorf("stop order %s: %w", id, err)
+	}
+	if !stopped {
+		return false, nil
+	}
+	s.steps.Committed(StepStop)
+	return true, s.steps.Publish(ctx, ref, StepStop, msg)
+}
+
+// Envelope is the saga envelope of o as order-service starts it.
+func Envelope(o order.Order) event.Envelope {
+	env := event.Envelope{ID: o.ID, Order: &event.Order{UserID: o.UserID, TicketID: o.TicketID, Quantity: o.Quantity, Price: o.Price}}
+	for _, e := range o.History {
+		if e.Service == event.OrderService {
+			env.Order.History = append(env.Order.History, event.Record{EventType: event.Type(e.EventType), Service: e.Service, At: e.At})
+		}
+	}
+	return env
 }
 
 // Get returns an order, or ErrNotFound.
