@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ticketsaga/saga/shared/push"
 )
@@ -75,34 +76,34 @@ func mustStatus(t *testing.T, r resp, want int) {
 	}
 }
 
-func seedAccount(t *testing.T, user string, balance int64) {
+func (s *Stack) seedAccount(t *testing.T, user string, balance int64) {
 	t.Helper()
-	mustStatus(t, do(t, "PUT", stack.point+"/accounts/"+user, map[string]any{"balance": balance}), 200)
+	mustStatus(t, do(t, "PUT", s.point+"/accounts/"+user, map[string]any{"balance": balance}), 200)
 }
 
-func seedTicket(t *testing.T, id string, price, stock int64) {
+func (s *Stack) seedTicket(t *testing.T, id string, price, stock int64) {
 	t.Helper()
-	mustStatus(t, do(t, "PUT", stack.ticket+"/tickets/"+id, map[string]any{"price": price, "stock": stock}), 200)
+	mustStatus(t, do(t, "PUT", s.ticket+"/tickets/"+id, map[string]any{"price": price, "stock": stock}), 200)
 }
 
-func balance(t *testing.T, user string) int64 {
+func (s *Stack) balance(t *testing.T, user string) int64 {
 	t.Helper()
-	r := do(t, "GET", stack.point+"/accounts/"+user, nil)
+	r := do(t, "GET", s.point+"/accounts/"+user, nil)
 	mustStatus(t, r, 200)
 	return int64(r.Body["balance"].(float64))
 }
 
-func stock(t *testing.T, id string) int64 {
+func (s *Stack) stock(t *testing.T, id string) int64 {
 	t.Helper()
-	r := do(t, "GET", stack.ticket+"/tickets/"+id, nil)
+	r := do(t, "GET", s.ticket+"/tickets/"+id, nil)
 	mustStatus(t, r, 200)
 	return int64(r.Body["stock"].(float64))
 }
 
 // owned returns how many tickets of each type user owns.
-func owned(t *testing.T, user string) map[string]int64 {
+func (s *Stack) owned(t *testing.T, user string) map[string]int64 {
 	t.Helper()
-	r := do(t, "GET", stack.ticket+"/users/"+user+"/tickets", nil)
+	r := do(t, "GET", s.ticket+"/users/"+user+"/tickets", nil)
 	mustStatus(t, r, 200)
 	out := map[string]int64{}
 	for _, x := range r.Body["tickets"].([]any) {
@@ -138,3 +139,33 @@ func peekPush(r *http.Request) (map[string]string, io.ReadCloser) {
 }
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+func jsonBody(v any) io.Reader {
+	raw, _ := json.Marshal(v)
+	return bytes.NewReader(raw)
+}
+
+// postOrder posts an order with an Idempotency-Key the way a careful
+// client does: on a transport error (the service crashed mid-request) it
+// retries with the same key, with a backoff, up to 40 times.
+func postOrder(t *testing.T, base, query string, body map[string]any, key string) (resp, int) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		req, _ := http.NewRequest("POST", base+"/orders"+query, jsonBody(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", key)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			if attempt == 40 {
+				t.Fatalf("POST /orders with key %s: %d attempts failed, last: %v", key, attempt, err)
+			}
+			time.Sleep(time.Duration(attempt) * 50 * time.Millisecond) // client retry backoff
+			continue
+		}
+		raw, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		out := resp{Status: res.StatusCode, Header: res.Header, Raw: string(raw)}
+		_ = json.Unmarshal(raw, &out.Body)
+		return out, attempt
+	}
+}

@@ -21,8 +21,8 @@ func TestDuplicateEventsChangeNothing(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	user, ticket := uniq("dup"), uniq("dupt")
-	seedAccount(t, user, 5000)
-	seedTicket(t, ticket, 1000, 3)
+	stack.seedAccount(t, user, 5000)
+	stack.seedTicket(t, ticket, 1000, 3)
 	r := do(t, "POST", stack.order+"/orders", order(user, ticket, 1, 1000))
 	mustStatus(t, r, http.StatusCreated)
 	id := r.str("order_id")
@@ -75,13 +75,13 @@ func TestDuplicateEventsChangeNothing(t *testing.T) {
 	if !slices.Equal(seen, want) {
 		t.Errorf("the topic carried %v after the copies, want only the copies %v", seen, want)
 	}
-	if got := balance(t, user); got != 4000 {
+	if got := stack.balance(t, user); got != 4000 {
 		t.Errorf("balance = %d, want 4000", got)
 	}
-	if got := stock(t, ticket); got != 2 {
+	if got := stack.stock(t, ticket); got != 2 {
 		t.Errorf("stock = %d, want 2", got)
 	}
-	if got := owned(t, user)[ticket]; got != 1 {
+	if got := stack.owned(t, user)[ticket]; got != 1 {
 		t.Errorf("owns %d, want 1", got)
 	}
 	g := do(t, "GET", stack.order+"/orders/"+id, nil)

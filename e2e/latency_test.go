@@ -22,8 +22,8 @@ func TestSequentialLatency(t *testing.T) {
 	hop := oneHopLatency(t, 30)
 	user, ticket := uniq("seq"), uniq("seqt")
 	const n = 50
-	seedAccount(t, user, 100*n)
-	seedTicket(t, ticket, 100, n)
+	stack.seedAccount(t, user, 100*n)
+	stack.seedTicket(t, ticket, 100, n)
 	do(t, "POST", stack.order+"/orders", order(user, ticket, 1, 100)) // warm-up
 	var lat []time.Duration
 	for i := 0; i < n-1; i++ {
@@ -32,7 +32,7 @@ func TestSequentialLatency(t *testing.T) {
 		lat = append(lat, time.Since(start))
 		mustStatus(t, r, http.StatusCreated)
 	}
-	if got := stock(t, ticket); got != 0 {
+	if got := stack.stock(t, ticket); got != 0 {
 		t.Errorf("stock = %d, want 0", got)
 	}
 	p50 := median(lat)

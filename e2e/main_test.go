@@ -9,6 +9,8 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
+	"io"
+	stdlog "log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -32,15 +34,21 @@ import (
 	ticketapp "github.com/ticketsaga/saga/ticket-service/app"
 )
 
-// stack is the running saga the tests talk to.
-var stack struct {
+// Stack is a running saga the tests talk to: the three services in this
+// process, on local ports, fed by real pushes from the emulator, in a
+// Firestore and Pub/Sub project of its own.
+type Stack struct {
 	project              string
 	decl                 infra.PubSub
 	order, point, ticket string // base URLs
 	pubsub               *pubsub.Client
 	fs                   *firestore.Client
 	deliveries           *deliveryLog
+	close                func()
 }
+
+// stack is the shared stack with the default 30s ORDER_TIMEOUT.
+var stack *Stack
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -52,70 +60,90 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		os.Exit(1)
 	}
-	stop, err := start()
-	if err != nil {
+	var err error
+	if stack, err = newStack(stackOptions{timeout: 30 * time.Second}); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: start the stack:", err)
 		os.Exit(1)
 	}
 	code := m.Run()
-	stop()
+	stack.close()
 	os.Exit(code)
 }
 
-func start() (func(), error) {
+type stackOptions struct {
+	timeout time.Duration
+	// crash is the probability that a service "crashes" right after a
+	// commit, before publishing: the request is aborted mid-way.
+	crash float64
+}
+
+// startStack starts a stack for one test and stops it when the test ends.
+func startStack(t *testing.T, o stackOptions) *Stack {
+	t.Helper()
+	s, err := newStack(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.close)
+	return s
+}
+
+func newStack(o stackOptions) (*Stack, error) {
 	ctx := context.Background()
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
-	// A project of its own: runs never see each other's data.
-	stack.project = "e2e-" + hex.EncodeToString(b)
+	s := &Stack{project: "e2e-" + hex.EncodeToString(b), deliveries: &deliveryLog{}}
 	decl, err := infra.Load()
 	if err != nil {
 		return nil, err
 	}
-	stack.decl = decl
-	logPath := fmt.Sprintf("%s/saga-e2e-%s.log", os.TempDir(), stack.project)
+	s.decl = decl
+	logPath := fmt.Sprintf("%s/saga-e2e-%s.log", os.TempDir(), s.project)
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
-	fmt.Printf("e2e: project %s, service logs in %s\n", stack.project, logPath)
+	fmt.Printf("e2e: project %s (ORDER_TIMEOUT %s, crash %.2f), service logs in %s\n", s.project, o.timeout, o.crash, logPath)
 
-	stack.deliveries = &deliveryLog{}
 	var closers []func()
 	base := map[string]string{}
 	for _, svc := range []struct {
 		name  string
 		build serve.Build
 	}{{event.OrderService, orderapp.New}, {event.PointService, pointapp.New}, {event.TicketService, ticketapp.New}} {
-		cfg := config.Config{Service: svc.name, ProjectID: stack.project, Topic: decl.Topic, OrderTimeout: 30 * time.Second}
-		log := logging.New(logFile, svc.name, stack.project, slog.LevelInfo)
+		cfg := config.Config{Service: svc.name, ProjectID: s.project, Topic: decl.Topic, OrderTimeout: o.timeout,
+			OutboxGrace: 500 * time.Millisecond, CrashAfterCommit: o.crash, Crash: func() { panic(http.ErrAbortHandler) }}
+		log := logging.New(logFile, svc.name, s.project, slog.LevelInfo)
 		app, err := svc.build(ctx, cfg, log)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", svc.name, err)
 		}
-		srv := httptest.NewServer(stack.deliveries.wrap(app.Handler()))
+		srv := httptest.NewServer(s.deliveries.wrap(app.Handler()))
+		// Aborted requests are the fault switch at work, not news.
+		srv.Config.ErrorLog = stdlog.New(io.Discard, "", 0)
 		closers = append(closers, srv.Close, app.Close)
 		base[svc.name] = srv.URL
 	}
-	stack.order, stack.point, stack.ticket = base[event.OrderService], base[event.PointService], base[event.TicketService]
+	s.order, s.point, s.ticket = base[event.OrderService], base[event.PointService], base[event.TicketService]
 
-	if stack.pubsub, err = pubsub.NewClient(ctx, stack.project); err != nil {
+	if s.pubsub, err = pubsub.NewClient(ctx, s.project); err != nil {
 		return nil, err
 	}
-	if stack.fs, err = firestore.NewClient(ctx, stack.project); err != nil {
+	if s.fs, err = firestore.NewClient(ctx, s.project); err != nil {
 		return nil, err
 	}
-	if err := bootstrap.Apply(ctx, stack.pubsub, stack.project, decl, base); err != nil {
+	if err := bootstrap.Apply(ctx, s.pubsub, s.project, decl, base); err != nil {
 		return nil, err
 	}
-	return func() {
+	s.close = func() {
 		for _, c := range closers {
 			c()
 		}
-		stack.pubsub.Close()
-		stack.fs.Close()
+		s.pubsub.Close()
+		s.fs.Close()
 		logFile.Close()
-	}, nil
+	}
+	return s, nil
 }
 
 // delivery is one push request a service answered.
@@ -131,6 +159,16 @@ type delivery struct {
 type deliveryLog struct {
 	mu   sync.Mutex
 	list []delivery
+	// hold, when it returns true, answers a push 500 without handling it,
+	// as a service that is down would.
+	hold func(path string, attrs map[string]string) bool
+}
+
+// setHold installs (or, with nil, removes) the hold.
+func (l *deliveryLog) setHold(h func(path string, attrs map[string]string) bool) {
+	l.mu.Lock()
+	l.hold = h
+	l.mu.Unlock()
 }
 
 func (l *deliveryLog) wrap(h http.Handler) http.Handler {
@@ -141,6 +179,13 @@ func (l *deliveryLog) wrap(h http.Handler) http.Handler {
 		}
 		m, body := peekPush(r)
 		r.Body = body
+		l.mu.Lock()
+		hold := l.hold
+		l.mu.Unlock()
+		if hold != nil && hold(r.URL.Path, m) {
+			http.Error(w, "held by the test", http.StatusServiceUnavailable)
+			return
+		}
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		h.ServeHTTP(rec, r)
 		l.mu.Lock()

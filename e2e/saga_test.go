@@ -11,8 +11,8 @@ import (
 func TestHappyPath(t *testing.T) {
 	t.Parallel()
 	user, ticket := uniq("alice"), uniq("concert")
-	seedAccount(t, user, 10000)
-	seedTicket(t, ticket, 1000, 5)
+	stack.seedAccount(t, user, 10000)
+	stack.seedTicket(t, ticket, 1000, 5)
 
 	r := do(t, "POST", stack.order+"/orders", order(user, ticket, 2, 2000))
 	mustStatus(t, r, http.StatusCreated)
@@ -22,13 +22,13 @@ func TestHappyPath(t *testing.T) {
 	if got, want := historyTypes(r), []string{"started-order", "consumed-point", "granted-ticket"}; !slices.Equal(got, want) {
 		t.Errorf("history = %v, want %v", got, want)
 	}
-	if got := balance(t, user); got != 8000 {
+	if got := stack.balance(t, user); got != 8000 {
 		t.Errorf("balance = %d, want 8000", got)
 	}
-	if got := stock(t, ticket); got != 3 {
+	if got := stack.stock(t, ticket); got != 3 {
 		t.Errorf("stock = %d, want 3", got)
 	}
-	if got := owned(t, user); got[ticket] != 2 || len(got) != 1 {
+	if got := stack.owned(t, user); got[ticket] != 2 || len(got) != 1 {
 		t.Errorf("tickets = %v, want %s: 2", got, ticket)
 	}
 	g := do(t, "GET", stack.order+"/orders/"+r.str("order_id"), nil)
@@ -58,10 +58,10 @@ func TestBusinessFailures(t *testing.T) {
 			t.Parallel()
 			user, ticket := uniq("u"), uniq("t")
 			if tc.balance >= 0 {
-				seedAccount(t, user, tc.balance)
+				stack.seedAccount(t, user, tc.balance)
 			}
 			if tc.ticketPrice > 0 {
-				seedTicket(t, ticket, tc.ticketPrice, tc.stock)
+				stack.seedTicket(t, ticket, tc.ticketPrice, tc.stock)
 			}
 			r := do(t, "POST", stack.order+"/orders", order(user, ticket, 1, tc.orderPrice))
 			mustStatus(t, r, http.StatusConflict)
@@ -71,18 +71,18 @@ func TestBusinessFailures(t *testing.T) {
 			// The answer was sent after the compensation: the state
 			// already says so.
 			if tc.balance >= 0 {
-				if got := balance(t, user); got != tc.balance {
+				if got := stack.balance(t, user); got != tc.balance {
 					t.Errorf("balance = %d, want %d unchanged", got, tc.balance)
 				}
 			} else if g := do(t, "GET", stack.point+"/accounts/"+user, nil); g.Status != http.StatusNotFound {
 				t.Errorf("an account appeared: %s", g.Raw)
 			}
 			if tc.ticketPrice > 0 {
-				if got := stock(t, ticket); got != tc.stock {
+				if got := stack.stock(t, ticket); got != tc.stock {
 					t.Errorf("stock = %d, want %d unchanged", got, tc.stock)
 				}
 			}
-			if got := owned(t, user); len(got) != 0 {
+			if got := stack.owned(t, user); len(got) != 0 {
 				t.Errorf("user owns %v, want nothing", got)
 			}
 			h := historyTypes(r)
@@ -99,8 +99,8 @@ func TestBusinessFailures(t *testing.T) {
 func TestIdempotencyKey(t *testing.T) {
 	t.Parallel()
 	user, ticket := uniq("idem"), uniq("show")
-	seedAccount(t, user, 10000)
-	seedTicket(t, ticket, 500, 10)
+	stack.seedAccount(t, user, 10000)
+	stack.seedTicket(t, ticket, 500, 10)
 	body := order(user, ticket, 2, 1000)
 
 	first := do(t, "POST", stack.order+"/orders", body, "Idempotency-Key", "buy-1")
@@ -110,10 +110,10 @@ func TestIdempotencyKey(t *testing.T) {
 	if first.str("order_id") != again.str("order_id") {
 		t.Fatalf("replay made a new order: %s then %s", first.str("order_id"), again.str("order_id"))
 	}
-	if got := balance(t, user); got != 9000 {
+	if got := stack.balance(t, user); got != 9000 {
 		t.Errorf("balance = %d, want 9000 (charged once)", got)
 	}
-	if got := stock(t, ticket); got != 8 {
+	if got := stack.stock(t, ticket); got != 8 {
 		t.Errorf("stock = %d, want 8", got)
 	}
 
@@ -122,13 +122,13 @@ func TestIdempotencyKey(t *testing.T) {
 	if other.str("error", "code") != "idempotency_key_reused" {
 		t.Errorf("body = %s", other.Raw)
 	}
-	if got := balance(t, user); got != 9000 {
+	if got := stack.balance(t, user); got != 9000 {
 		t.Errorf("balance after 422 = %d, want 9000", got)
 	}
 
 	// Keys are scoped per user: another user's same key is a new order.
 	user2 := uniq("idem")
-	seedAccount(t, user2, 10000)
+	stack.seedAccount(t, user2, 10000)
 	r := do(t, "POST", stack.order+"/orders", order(user2, ticket, 2, 1000), "Idempotency-Key", "buy-1")
 	mustStatus(t, r, http.StatusCreated)
 	if r.str("order_id") == first.str("order_id") {
@@ -139,8 +139,8 @@ func TestIdempotencyKey(t *testing.T) {
 func TestLongPoll(t *testing.T) {
 	t.Parallel()
 	user, ticket := uniq("lp"), uniq("lpt")
-	seedAccount(t, user, 1000)
-	seedTicket(t, ticket, 100, 1)
+	stack.seedAccount(t, user, 1000)
+	stack.seedTicket(t, ticket, 100, 1)
 
 	r := do(t, "POST", stack.order+"/orders?wait=0s", order(user, ticket, 1, 100))
 	mustStatus(t, r, http.StatusAccepted)
@@ -153,7 +153,7 @@ func TestLongPoll(t *testing.T) {
 	if g.str("status") != "completed" {
 		t.Fatalf("after long-poll: %s", g.Raw)
 	}
-	if got := balance(t, user); got != 900 {
+	if got := stack.balance(t, user); got != 900 {
 		t.Errorf("balance = %d, want 900", got)
 	}
 }
@@ -170,8 +170,8 @@ func TestUnknownOrder(t *testing.T) {
 func TestBadInput(t *testing.T) {
 	t.Parallel()
 	user, ticket := uniq("bad"), uniq("badt")
-	seedAccount(t, user, 1000)
-	seedTicket(t, ticket, 100, 5)
+	stack.seedAccount(t, user, 1000)
+	stack.seedTicket(t, ticket, 100, 5)
 	valid := `{"user_id":"` + user + `","ticket_id":"` + ticket + `","quantity":1,"price":100}`
 	for _, tc := range []struct {
 		name, method, path, body string
@@ -213,10 +213,10 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	}
-	if got := balance(t, user); got != 1000 {
+	if got := stack.balance(t, user); got != 1000 {
 		t.Errorf("balance = %d, want 1000 unchanged", got)
 	}
-	if got := stock(t, ticket); got != 5 {
+	if got := stack.stock(t, ticket); got != 5 {
 		t.Errorf("stock = %d, want 5 unchanged", got)
 	}
 	if r := do(t, "GET", stack.ticket+"/tickets/"+ticket, nil); r.Body["price"].(float64) != 100 {
@@ -229,8 +229,8 @@ func TestBadInput(t *testing.T) {
 func TestGarbagePush(t *testing.T) {
 	t.Parallel()
 	user, ticket := uniq("gp"), uniq("gpt")
-	seedAccount(t, user, 1000)
-	seedTicket(t, ticket, 100, 5)
+	stack.seedAccount(t, user, 1000)
+	stack.seedTicket(t, ticket, 100, 5)
 	garbage := []string{
 		``, `nope`, `{}`, `{"message":{}}`, `{"message":{"data":"!!notbase64"}}`,
 		`{"message":{"data":"bm90IGpzb24=","attributes":{"event_type":"started-order","order_id":"o1"}}}`,
@@ -258,10 +258,10 @@ func TestGarbagePush(t *testing.T) {
 	for _, base := range []string{stack.order, stack.point, stack.ticket} {
 		mustStatus(t, do(t, "GET", base+"/healthz", nil), 200)
 	}
-	if got := balance(t, user); got != 1000 {
+	if got := stack.balance(t, user); got != 1000 {
 		t.Errorf("balance = %d, want 1000", got)
 	}
-	if got := stock(t, ticket); got != 5 {
+	if got := stack.stock(t, ticket); got != 5 {
 		t.Errorf("stock = %d, want 5", got)
 	}
 }
@@ -270,12 +270,12 @@ func TestGarbagePush(t *testing.T) {
 func TestConcurrentSoldOut(t *testing.T) {
 	t.Parallel()
 	ticket := uniq("flash")
-	seedTicket(t, ticket, 100, 10)
+	stack.seedTicket(t, ticket, 100, 10)
 	const users, perUser, initial = 20, 2, 1000
 	var ids []string
 	for i := 0; i < users; i++ {
 		u := uniq("fan")
-		seedAccount(t, u, initial)
+		stack.seedAccount(t, u, initial)
 		ids = append(ids, u)
 	}
 	type result struct {
@@ -313,14 +313,14 @@ func TestConcurrentSoldOut(t *testing.T) {
 	if ok != 10 || soldOut != 30 {
 		t.Errorf("%d completed and %d sold_out, want 10 and 30", ok, soldOut)
 	}
-	if got := stock(t, ticket); got != 0 {
+	if got := stack.stock(t, ticket); got != 0 {
 		t.Errorf("stock = %d, want 0", got)
 	}
 	for _, u := range ids {
-		if got, want := balance(t, u), initial-100*completed[u]; got != want {
+		if got, want := stack.balance(t, u), initial-100*completed[u]; got != want {
 			t.Errorf("%s balance = %d, want %d", u, got, want)
 		}
-		if got := owned(t, u)[ticket]; got != completed[u] {
+		if got := stack.owned(t, u)[ticket]; got != completed[u] {
 			t.Errorf("%s owns %d, want %d", u, got, completed[u])
 		}
 	}

@@ -153,6 +153,48 @@ func (e Envelope) With(rec Record) Envelope {
 	return out
 }
 
+// Records returns the history records of service's section.
+func (e Envelope) Records(service string) []Record {
+	switch {
+	case service == OrderService && e.Order != nil:
+		return e.Order.History
+	case service == PointService && e.Point != nil:
+		return e.Point.History
+	case service == TicketService && e.Ticket != nil:
+		return e.Ticket.History
+	}
+	return nil
+}
+
+// WithRecords returns a copy of e whose service section also holds recs,
+// each event once, oldest first: a service carries its whole own timeline
+// on, even into a branch of the saga that never saw its earlier events.
+func (e Envelope) WithRecords(service string, recs []Record) Envelope {
+	if len(recs) == 0 {
+		return e
+	}
+	out := e.clone()
+	merged := MergeHistory(out.Records(service), recs)
+	switch service {
+	case OrderService:
+		if out.Order == nil {
+			out.Order = &Order{}
+		}
+		out.Order.History = merged
+	case PointService:
+		if out.Point == nil {
+			out.Point = &Section{}
+		}
+		out.Point.History = merged
+	case TicketService:
+		if out.Ticket == nil {
+			out.Ticket = &Section{}
+		}
+		out.Ticket.History = merged
+	}
+	return out
+}
+
 func (e Envelope) clone() Envelope {
 	out := Envelope{ID: e.ID}
 	if e.Order != nil {

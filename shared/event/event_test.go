@@ -92,3 +92,18 @@ func TestNewMessageRoundTrip(t *testing.T) {
 		t.Errorf("decoded point section = %+v", out.Point)
 	}
 }
+
+func TestWithRecordsCarriesOwnTimeline(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	consumed := Record{EventType: ConsumedPoint, Service: PointService, At: t0, EventID: "c"}
+	in := Envelope{ID: "o", Order: &Order{UserID: "u", TicketID: "t", Quantity: 1, Price: 1},
+		Point: &Section{History: []Record{{EventType: FailedPoint, Service: PointService, At: t0.Add(time.Second), EventID: "f"}}}}
+	out := in.WithRecords(PointService, []Record{consumed, consumed})
+	if got := out.Records(PointService); len(got) != 2 || got[0].EventID != "c" {
+		t.Fatalf("point records = %+v", got)
+	}
+	if len(in.Point.History) != 1 {
+		t.Fatal("WithRecords changed its receiver")
+	}
+}

@@ -111,6 +111,25 @@ func GetTx(tx *firestore.Transaction, ref *firestore.DocumentRef) (*firestore.Do
 	return snap, nil
 }
 
+// ownHistory returns service's records from the events its earlier steps
+// stored for this order.
+func ownHistory(snap *firestore.DocumentSnapshot, service string) []event.Record {
+	if snap == nil || !snap.Exists() {
+		return nil
+	}
+	var d Doc
+	if err := snap.DataTo(&d); err != nil {
+		return nil
+	}
+	var recs []event.Record
+	for _, m := range d.Steps {
+		if env, err := event.Decode(m.Data); err == nil {
+			recs = append(recs, env.Records(service)...)
+		}
+	}
+	return recs
+}
+
 // Decision is what a step decided: the event it causes and the saga fields
 // it changes.
 type Decision struct {
@@ -173,6 +192,7 @@ func (s *Steps) Run(ctx context.Context, step string, in event.Envelope, decide 
 		if err != nil {
 			return err
 		}
+		in := in.WithRecords(s.Service, ownHistory(snap, s.Service))
 		now := s.Now().UTC()
 		msg, err = event.NewMessage(in, d.Event, s.Service, uuid.NewString(), d.Reason, now)
 		if err != nil {
