@@ -215,6 +215,26 @@ func (l *deliveryLog) waitForCount(t *testing.T, what string, n int, ok func(del
 	t.Fatalf("fewer than %d acked deliveries of %s within 20s", n, what)
 }
 
+// waitQuiet waits until no push was handled for quiet: the system has
+// settled (with a 60 s limit).
+func (l *deliveryLog) waitQuiet(t *testing.T, quiet time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	last, since := -1, time.Now()
+	for time.Now().Before(deadline) {
+		l.mu.Lock()
+		n := len(l.list)
+		l.mu.Unlock()
+		if n != last {
+			last, since = n, time.Now()
+		} else if time.Since(since) >= quiet {
+			return
+		}
+		time.Sleep(50 * time.Millisecond) // sampling the delivery count for a quiet period
+	}
+	t.Fatalf("still busy after 60s")
+}
+
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
