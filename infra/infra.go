@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/shared/push"
 )
 
 //go:embed pubsub.json
@@ -50,14 +51,19 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	return err
 }
 
-// Filter is the subscription's Pub/Sub filter on event_type.
+// Filter is the subscription's Pub/Sub filter: its event types, except
+// messages redriven to another subscription, plus those redriven to it.
 func (s Subscription) Filter() string {
 	parts := make([]string, len(s.EventTypes))
 	for i, t := range s.EventTypes {
 		parts[i] = fmt.Sprintf(`attributes.%s = "%s"`, event.AttrEventType, t)
 	}
-	return strings.Join(parts, " OR ")
+	return fmt.Sprintf(`((%s) AND NOT attributes:%s) OR attributes.%s = "%s"`,
+		strings.Join(parts, " OR "), push.AttrRedriveTo, push.AttrRedriveTo, s.Name)
 }
+
+// maxFilter is Pub/Sub's limit on a filter's length.
+const maxFilter = 256
 
 // Load returns the declaration, checked.
 func Load() (PubSub, error) {
@@ -89,6 +95,9 @@ func (p PubSub) check() error {
 			return fmt.Errorf("infra/pubsub.json: %s: ack_deadline_seconds must be 10-600", s.Name)
 		case s.MinRetryDelay.Duration < 0 || s.MaxRetryDelay.Duration > 600*time.Second || s.MinRetryDelay.Duration > s.MaxRetryDelay.Duration:
 			return fmt.Errorf("infra/pubsub.json: %s: retry delays must satisfy 0 <= min <= max <= 600s", s.Name)
+		}
+		if len(s.Filter()) > maxFilter {
+			return fmt.Errorf("infra/pubsub.json: %s: filter longer than %d bytes", s.Name, maxFilter)
 		}
 		for _, t := range s.EventTypes {
 			if !t.Valid() {

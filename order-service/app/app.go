@@ -11,9 +11,11 @@ import (
 	"github.com/ticketsaga/saga/order-service/internal/httpapi"
 	"github.com/ticketsaga/saga/order-service/internal/store"
 	"github.com/ticketsaga/saga/shared/config"
+	"github.com/ticketsaga/saga/shared/deadletter"
 	"github.com/ticketsaga/saga/shared/event"
 	"github.com/ticketsaga/saga/shared/gcp"
 	"github.com/ticketsaga/saga/shared/outbox"
+	"github.com/ticketsaga/saga/shared/push"
 	"github.com/ticketsaga/saga/shared/serve"
 )
 
@@ -28,7 +30,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*serve.App, 
 	}
 	steps := &outbox.Steps{FS: c.Firestore, Collection: store.Orders, Service: event.OrderService, Publisher: c.Publisher, Log: log, Now: time.Now,
 		AfterCommit: serve.CrashHook(cfg, log)}
-	api := &httpapi.API{Store: store.New(c.Firestore, steps), Log: log, Now: time.Now, Timeout: cfg.OrderTimeout,
+	api := &httpapi.API{Store: store.New(c.Firestore, steps), Log: log,
+		Push: push.Endpoint{Log: log, Failures: deadletter.Recorder{FS: c.Firestore, Now: time.Now}}, Now: time.Now, Timeout: cfg.OrderTimeout,
 		Outbox: steps.SweepHandler([]string{store.StepStart, store.StepStop}, cfg.OutboxGrace)}
 	return &serve.App{
 		API:   api.Routes(),

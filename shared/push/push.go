@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/ticketsaga/saga/shared/event"
 )
@@ -20,10 +21,11 @@ const MaxBody = 1 << 20
 
 // Message is a decoded push message.
 type Message struct {
-	ID           string
-	Data         []byte
-	Attributes   map[string]string
-	Subscription string
+	ID              string
+	DeliveryAttempt int // 0 when Pub/Sub does not say (the emulator)
+	Data            []byte
+	Attributes      map[string]string
+	Subscription    string
 }
 
 // EventType returns the message's event_type attribute.
@@ -43,9 +45,9 @@ type body struct {
 		Data       []byte            `json:"data"`
 		Attributes map[string]string `json:"attributes"`
 		MessageID  string            `json:"messageId"`
-		MessageId2 string            `json:"message_id"`
 	} `json:"message"`
-	Subscription string `json:"subscription"`
+	Subscription    string `json:"subscription"`
+	DeliveryAttempt int    `json:"deliveryAttempt"`
 }
 
 // Decode reads a standard push body. A failure wraps ErrPoison.
@@ -61,11 +63,8 @@ func Decode(r *http.Request) (Message, error) {
 	if err := json.Unmarshal(raw, &b); err != nil {
 		return Message{}, Poison("push body: %v", err)
 	}
-	id := b.Message.MessageID
-	if id == "" {
-		id = b.Message.MessageId2
-	}
-	return Message{ID: id, Data: b.Message.Data, Attributes: b.Message.Attributes, Subscription: b.Subscription}, nil
+	return Message{ID: b.Message.MessageID, DeliveryAttempt: b.DeliveryAttempt, Data: b.Message.Data,
+		Attributes: b.Message.Attributes, Subscription: b.Subscription}, nil
 }
 
 // Func handles one push message. nil acks; an error wrapping ErrPoison is
@@ -73,10 +72,28 @@ func Decode(r *http.Request) (Message, error) {
 // retry with the subscription's backoff.
 type Func func(ctx context.Context, m Message) error
 
+// AttrRedriveTo marks a message redriven from the dead-letter topic: only
+// the named subscription handles it. Subscription filters route it in
+// production; the handler checks it too, for the emulator.
+const AttrRedriveTo = "redrive_to"
+
+// FailureRecorder remembers why a message failed, for operators: a
+// message that keeps failing ends on the dead-letter topic, and the record
+// says why.
+type FailureRecorder interface {
+	RecordFailure(ctx context.Context, m Message, err error) error
+}
+
+// Endpoint builds push handlers.
+type Endpoint struct {
+	Log      *slog.Logger
+	Failures FailureRecorder // optional
+}
+
 // Handler serves fn as a push endpoint that handles only the given event
 // types: others are acked untouched, because the emulator ignores
 // subscription filters.
-func Handler(log *slog.Logger, fn Func, types ...event.Type) http.Handler {
+func (e Endpoint) Handler(fn Func, types ...event.Type) http.Handler {
 	handled := map[event.Type]bool{}
 	for _, t := range types {
 		handled[t] = true
@@ -84,26 +101,48 @@ func Handler(log *slog.Logger, fn Func, types ...event.Type) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		m, err := Decode(r)
-		if err == nil && !handled[m.EventType()] {
+		if err == nil && (!handled[m.EventType()] || !m.For(m.SubscriptionName())) {
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
 		if err == nil {
 			err = fn(ctx, m)
 		}
-		attrs := []any{"path", r.URL.Path, "message_id", m.ID, "event_type", m.Attributes[event.AttrEventType],
+		attrs := []any{"path", r.URL.Path, "subscription", m.SubscriptionName(), "message_id", m.ID,
+			"delivery_attempt", m.DeliveryAttempt, "event_type", m.Attributes[event.AttrEventType],
 			"order_id", m.Attributes[event.AttrOrderID], "event_id", m.Attributes[event.AttrEventID]}
 		switch {
 		case err == nil:
 			w.WriteHeader(http.StatusNoContent)
 		case errors.Is(err, ErrPoison):
-			log.ErrorContext(ctx, "dropping poison message", append(attrs, "error", err.Error())...)
+			e.Log.ErrorContext(ctx, "dropping poison message", append(attrs, "error", err.Error())...)
 			w.WriteHeader(http.StatusNoContent)
 		default:
-			log.WarnContext(ctx, "push handling failed; Pub/Sub will retry", append(attrs, "error", err.Error())...)
+			e.Log.WarnContext(ctx, "push handling failed; Pub/Sub will retry, then dead-letter", append(attrs, "error", err.Error())...)
+			if e.Failures != nil {
+				if rerr := e.Failures.RecordFailure(ctx, m, err); rerr != nil {
+					e.Log.WarnContext(ctx, "record push failure", append(attrs, "error", rerr.Error())...)
+				}
+			}
 			http.Error(w, "retry later", http.StatusInternalServerError)
 		}
 	})
+}
+
+// SubscriptionName is the last segment of the message's subscription.
+func (m Message) SubscriptionName() string {
+	s := m.Subscription
+	if i := strings.LastIndexByte(s, '/'); i >= 0 {
+		s = s[i+1:]
+	}
+	return s
+}
+
+// For reports whether subscription sub should handle m: every message but
+// one redriven to another subscription.
+func (m Message) For(sub string) bool {
+	to := m.Attributes[AttrRedriveTo]
+	return to == "" || sub == "" || to == sub
 }
 
 // Envelope decodes m's data as a saga envelope, checking that it belongs to

@@ -36,7 +36,7 @@ func TestHandlerAckOrRetry(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			called := false
-			h := Handler(log, func(ctx context.Context, m Message) error {
+			h := Endpoint{Log: log}.Handler(func(ctx context.Context, m Message) error {
 				called = true
 				return tc.result
 			}, event.StartedOrder)
@@ -59,5 +59,25 @@ func TestEnvelopeChecksOrderID(t *testing.T) {
 	m.Attributes[event.AttrOrderID] = "o1"
 	if _, err := Envelope(m); err != nil {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestRedrivenMessageOnlyForItsSubscription(t *testing.T) {
+	t.Parallel()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	called := 0
+	h := Endpoint{Log: log}.Handler(func(ctx context.Context, m Message) error { called++; return nil }, event.StartedOrder)
+	body := func(sub string) string {
+		return `{"message":{"data":"e30=","attributes":{"event_type":"started-order","redrive_to":"point-consume"}},"subscription":"projects/p/subscriptions/` + sub + `"}`
+	}
+	for _, sub := range []string{"other-sub", "point-consume"} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("POST", "/", strings.NewReader(body(sub))))
+		if w.Code != 204 {
+			t.Fatalf("%s: status %d", sub, w.Code)
+		}
+	}
+	if called != 1 {
+		t.Fatalf("handled %d times, want once (by point-consume only)", called)
 	}
 }

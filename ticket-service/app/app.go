@@ -9,9 +9,11 @@ import (
 	"time"
 
 	"github.com/ticketsaga/saga/shared/config"
+	"github.com/ticketsaga/saga/shared/deadletter"
 	"github.com/ticketsaga/saga/shared/event"
 	"github.com/ticketsaga/saga/shared/gcp"
 	"github.com/ticketsaga/saga/shared/outbox"
+	"github.com/ticketsaga/saga/shared/push"
 	"github.com/ticketsaga/saga/shared/serve"
 	"github.com/ticketsaga/saga/ticket-service/internal/httpapi"
 	"github.com/ticketsaga/saga/ticket-service/internal/store"
@@ -31,7 +33,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*serve.App, 
 	}
 	steps := &outbox.Steps{FS: c.Firestore, Collection: store.Sagas, Service: event.TicketService, Publisher: c.Publisher, Log: log, Now: time.Now,
 		AfterCommit: serve.CrashHook(cfg, log)}
-	api := &httpapi.API{Store: store.New(c.Firestore, steps), Log: log}
+	api := &httpapi.API{Store: store.New(c.Firestore, steps), Log: log,
+		Push: push.Endpoint{Log: log, Failures: deadletter.Recorder{FS: c.Firestore, Now: time.Now}}}
 	routes := http.NewServeMux()
 	routes.Handle("/", api.Routes())
 	routes.Handle("POST /tasks/outbox", steps.SweepHandler([]string{store.StepGrant, store.StepCancel}, cfg.OutboxGrace))

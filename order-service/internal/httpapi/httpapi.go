@@ -32,6 +32,7 @@ const (
 type API struct {
 	Store *store.Store
 	Log   *slog.Logger
+	Push  push.Endpoint
 	Now   func() time.Time
 	// Timeout is how long an order may stay pending (ORDER_TIMEOUT).
 	Timeout time.Duration
@@ -51,7 +52,7 @@ func (a *API) Routes() http.Handler {
 
 // CompleteHandler is the push endpoint for the events that settle an order.
 func (a *API) CompleteHandler() http.Handler {
-	return push.Handler(a.Log, a.complete, event.GrantedTicket, event.FailedPoint, event.RefundedPoint)
+	return a.Push.Handler(a.complete, event.GrantedTicket, event.FailedPoint, event.RefundedPoint)
 }
 
 type orderRequest struct {

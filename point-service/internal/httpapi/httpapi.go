@@ -24,6 +24,7 @@ const (
 type API struct {
 	Store *store.Store
 	Log   *slog.Logger
+	Push  push.Endpoint
 }
 
 // Routes returns the admin and read API.
@@ -37,12 +38,12 @@ func (a *API) Routes() http.Handler {
 
 // ConsumeHandler is the push endpoint for started-order.
 func (a *API) ConsumeHandler() http.Handler {
-	return push.Handler(a.Log, a.consume, event.StartedOrder)
+	return a.Push.Handler(a.consume, event.StartedOrder)
 }
 
 // RefundHandler is the push endpoint for failed-ticket and canceled-ticket.
 func (a *API) RefundHandler() http.Handler {
-	return push.Handler(a.Log, a.refund, event.FailedTicket, event.CanceledTicket)
+	return a.Push.Handler(a.refund, event.FailedTicket, event.CanceledTicket)
 }
 
 type account struct {

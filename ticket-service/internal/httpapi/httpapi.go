@@ -25,6 +25,7 @@ const (
 type API struct {
 	Store *store.Store
 	Log   *slog.Logger
+	Push  push.Endpoint
 }
 
 // Routes returns the admin and read API.
@@ -39,12 +40,12 @@ func (a *API) Routes() http.Handler {
 
 // GrantHandler is the push endpoint for consumed-point.
 func (a *API) GrantHandler() http.Handler {
-	return push.Handler(a.Log, a.grant, event.ConsumedPoint)
+	return a.Push.Handler(a.grant, event.ConsumedPoint)
 }
 
 // CancelHandler is the push endpoint for stopped-order.
 func (a *API) CancelHandler() http.Handler {
-	return push.Handler(a.Log, a.cancel, event.StoppedOrder)
+	return a.Push.Handler(a.cancel, event.StoppedOrder)
 }
 
 type ticketJSON struct {

@@ -1,0 +1,62 @@
+// Package deadletter keeps, for operators, why push deliveries failed:
+// Pub/Sub's dead-letter topic keeps the message, this keeps the reason, by
+// subscription and event.
+package deadletter
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"cloud.google.com/go/firestore"
+
+	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/shared/push"
+)
+
+// Collection holds one failure record per subscription and event.
+const Collection = "push_failures"
+
+// Failure is why one event keeps failing on one subscription.
+type Failure struct {
+	Subscription string    `firestore:"subscription"`
+	EventID      string    `firestore:"event_id"`
+	EventType    string    `firestore:"event_type"`
+	OrderID      string    `firestore:"order_id"`
+	Error        string    `firestore:"error"`
+	Attempts     int64     `firestore:"attempts"`
+	LastAt       time.Time `firestore:"last_at"`
+}
+
+// DocID names the failure record of event eventID on subscription sub.
+func DocID(sub, eventID string) string { return sub + "~" + eventID }
+
+// Recorder writes failure records.
+type Recorder struct {
+	FS  *firestore.Client
+	Now func() time.Time
+}
+
+var _ push.FailureRecorder = Recorder{}
+
+// RecordFailure counts one more failed delivery of m and keeps its error.
+func (r Recorder) RecordFailure(ctx context.Context, m push.Message, cause error) error {
+	eventID := m.Attributes[event.AttrEventID]
+	if eventID == "" {
+		eventID = "message-" + m.ID
+	}
+	sub := m.SubscriptionName()
+	_, err := r.FS.Collection(Collection).Doc(DocID(sub, eventID)).Set(ctx, map[string]any{
+		"subscription": sub,
+		"event_id":     eventID,
+		"event_type":   m.Attributes[event.AttrEventType],
+		"order_id":     m.Attributes[event.AttrOrderID],
+		"error":        cause.Error(),
+		"attempts":     firestore.Increment(1),
+		"last_at":      r.Now().UTC(),
+	}, firestore.MergeAll)
+	if err != nil {
+		return fmt.Errorf("record failure of %s on %s: %w", eventID, sub, err)
+	}
+	return nil
+}
