@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/ticketsaga/saga/infra/ops"
 	"github.com/ticketsaga/saga/order-service/internal/httpapi"
 	"github.com/ticketsaga/saga/order-service/internal/store"
 	"github.com/ticketsaga/saga/shared/config"
@@ -32,7 +33,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*serve.App, 
 		AfterCommit: serve.CrashHook(cfg, log)}
 	api := &httpapi.API{Store: store.New(c.Firestore, steps), Log: log,
 		Push: push.Endpoint{Log: log, Failures: deadletter.Recorder{FS: c.Firestore, Now: time.Now}}, Now: time.Now, Timeout: cfg.OrderTimeout,
-		Outbox: steps.SweepHandler([]string{store.StepStart, store.StepStop}, cfg.OutboxGrace)}
+		Outbox:    steps.SweepHandler([]string{store.StepStart, store.StepStop}, cfg.OutboxGrace),
+		Reconcile: (&ops.Reconciler{FS: c.Firestore, Publisher: c.Publisher, Now: time.Now, Settle: cfg.OrderTimeout}).Handler(log)}
 	return &serve.App{
 		API:   api.Routes(),
 		Push:  map[string]http.Handler{PathComplete: api.CompleteHandler()},

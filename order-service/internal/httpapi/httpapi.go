@@ -38,6 +38,8 @@ type API struct {
 	Timeout time.Duration
 	// Outbox re-publishes order-service's stranded events.
 	Outbox http.Handler
+	// Reconcile checks every order against the other services.
+	Reconcile http.Handler
 }
 
 // Routes returns the public API.
@@ -46,6 +48,7 @@ func (a *API) Routes() http.Handler {
 	mux.HandleFunc("POST /orders", a.postOrder)
 	mux.HandleFunc("GET /orders/{order_id}", a.getOrder)
 	mux.HandleFunc("POST /tasks/sweep", a.sweep)
+	mux.Handle("POST /tasks/reconcile", a.Reconcile)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	return mux
 }

@@ -1,0 +1,214 @@
+package ops
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"cloud.google.com/go/firestore"
+	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+
+	"github.com/ticketsaga/saga/infra"
+	"github.com/ticketsaga/saga/shared/deadletter"
+	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/shared/push"
+)
+
+// Pub/Sub sets this attribute on what it dead-letters (the emulator may
+// not); the failure records say it otherwise.
+const attrSourceSubscription = "CloudPubSubDeadLetterSourceSubscription"
+
+// DeadLetter is one message held on the dead-letter topic.
+type DeadLetter struct {
+	ackID        string
+	Subscription string // the subscription it failed on
+	Reason       string // the last error recorded for it
+	Attempts     int64
+	EventType    string
+	EventID      string
+	OrderID      string
+	data         []byte
+	attributes   map[string]string
+}
+
+// DeadLetters reads the dead-letter hold subscription.
+type DeadLetters struct {
+	PubSub  *pubsub.Client
+	FS      *firestore.Client
+	Project string
+	Decl    infra.PubSub
+}
+
+func (d DeadLetters) holdSub() string {
+	return fmt.Sprintf("projects/%s/subscriptions/%s", d.Project, d.Decl.DeadLetterSubscription)
+}
+
+// pull takes every held message (they stay leased until released or acked).
+func (d DeadLetters) pull(ctx context.Context) ([]DeadLetter, error) {
+	var out []DeadLetter
+	for {
+		res, err := d.PubSub.SubscriptionAdminClient.Pull(ctx, &pubsubpb.PullRequest{Subscription: d.holdSub(), MaxMessages: 500, ReturnImmediately: true})
+		if err != nil {
+			return out, fmt.Errorf("pull dead letters: %w", err)
+		}
+		if len(res.ReceivedMessages) == 0 {
+			return out, nil
+		}
+		for _, rm := range res.ReceivedMessages {
+			m := rm.Message
+			dl := DeadLetter{ackID: rm.AckId, Subscription: lastSegment(m.Attributes[attrSourceSubscription]),
+				EventType: m.Attributes[event.AttrEventType], EventID: m.Attributes[event.AttrEventID],
+				OrderID: m.Attributes[event.AttrOrderID], data: m.Data, attributes: m.Attributes}
+			if err := d.explain(ctx, &dl); err != nil {
+				return out, err
+			}
+			out = append(out, dl)
+		}
+	}
+}
+
+// explain finds the subscription and the reason in the failure records.
+func (d DeadLetters) explain(ctx context.Context, dl *DeadLetter) error {
+	q := d.FS.Collection(deadletter.Collection).Where("event_id", "==", dl.EventID)
+	if dl.Subscription != "" {
+		q = q.Where("subscription", "==", dl.Subscription)
+	}
+	snaps, err := q.Documents(ctx).GetAll()
+	if err != nil {
+		return fmt.Errorf("read failure records of %s: %w", dl.EventID, err)
+	}
+	// The emulator does not say which subscription dead-lettered it: the
+	// one subscription that consumes this event type did.
+	for _, snap := range snaps {
+		var f deadletter.Failure
+		if err := snap.DataTo(&f); err != nil {
+			continue
+		}
+		if dl.Subscription == "" || f.Subscription == dl.Subscription {
+			if dl.Subscription == "" && !d.consumes(f.Subscription, dl.EventType) {
+				continue
+			}
+			dl.Subscription, dl.Reason, dl.Attempts = f.Subscription, f.Error, f.Attempts
+		}
+	}
+	if dl.Subscription == "" {
+		for _, s := range d.Decl.Subscriptions {
+			if slices.Contains(s.EventTypes, event.Type(dl.EventType)) {
+				dl.Subscription = s.Name
+			}
+		}
+	}
+	if dl.Reason == "" {
+		dl.Reason = "(no failure recorded)"
+	}
+	return nil
+}
+
+func (d DeadLetters) consumes(sub, eventType string) bool {
+	for _, s := range d.Decl.Subscriptions {
+		if s.Name == sub {
+			return slices.Contains(s.EventTypes, event.Type(eventType))
+		}
+	}
+	return false
+}
+
+func (d DeadLetters) release(ctx context.Context, ackIDs []string) error {
+	if len(ackIDs) == 0 {
+		return nil
+	}
+	if err := d.PubSub.SubscriptionAdminClient.ModifyAckDeadline(ctx, &pubsubpb.ModifyAckDeadlineRequest{
+		Subscription: d.holdSub(), AckIds: ackIDs, AckDeadlineSeconds: 0}); err != nil {
+		return fmt.Errorf("release dead letters: %w", err)
+	}
+	return nil
+}
+
+// List returns the held dead letters and leaves them held.
+func (d DeadLetters) List(ctx context.Context) ([]DeadLetter, error) {
+	dls, err := d.pull(ctx)
+	var ids []string
+	for _, dl := range dls {
+		ids = append(ids, dl.ackID)
+	}
+	if rerr := d.release(ctx, ids); err == nil {
+		err = rerr
+	}
+	return dls, err
+}
+
+// Group is dead letters with the same subscription and reason.
+type Group struct {
+	Subscription string
+	Reason       string
+	Count        int
+	EventIDs     []string
+}
+
+// GroupBy groups dead letters by subscription and reason.
+func GroupBy(dls []DeadLetter) []Group {
+	m := map[[2]string]*Group{}
+	for _, dl := range dls {
+		k := [2]string{dl.Subscription, dl.Reason}
+		if m[k] == nil {
+			m[k] = &Group{Subscription: dl.Subscription, Reason: dl.Reason}
+		}
+		m[k].Count++
+		m[k].EventIDs = append(m[k].EventIDs, dl.EventID)
+	}
+	var out []Group
+	for _, k := range slices.SortedFunc(maps.Keys(m), func(a, b [2]string) int {
+		if a[0] != b[0] {
+			return strings.Compare(a[0], b[0])
+		}
+		return strings.Compare(a[1], b[1])
+	}) {
+		out = append(out, *m[k])
+	}
+	return out
+}
+
+// Redrive re-publishes the dead letters that match, each addressed to the
+// one subscription it failed on (attribute redrive_to), then removes them
+// from the hold. The rest stay held.
+func (d DeadLetters) Redrive(ctx context.Context, match func(DeadLetter) bool) (int, error) {
+	dls, err := d.pull(ctx)
+	if err != nil {
+		return 0, err
+	}
+	pub := d.PubSub.Publisher(d.Decl.Topic)
+	defer pub.Stop()
+	var done, keep []string
+	for _, dl := range dls {
+		if !match(dl) || dl.Subscription == "" {
+			keep = append(keep, dl.ackID)
+			continue
+		}
+		attrs := map[string]string{}
+		for k, v := range dl.attributes {
+			if k != attrSourceSubscription && !isPubSubAttr(k) {
+				attrs[k] = v
+			}
+		}
+		attrs[push.AttrRedriveTo] = dl.Subscription
+		if _, err := pub.Publish(ctx, &pubsub.Message{Data: dl.data, Attributes: attrs}).Get(ctx); err != nil {
+			keep = append(keep, dl.ackID)
+			_ = d.release(ctx, keep)
+			return len(done), fmt.Errorf("redrive %s to %s: %w", dl.EventID, dl.Subscription, err)
+		}
+		done = append(done, dl.ackID)
+	}
+	if len(done) > 0 {
+		if err := d.PubSub.SubscriptionAdminClient.Acknowledge(ctx, &pubsubpb.AcknowledgeRequest{Subscription: d.holdSub(), AckIds: done}); err != nil {
+			return 0, fmt.Errorf("remove redriven dead letters: %w", err)
+		}
+	}
+	return len(done), d.release(ctx, keep)
+}
+
+func isPubSubAttr(k string) bool { return strings.HasPrefix(k, "CloudPubSub") }
+
+func lastSegment(s string) string { return s[strings.LastIndexByte(s, '/')+1:] }
