@@ -82,6 +82,7 @@ var ErrNotFound = errors.New("order not found")
 // OrderTimeline gathers an order's events from the three services' outboxes.
 func OrderTimeline(ctx context.Context, fs *firestore.Client, orderID string) (Timeline, error) {
 	tl := Timeline{OrderID: orderID}
+	found := false
 	for _, src := range []struct {
 		coll, service string
 		state         *string
@@ -91,12 +92,10 @@ func OrderTimeline(ctx context.Context, fs *firestore.Client, orderID string) (T
 			return Timeline{}, err
 		}
 		if d == nil {
-			if src.coll == Orders {
-				return Timeline{}, ErrNotFound
-			}
 			*src.state = "-"
 			continue
 		}
+		found = true
 		*src.state = d.State
 		if src.coll == Orders {
 			*src.state, tl.Reason = d.Status, d.Reason
@@ -112,6 +111,9 @@ func OrderTimeline(ctx context.Context, fs *firestore.Client, orderID string) (T
 			}
 			tl.Rows = append(tl.Rows, row)
 		}
+	}
+	if !found {
+		return Timeline{}, ErrNotFound
 	}
 	slices.SortFunc(tl.Rows, func(a, b TimelineRow) int { return a.At.Compare(b.At) })
 	return tl, nil

@@ -1,0 +1,212 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"cloud.google.com/go/pubsub/v2"
+
+	"github.com/ticketsaga/saga/infra/ops"
+	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/shared/outbox"
+)
+
+// sagactl builds the operator tool once per test and runs it against s.
+func (s *Stack) sagactl(t *testing.T) func(args ...string) []byte {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "sagactl")
+	build := exec.Command("go", "build", "-o", bin, "../infra/cmd/sagactl")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build sagactl: %v\n%s", err, out)
+	}
+	return func(args ...string) []byte {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "GOOGLE_CLOUD_PROJECT="+s.project, "PUBSUB_TOPIC="+s.decl.Topic)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("sagactl %v: %v\n%s", args, err, out)
+		}
+		return out
+	}
+}
+
+// TestPoisonMessageDeadLettersAndRedrives: a started-order whose point
+// saga document is corrupt fails on every delivery, lands on the
+// dead-letter topic after 5 attempts, is listed by sagactl with its reason,
+// and, once the document is fixed, is redriven to point-consume only.
+func TestPoisonMessageDeadLettersAndRedrives(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, stackOptions{timeout: 30 * time.Second})
+	ctx := context.Background()
+	user, ticket, id := uniq("dl"), uniq("dlt"), uniq("dl-order")
+	s.seedAccount(t, user, 1000)
+	s.seedTicket(t, ticket, 100, 5)
+	corrupt := s.fs.Collection("point_sagas").Doc(id)
+	if _, err := corrupt.Set(ctx, map[string]any{"state": map[string]any{"not": "a string"}}); err != nil {
+		t.Fatal(err)
+	}
+	env := event.Envelope{ID: id, Order: &event.Order{UserID: user, TicketID: ticket, Quantity: 1, Price: 100}}
+	m, err := event.NewMessage(env, event.StartedOrder, event.OrderService, uniq("ev"), "", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := s.pubsub.Publisher(s.decl.Topic)
+	defer pub.Stop()
+	if _, err := pub.Publish(ctx, &pubsub.Message{Data: m.Data, Attributes: m.Attributes}).Get(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	sagactl := s.sagactl(t)
+	var groups []ops.Group
+	deadline := time.Now().Add(90 * time.Second)
+	for len(groups) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no dead letter within 90s")
+		}
+		time.Sleep(500 * time.Millisecond) // Pub/Sub's retry backoff runs for ~15 s
+		if err := json.Unmarshal(sagactl("deadletters", "-json"), &groups); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(groups) != 1 || groups[0].Subscription != "point-consume" || groups[0].Count != 1 ||
+		!strings.Contains(groups[0].Reason, "decode point saga") || groups[0].EventIDs[0] != m.EventID {
+		t.Fatalf("dead letters = %+v", groups)
+	}
+	failed := 0
+	s.deliveries.mu.Lock()
+	for _, d := range s.deliveries.list {
+		if d.Path == "/push/consume" && d.EventID == m.EventID && d.Status >= 500 {
+			failed++
+		}
+	}
+	s.deliveries.mu.Unlock()
+	if failed != 5 {
+		t.Errorf("point-consume failed %d times, want 5 attempts before dead-lettering", failed)
+	}
+	if got := s.balance(t, user); got != 1000 {
+		t.Fatalf("balance = %d while dead-lettered", got)
+	}
+
+	// The operator fixes the document and redrives.
+	if _, err := corrupt.Delete(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var redrive struct{ Redriven int }
+	if err := json.Unmarshal(sagactl("redrive", "-subscription", "point-consume", "-json"), &redrive); err != nil || redrive.Redriven != 1 {
+		t.Fatalf("redrive = %+v, %v", redrive, err)
+	}
+	s.deliveries.waitForCount(t, "redriven started-order", 1, func(d delivery) bool {
+		return d.Path == "/push/consume" && d.EventID == m.EventID
+	})
+	if got := s.balance(t, user); got != 900 {
+		t.Errorf("balance after redrive = %d, want 900", got)
+	}
+	if err := json.Unmarshal(sagactl("deadletters", "-json"), &groups); err != nil || len(groups) != 0 {
+		t.Errorf("dead letters after redrive = %+v, %v", groups, err)
+	}
+	// Redriven to point-consume only: no other subscription handled it.
+	tl := sagactl("timeline", id)
+	if !strings.Contains(string(tl), "consumed-point") {
+		t.Errorf("timeline lacks consumed-point:\n%s", tl)
+	}
+}
+
+// TestReconciliation: a failed order whose refund was lost (corrupted by
+// hand) is found and repaired by re-publishing the stored failed-ticket;
+// two runs in a row then report the same and change nothing; a run that
+// crashed midway resumes.
+func TestReconciliation(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, stackOptions{timeout: 30 * time.Second})
+	ctx := context.Background()
+	user, ticket := uniq("rec"), uniq("rect")
+	s.seedAccount(t, user, 1000)
+	s.seedTicket(t, ticket, 100, 1)
+	ok := do(t, "POST", s.order+"/orders", order(user, ticket, 1, 100))
+	mustStatus(t, ok, http.StatusCreated)
+	bad := do(t, "POST", s.order+"/orders", order(user, ticket, 1, 100))
+	mustStatus(t, bad, http.StatusConflict)
+	id := bad.str("order_id")
+
+	// Age every order past the settle time, and lose bad's refund.
+	for _, o := range []string{ok.str("order_id"), id} {
+		if _, err := s.fs.Collection("orders").Doc(o).Update(ctx, []firestore.Update{{Path: "updated_at", Value: time.Now().Add(-time.Hour)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.fs.Collection("point_sagas").Doc(id).Update(ctx, []firestore.Update{
+		{Path: "state", Value: "consumed"}, {Path: "steps.refund", Value: firestore.Delete}}); err != nil {
+		t.Fatal(err)
+	}
+	s.seedAccount(t, user, 800) // 900 after the good order, minus the lost refund
+
+	reconcile := func() ops.Run {
+		r := do(t, "POST", s.order+"/tasks/reconcile", nil)
+		mustStatus(t, r, http.StatusOK)
+		var run ops.Run
+		if err := json.Unmarshal([]byte(r.Raw), &run); err != nil {
+			t.Fatal(err)
+		}
+		return run
+	}
+	first := reconcile()
+	if first.Checked != 2 || first.Repaired != 1 || len(first.Findings) != 1 || first.Findings[0].OrderID != id ||
+		!strings.HasPrefix(first.Findings[0].Repair, "re-published failed-ticket") {
+		t.Fatalf("first run = %+v", first)
+	}
+	waitBalance(t, s, user, 900)
+
+	second, third := reconcile(), reconcile()
+	if second.Checked != 2 || second.Consistent != 2 || len(second.Findings) != 0 || second.Repaired != 0 {
+		t.Fatalf("second run = %+v", second)
+	}
+	if fmt.Sprint(third.Checked, third.Consistent, third.Findings, third.Repaired) != fmt.Sprint(second.Checked, second.Consistent, second.Findings, second.Repaired) {
+		t.Errorf("third run %+v differs from second %+v", third, second)
+	}
+	if got := s.balance(t, user); got != 900 {
+		t.Errorf("balance after reruns = %d, want 900", got)
+	}
+
+	// A run that crashes midway is resumed by the next one.
+	ps, err := pubsub.NewClient(ctx, s.project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ps.Close()
+	pub := outbox.NewPublisher(ps, s.decl.Topic)
+	defer pub.Stop()
+	r := &ops.Reconciler{FS: s.fs, Publisher: pub, Now: time.Now, Settle: time.Minute, CrashAfter: 1}
+	if _, err := r.Run(ctx); err != ops.ErrCrashed {
+		t.Fatalf("crashing run: %v", err)
+	}
+	r.CrashAfter = 0
+	resumed, err := r.Run(ctx)
+	if err != nil || resumed.Resumed != 1 || resumed.Status != "done" || resumed.Checked != 2 || len(resumed.Findings) != 0 {
+		t.Fatalf("resumed run = %+v, %v", resumed, err)
+	}
+	runs, err := s.fs.Collection(ops.Runs).Documents(ctx).GetAll()
+	if err != nil || len(runs) != 4 {
+		t.Errorf("%d recorded runs, want 4 (%v)", len(runs), err)
+	}
+}
+
+func waitBalance(t *testing.T, s *Stack, user string, want int64) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for s.balance(t, user) != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("balance of %s never reached %d", user, want)
+		}
+		time.Sleep(50 * time.Millisecond) // polling the API for a condition
+	}
+}
