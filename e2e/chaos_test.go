@@ -6,59 +6,19 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"cloud.google.com/go/pubsub/v2"
-	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
-
-	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/infra/chaos"
 )
 
-// duplicator redelivers every saga event 1-2 extra times, each after a
-// random delay of up to maxDelay, with the same data and attributes.
-type duplicator struct {
-	injected atomic.Int64
-	pending  sync.WaitGroup
-	seen     sync.Map // event_id → true: copies and re-publishes are not copied again
-}
-
-func (s *Stack) startDuplicator(t *testing.T, maxDelay time.Duration) *duplicator {
+func (s *Stack) startDuplicator(t *testing.T, maxDelay time.Duration) *chaos.Duplicator {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	sub := "projects/" + s.project + "/subscriptions/chaos-tap"
-	if _, err := s.pubsub.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{
-		Name: sub, Topic: "projects/" + s.project + "/topics/" + s.decl.Topic, AckDeadlineSeconds: 60,
-	}); err != nil {
+	d, err := chaos.Start(context.Background(), s.pubsub, s.project, s.decl.Topic, "chaos-tap", 2, maxDelay)
+	if err != nil {
 		t.Fatal(err)
 	}
-	d := &duplicator{}
-	pub := s.pubsub.Publisher(s.decl.Topic)
-	pub.PublishSettings.CountThreshold = 1
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = s.pubsub.Subscriber(sub).Receive(ctx, func(_ context.Context, m *pubsub.Message) {
-			m.Ack()
-			if _, dup := d.seen.LoadOrStore(m.Attributes[event.AttrEventID], true); dup {
-				return
-			}
-			for range 1 + rand.IntN(2) {
-				d.pending.Add(1)
-				d.injected.Add(1)
-				time.AfterFunc(rand.N(maxDelay), func() {
-					defer d.pending.Done()
-					pctx, pcancel := context.WithTimeout(context.Background(), 10*time.Second)
-					defer pcancel()
-					if _, err := pub.Publish(pctx, &pubsub.Message{Data: m.Data, Attributes: m.Attributes}).Get(pctx); err != nil {
-						t.Errorf("inject a duplicate: %v", err)
-					}
-				})
-			}
-		})
-	}()
-	t.Cleanup(func() { cancel(); <-done; d.pending.Wait(); pub.Stop() })
+	t.Cleanup(d.Stop)
 	return d
 }
 
@@ -72,12 +32,12 @@ func TestChaos(t *testing.T) {
 		crash float64
 	}{{"duplicates-and-timeouts", 0}, {"with-crashes-after-commit", 0.1}} {
 		t.Run(run.name, func(t *testing.T) {
-			chaos(t, 110, run.crash)
+			runChaos(t, 110, run.crash)
 		})
 	}
 }
 
-func chaos(t *testing.T, orders int, crash float64) {
+func runChaos(t *testing.T, orders int, crash float64) {
 	const (
 		users, initialBalance = 12, 1000
 		price                 = 100
@@ -135,7 +95,10 @@ func chaos(t *testing.T, orders int, crash float64) {
 		final[p.id] = g
 	}
 	// Quiet: every injected copy was published and every push handled.
-	dup.pending.Wait()
+	dup.Drain()
+	if n := dup.Failed(); n > 0 {
+		t.Errorf("%d duplicates could not be injected", n)
+	}
 	s.deliveries.waitQuiet(t, 2*time.Second)
 
 	counts := map[string]int{}
@@ -192,5 +155,5 @@ func chaos(t *testing.T, orders int, crash float64) {
 		}
 	}
 	t.Logf("chaos (crash %.2f): %d orders: %d completed, %d failed, %d cancelled; %d duplicates injected; %d invariant violations",
-		crash, orders, counts["completed"], counts["failed"], counts["cancelled"], dup.injected.Load(), violations)
+		crash, orders, counts["completed"], counts["failed"], counts["cancelled"], dup.Injected(), violations)
 }
