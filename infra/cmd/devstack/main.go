@@ -23,6 +23,7 @@ import (
 
 	"github.com/ticketsaga/saga/infra"
 	"github.com/ticketsaga/saga/infra/bootstrap"
+	"github.com/ticketsaga/saga/infra/chaos"
 	"github.com/ticketsaga/saga/infra/emulator"
 	"github.com/ticketsaga/saga/shared/config"
 	"github.com/ticketsaga/saga/shared/event"
@@ -188,6 +189,16 @@ saga is running (project %s, Ctrl-C stops everything):
   Firestore emulator %s
 `, cfg.ProjectID, base[event.OrderService], base[event.PointService], base[event.TicketService], emu.PubSubHost, decl.Topic, emu.FirestoreHost)
 
+	if os.Getenv("CHAOS_DUPLICATES") != "" {
+		// Play the worst legal Pub/Sub: every event 1-2 extra times,
+		// up to 1.5 s late.
+		dup, err := chaos.Start(ctx, ps, cfg.ProjectID, decl.Topic, "chaos-duplicates", 2, 1500*time.Millisecond)
+		if err != nil {
+			return err
+		}
+		defer dup.Stop()
+		fmt.Println("  CHAOS_DUPLICATES: every saga event is redelivered 1-2 extra times, up to 1.5 s late")
+	}
 	sweepEvery := 5 * time.Second
 	if v := os.Getenv("SWEEP_INTERVAL"); v != "" {
 		if sweepEvery, err = time.ParseDuration(v); err != nil || sweepEvery <= 0 {
