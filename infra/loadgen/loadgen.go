@@ -141,6 +141,9 @@ func (c *Client) PlaceOrder(ctx context.Context, user, ticket string, qty, price
 	for attempt := 1; ; attempt++ {
 		var o Order
 		st, err := c.do(ctx, "POST", fmt.Sprintf("%s/orders?wait=%s", c.Order, wait), body, map[string]string{"Idempotency-Key": key}, &o)
+		if err == nil && st >= 500 {
+			err = fmt.Errorf("status %d", st)
+		}
 		if err == nil {
 			return Answer{Status: st, Order: o, Latency: time.Since(start), Attempts: attempt}, nil
 		}
@@ -248,19 +251,42 @@ type Report struct {
 	Violations []string
 }
 
-// Settle waits until every order is terminal, or settle runs out for it,
-// and returns the orders as they ended.
+// Settle waits until every order is terminal, or until settle has passed,
+// and returns the orders as they ended. It rides out a restarting
+// order-service: a refused connection or a 5xx is retried.
 func (r *Run) Settle(ctx context.Context, c *Client, settle time.Duration) ([]Order, error) {
+	deadline := time.Now().Add(settle)
 	finals := make([]Order, len(r.Orders))
 	for i, p := range r.Orders {
-		if p.Err != nil {
+		if p.Err != nil || p.Answer.Order.OrderID == "" {
 			continue
 		}
-		o, err := c.Await(ctx, p.Answer.Order.OrderID, settle)
-		if err != nil {
-			return nil, err
+		for {
+			left := time.Until(deadline).Truncate(time.Second)
+			if left < time.Second {
+				left = 0
+			}
+			var o Order
+			st, err := c.do(ctx, "GET", fmt.Sprintf("%s/orders/%s?wait=%s", c.Order, p.Answer.Order.OrderID, min(left, 60*time.Second)), nil, nil, &o)
+			if err == nil && st == http.StatusOK {
+				finals[i] = o
+				if Terminal(o.Status) || left == 0 {
+					break
+				}
+				continue
+			}
+			if time.Now().After(deadline) {
+				if err == nil {
+					err = fmt.Errorf("status %d", st)
+				}
+				return nil, fmt.Errorf("await order %s: %w", p.Answer.Order.OrderID, err)
+			}
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(200 * time.Millisecond): // the service is restarting
+			}
 		}
-		finals[i] = o
 	}
 	return finals, nil
 }
@@ -280,6 +306,10 @@ func (r *Run) Verify(ctx context.Context, c *Client, finals []Order) (Report, er
 	for i, p := range r.Orders {
 		if p.Err != nil {
 			bad("order %s: no answer: %v", p.Key, p.Err)
+			continue
+		}
+		if p.Answer.Order.OrderID == "" {
+			bad("order %s: answered %d without an order", p.Key, p.Answer.Status)
 			continue
 		}
 		final := finals[i]

@@ -34,6 +34,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*serve.App, 
 	api := &httpapi.API{Store: store.New(c.Firestore, steps), Log: log,
 		Push: push.Endpoint{Log: log, Failures: deadletter.Recorder{FS: c.Firestore, Now: time.Now}}, Now: time.Now, Timeout: cfg.OrderTimeout,
 		Outbox:    steps.SweepHandler([]string{store.StepStart, store.StepStop}, cfg.OutboxGrace),
+		Draining:  ctx.Done(),
 		Reconcile: (&ops.Reconciler{FS: c.Firestore, Publisher: c.Publisher, Now: time.Now, Settle: cfg.OrderTimeout}).Handler(log)}
 	return &serve.App{
 		API:   api.Routes(),

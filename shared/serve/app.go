@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/ticketsaga/saga/shared/config"
@@ -42,17 +43,33 @@ type Build func(ctx context.Context, cfg config.Config, log *slog.Logger) (*App,
 func Main(service string, build Build) {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if err := run(ctx, service, build); err != nil {
+	var crashed atomic.Bool
+	// The fault switch's crash: the step that just committed is cut off
+	// before its publish (its request is aborted, so Pub/Sub or the client
+	// retries), and the process exits once the other requests have
+	// drained. Killing them too would leave their Firestore transactions
+	// open, and the emulator never releases an abandoned transaction's
+	// locks.
+	crash := func() {
+		crashed.Store(true)
+		stop()
+		panic(http.ErrAbortHandler)
+	}
+	if err := run(ctx, service, build, crash); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", service, err)
 		os.Exit(1)
 	}
+	if crashed.Load() {
+		os.Exit(3)
+	}
 }
 
-func run(ctx context.Context, service string, build Build) error {
+func run(ctx context.Context, service string, build Build, crash func()) error {
 	cfg, err := config.Load(service, os.Getenv)
 	if err != nil {
 		return err
 	}
+	cfg.Crash = crash
 	log := logging.New(os.Stdout, service, cfg.ProjectID, cfg.LogLevel)
 	app, err := build(ctx, cfg, log)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -151,18 +152,20 @@ func run(ctx context.Context) error {
 		os.Setenv(k, v)
 	}
 
-	var procs []*exec.Cmd
-	defer func() { emulator.StopGroups(procs, 12*time.Second) }()
 	base := map[string]string{}
-	for _, s := range services {
-		cmd := exec.Command(filepath.Join(bin, s.name))
-		cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(s.port), "GOOGLE_CLOUD_PROJECT="+cfg.ProjectID, "PUBSUB_TOPIC="+decl.Topic)
-		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		if err := cmd.Start(); err != nil {
-			return fmt.Errorf("start %s: %w", s.name, err)
+	var supervisors []*supervisor
+	defer func() {
+		for _, sv := range supervisors {
+			sv.stop()
 		}
-		procs = append(procs, cmd)
+	}()
+	for _, s := range services {
+		sv := &supervisor{name: s.name, path: filepath.Join(bin, s.name),
+			env: append(os.Environ(), "PORT="+strconv.Itoa(s.port), "GOOGLE_CLOUD_PROJECT="+cfg.ProjectID, "PUBSUB_TOPIC="+decl.Topic)}
+		if err := sv.start(); err != nil {
+			return err
+		}
+		supervisors = append(supervisors, sv)
 		base[s.name] = fmt.Sprintf("http://127.0.0.1:%d", s.port)
 	}
 	for _, s := range services {
@@ -210,16 +213,77 @@ saga is running (project %s, Ctrl-C stops everything):
 	})
 	fmt.Printf("  timeout and outbox sweeps every %s (SWEEP_INTERVAL); ORDER_TIMEOUT=%s\n\n", sweepEvery, cfg.OrderTimeout)
 
-	exited := make(chan string, len(procs))
-	for i, p := range procs {
-		go func() { _ = p.Wait(); exited <- services[i].name }()
+	<-ctx.Done()
+	fmt.Println("\nstopping...")
+	return nil
+}
+
+// supervisor runs one service and, like Cloud Run, starts it again when it
+// dies (FAULT_CRASH_AFTER_COMMIT makes that happen on purpose).
+type supervisor struct {
+	name, path string
+	env        []string
+	mu         sync.Mutex
+	cmd        *exec.Cmd
+	stopping   bool
+	done       chan struct{}
+}
+
+func (sv *supervisor) start() error {
+	sv.done = make(chan struct{})
+	if err := sv.spawn(); err != nil {
+		return err
 	}
+	go sv.watch()
+	return nil
+}
+
+func (sv *supervisor) spawn() error {
+	cmd := exec.Command(sv.path)
+	cmd.Env = sv.env
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", sv.name, err)
+	}
+	sv.mu.Lock()
+	sv.cmd = cmd
+	sv.mu.Unlock()
+	return nil
+}
+
+func (sv *supervisor) watch() {
+	defer close(sv.done)
+	for {
+		sv.mu.Lock()
+		cmd := sv.cmd
+		sv.mu.Unlock()
+		err := cmd.Wait()
+		sv.mu.Lock()
+		stopping := sv.stopping
+		sv.mu.Unlock()
+		if stopping {
+			return
+		}
+		fmt.Fprintf(os.Stderr, "devstack: %s exited (%v); restarting it\n", sv.name, err)
+		if err := sv.spawn(); err != nil {
+			fmt.Fprintln(os.Stderr, "devstack:", err)
+			return
+		}
+	}
+}
+
+func (sv *supervisor) stop() {
+	sv.mu.Lock()
+	sv.stopping = true
+	cmd := sv.cmd
+	sv.mu.Unlock()
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 	select {
-	case <-ctx.Done():
-		fmt.Println("\nstopping...")
-		return nil
-	case name := <-exited:
-		return fmt.Errorf("%s exited", name)
+	case <-sv.done:
+	case <-time.After(12 * time.Second):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-sv.done
 	}
 }
 

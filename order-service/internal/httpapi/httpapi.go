@@ -40,6 +40,10 @@ type API struct {
 	Outbox http.Handler
 	// Reconcile checks every order against the other services.
 	Reconcile http.Handler
+	// Draining closes when the instance starts shutting down: long-polls
+	// then answer at once with the order as it is (202 + Location), so
+	// clients carry on with another instance instead of seeing an error.
+	Draining <-chan struct{}
 }
 
 // Routes returns the public API.
@@ -124,7 +128,7 @@ func (a *API) postOrder(w http.ResponseWriter, r *http.Request) {
 		a.Log.WarnContext(ctx, "started-order not published yet", "order_id", id, "error", err.Error())
 	}
 	if !o.Status.Terminal() {
-		if o, err = a.Store.WaitTerminal(ctx, id, wait); err != nil {
+		if o, err = a.Store.WaitTerminal(ctx, id, wait, a.Draining); err != nil {
 			httpjson.WriteError(w, r, a.Log, err)
 			return
 		}
@@ -153,7 +157,7 @@ func (a *API) getOrder(w http.ResponseWriter, r *http.Request) {
 		httpjson.WriteError(w, r, a.Log, herr)
 		return
 	}
-	o, err := a.Store.WaitTerminal(r.Context(), id, wait)
+	o, err := a.Store.WaitTerminal(r.Context(), id, wait, a.Draining)
 	if errors.Is(err, store.ErrNotFound) {
 		httpjson.WriteError(w, r, a.Log, &httpjson.Error{Status: http.StatusNotFound, Code: "order_not_found", Message: "no order " + id})
 		return

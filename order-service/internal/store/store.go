@@ -222,14 +222,22 @@ func (s *Store) Get(ctx context.Context, id string) (order.Order, error) {
 }
 
 // WaitTerminal returns the order as soon as it is terminal, or as it is
-// when wait runs out. It listens to the order document, so any number of
-// waiters on any number of instances see the change the moment it commits.
-func (s *Store) WaitTerminal(ctx context.Context, id string, wait time.Duration) (order.Order, error) {
+// when wait runs out or drain closes (the instance is shutting down). It
+// listens to the order document, so any number of waiters on any number
+// of instances see the change the moment it commits.
+func (s *Store) WaitTerminal(ctx context.Context, id string, wait time.Duration, drain <-chan struct{}) (order.Order, error) {
 	if wait <= 0 {
 		return s.Get(ctx, id)
 	}
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
+	go func() {
+		select {
+		case <-drain:
+			cancel()
+		case <-wctx.Done():
+		}
+	}()
 	it := s.ref(id).Snapshots(wctx)
 	defer it.Stop()
 	var last *order.Order
