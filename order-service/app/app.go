@@ -33,12 +33,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*serve.App, 
 		AfterCommit: serve.CrashHook(cfg, log)}
 	api := &httpapi.API{Store: store.New(c.Firestore, steps), Log: log,
 		Push: push.Endpoint{Log: log, Failures: deadletter.Recorder{FS: c.Firestore, Now: time.Now}}, Now: time.Now, Timeout: cfg.OrderTimeout,
-		Outbox:    steps.SweepHandler([]string{store.StepStart, store.StepStop}, cfg.OutboxGrace),
-		Draining:  ctx.Done(),
-		Reconcile: (&ops.Reconciler{FS: c.Firestore, Publisher: c.Publisher, Now: time.Now, Settle: cfg.OrderTimeout}).Handler(log)}
+		Outbox:   steps.SweepHandler([]string{store.StepStart, store.StepStop}, cfg.OutboxGrace),
+		Draining: ctx.Done()}
+	reconciler := &ops.Reconciler{FS: c.Firestore, Publisher: c.Publisher, Now: time.Now, Settle: cfg.OrderTimeout}
 	return &serve.App{
 		API:   api.Routes(),
 		Push:  map[string]http.Handler{PathComplete: api.CompleteHandler()},
+		Tasks: map[string]http.Handler{"/tasks/sweep": api.SweepHandler(), "/tasks/reconcile": reconciler.Handler(log)},
 		Close: func() { steps.Wait(); c.Close() },
 	}, nil
 }

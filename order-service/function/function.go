@@ -15,5 +15,7 @@ import (
 func init() {
 	get := serve.Lazy(event.OrderService, app.New)
 	functions.HTTP("OrderAPI", func(w http.ResponseWriter, r *http.Request) { get().API.ServeHTTP(w, r) })
-	functions.HTTP("OrderComplete", func(w http.ResponseWriter, r *http.Request) { get().Push[app.PathComplete].ServeHTTP(w, r) })
+	functions.HTTP("OrderComplete", func(w http.ResponseWriter, r *http.Request) { get().PushHandler(app.PathComplete).ServeHTTP(w, r) })
+	functions.HTTP("OrderSweep", func(w http.ResponseWriter, r *http.Request) { get().TaskHandler("/tasks/sweep").ServeHTTP(w, r) })
+	functions.HTTP("OrderReconcile", func(w http.ResponseWriter, r *http.Request) { get().TaskHandler("/tasks/reconcile").ServeHTTP(w, r) })
 }

@@ -35,12 +35,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*serve.App, 
 		AfterCommit: serve.CrashHook(cfg, log)}
 	api := &httpapi.API{Store: store.New(c.Firestore, steps), Log: log,
 		Push: push.Endpoint{Log: log, Failures: deadletter.Recorder{FS: c.Firestore, Now: time.Now}}}
-	routes := http.NewServeMux()
-	routes.Handle("/", api.Routes())
-	routes.Handle("POST /tasks/outbox", steps.SweepHandler([]string{store.StepConsume, store.StepRefund}, cfg.OutboxGrace))
 	return &serve.App{
-		API:   routes,
+		API:   api.Routes(),
 		Push:  map[string]http.Handler{PathConsume: api.ConsumeHandler(), PathRefund: api.RefundHandler()},
+		Tasks: map[string]http.Handler{"/tasks/outbox": steps.SweepHandler([]string{store.StepConsume, store.StepRefund}, cfg.OutboxGrace)},
 		Close: func() { steps.Wait(); c.Close() },
 	}, nil
 }

@@ -15,6 +15,7 @@ import (
 func init() {
 	get := serve.Lazy(event.PointService, app.New)
 	functions.HTTP("PointAPI", func(w http.ResponseWriter, r *http.Request) { get().API.ServeHTTP(w, r) })
-	functions.HTTP("PointConsume", func(w http.ResponseWriter, r *http.Request) { get().Push[app.PathConsume].ServeHTTP(w, r) })
-	functions.HTTP("PointRefund", func(w http.ResponseWriter, r *http.Request) { get().Push[app.PathRefund].ServeHTTP(w, r) })
+	functions.HTTP("PointConsume", func(w http.ResponseWriter, r *http.Request) { get().PushHandler(app.PathConsume).ServeHTTP(w, r) })
+	functions.HTTP("PointRefund", func(w http.ResponseWriter, r *http.Request) { get().PushHandler(app.PathRefund).ServeHTTP(w, r) })
+	functions.HTTP("PointOutbox", func(w http.ResponseWriter, r *http.Request) { get().TaskHandler("/tasks/outbox").ServeHTTP(w, r) })
 }

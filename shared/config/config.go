@@ -28,6 +28,12 @@ type Config struct {
 	// (0-1) that the service exits right after a step's commit, before
 	// publishing.
 	CrashAfterCommit float64
+	// AuthAudience, PushServiceAccount and TaskServiceAccount turn on
+	// in-app OIDC verification of push and task requests (off for the
+	// emulator, which sends no token).
+	AuthAudience       string
+	PushServiceAccount string
+	TaskServiceAccount string
 	// Crash is how the fault switch crashes; nil exits the process.
 	// In-process tests abort the request instead.
 	Crash func()
@@ -42,6 +48,13 @@ func Load(service string, getenv func(string) string) (Config, error) {
 		Topic:        or(getenv("PUBSUB_TOPIC"), "saga-events"),
 		OrderTimeout: 30 * time.Second,
 		OutboxGrace:  2 * time.Second,
+
+		AuthAudience:       getenv("AUTH_AUDIENCE"),
+		PushServiceAccount: getenv("PUSH_SERVICE_ACCOUNT"),
+		TaskServiceAccount: getenv("TASK_SERVICE_ACCOUNT"),
+	}
+	if (c.PushServiceAccount != "" || c.TaskServiceAccount != "") && c.AuthAudience == "" {
+		return Config{}, fmt.Errorf("PUSH_SERVICE_ACCOUNT or TASK_SERVICE_ACCOUNT needs AUTH_AUDIENCE (the service's URL)")
 	}
 	for name, dst := range map[string]*time.Duration{"ORDER_TIMEOUT": &c.OrderTimeout, "OUTBOX_GRACE": &c.OutboxGrace} {
 		if v := getenv(name); v != "" {

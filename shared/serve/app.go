@@ -14,25 +14,50 @@ import (
 
 	"github.com/ticketsaga/saga/shared/config"
 	"github.com/ticketsaga/saga/shared/logging"
+	"github.com/ticketsaga/saga/shared/pushauth"
 )
 
 // App is a wired service: its API, its push endpoints by path, and what to
 // release on shutdown.
 type App struct {
 	API   http.Handler
-	Push  map[string]http.Handler
+	Push  map[string]http.Handler // push endpoints by path
+	Tasks map[string]http.Handler // task endpoints (Cloud Scheduler) by path
 	Close func()
+
+	// PushAuth and TaskAuth, when set, require OIDC tokens on the push
+	// and task endpoints.
+	PushAuth, TaskAuth *pushauth.Verifier
 }
 
-// Handler routes the push endpoints (POST only) and everything else to the
-// API, with the request's trace in its context.
+// Handler routes the push and task endpoints (POST only) and everything
+// else to the API, with the request's trace in its context.
 func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
 	for path, h := range a.Push {
-		mux.Handle("POST "+path, h)
+		mux.Handle("POST "+path, a.PushAuth.Require(h))
+	}
+	for path, h := range a.Tasks {
+		mux.Handle("POST "+path, a.TaskAuth.Require(h))
 	}
 	mux.Handle("/", a.API)
 	return logging.Middleware(mux)
+}
+
+// Secure sets the verifiers cfg asks for.
+func (a *App) Secure(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	var err error
+	if cfg.PushServiceAccount != "" {
+		if a.PushAuth, err = pushauth.New(ctx, cfg.AuthAudience, cfg.PushServiceAccount, log); err != nil {
+			return err
+		}
+	}
+	if cfg.TaskServiceAccount != "" {
+		if a.TaskAuth, err = pushauth.New(ctx, cfg.AuthAudience, cfg.TaskServiceAccount, log); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Build wires a service from its configuration.
@@ -76,6 +101,9 @@ func run(ctx context.Context, service string, build Build, crash func()) error {
 		return err
 	}
 	defer app.Close()
+	if err := app.Secure(ctx, cfg, log); err != nil {
+		return err
+	}
 	return Run(ctx, log, ":"+cfg.Port, app.Handler())
 }
 
@@ -89,6 +117,9 @@ func Lazy(service string, build Build) func() *App {
 		}
 		log := logging.New(os.Stdout, service, cfg.ProjectID, cfg.LogLevel)
 		app, err := build(context.Background(), cfg, log)
+		if err == nil {
+			err = app.Secure(context.Background(), cfg, log)
+		}
 		if err != nil {
 			panic(fmt.Sprintf("%s: %v", service, err))
 		}
@@ -113,3 +144,9 @@ func CrashHook(cfg config.Config, log *slog.Logger) func(step string) {
 		}
 	}
 }
+
+// PushHandler is the push endpoint at path, behind its OIDC check.
+func (a *App) PushHandler(path string) http.Handler { return a.PushAuth.Require(a.Push[path]) }
+
+// TaskHandler is the task endpoint at path, behind its OIDC check.
+func (a *App) TaskHandler(path string) http.Handler { return a.TaskAuth.Require(a.Tasks[path]) }

@@ -15,6 +15,7 @@ import (
 func init() {
 	get := serve.Lazy(event.TicketService, app.New)
 	functions.HTTP("TicketAPI", func(w http.ResponseWriter, r *http.Request) { get().API.ServeHTTP(w, r) })
-	functions.HTTP("TicketGrant", func(w http.ResponseWriter, r *http.Request) { get().Push[app.PathGrant].ServeHTTP(w, r) })
-	functions.HTTP("TicketCancel", func(w http.ResponseWriter, r *http.Request) { get().Push[app.PathCancel].ServeHTTP(w, r) })
+	functions.HTTP("TicketGrant", func(w http.ResponseWriter, r *http.Request) { get().PushHandler(app.PathGrant).ServeHTTP(w, r) })
+	functions.HTTP("TicketCancel", func(w http.ResponseWriter, r *http.Request) { get().PushHandler(app.PathCancel).ServeHTTP(w, r) })
+	functions.HTTP("TicketOutbox", func(w http.ResponseWriter, r *http.Request) { get().TaskHandler("/tasks/outbox").ServeHTTP(w, r) })
 }

@@ -38,8 +38,6 @@ type API struct {
 	Timeout time.Duration
 	// Outbox re-publishes order-service's stranded events.
 	Outbox http.Handler
-	// Reconcile checks every order against the other services.
-	Reconcile http.Handler
 	// Draining closes when the instance starts shutting down: long-polls
 	// then answer at once with the order as it is (202 + Location), so
 	// clients carry on with another instance instead of seeing an error.
@@ -51,8 +49,6 @@ func (a *API) Routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /orders", a.postOrder)
 	mux.HandleFunc("GET /orders/{order_id}", a.getOrder)
-	mux.HandleFunc("POST /tasks/sweep", a.sweep)
-	mux.Handle("POST /tasks/reconcile", a.Reconcile)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	return mux
 }
@@ -244,6 +240,9 @@ func toJSON(o order.Order) orderJSON {
 	}
 	return out
 }
+
+// SweepHandler is the timeout task endpoint.
+func (a *API) SweepHandler() http.Handler { return http.HandlerFunc(a.sweep) }
 
 // sweep is the timeout task: it stops every expired pending order, then
 // sweeps the outbox (a started-order or stopped-order whose publish was
