@@ -29,3 +29,17 @@ check-emulators:
 lint:
 	gofmt -l . | tee /dev/stderr | (! read)
 	$(GO) vet ./...
+
+## deploy: everything, to PROJECT_ID in REGION (DRY_RUN=1 prints the gcloud commands only)
+DEPLOY = $(GO) run ./infra/cmd/deploy
+.PHONY: deploy deploy-pubsub destroy
+deploy:
+	PROJECT_ID=$(PROJECT_ID) REGION=$(REGION) $(DEPLOY) all
+
+## deploy-pubsub: the topics and subscriptions alone
+deploy-pubsub:
+	PROJECT_ID=$(PROJECT_ID) REGION=$(REGION) $(DEPLOY) pubsub
+
+## destroy: remove the saga (CONFIRM=PROJECT_ID); Firestore data is kept
+destroy:
+	PROJECT_ID=$(PROJECT_ID) REGION=$(REGION) $(DEPLOY) destroy

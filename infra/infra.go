@@ -17,6 +17,27 @@ import (
 //go:embed pubsub.json
 var declaration []byte
 
+//go:embed indexes.json
+var indexDeclaration []byte
+
+// Index is a composite Firestore index and the queries that need it.
+type Index struct {
+	Collection string   `json:"collection"`
+	Fields     []string `json:"fields"`
+	Queries    []string `json:"queries"`
+}
+
+// Indexes returns the composite indexes the saga's queries need.
+func Indexes() ([]Index, error) {
+	var d struct {
+		Indexes []Index `json:"indexes"`
+	}
+	if err := json.Unmarshal(indexDeclaration, &d); err != nil {
+		return nil, fmt.Errorf("infra/indexes.json: %w", err)
+	}
+	return d.Indexes, nil
+}
+
 // PubSub is the declaration.
 type PubSub struct {
 	Topic                  string         `json:"topic"`

@@ -1,0 +1,394 @@
+// Package deploy takes a Google Cloud project from empty to a working saga
+// with gcloud, reading the same infra/ declaration as the local stack. Every
+// step creates or updates, so a second run converges and changes nothing.
+package deploy
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/ticketsaga/saga/infra"
+	"github.com/ticketsaga/saga/shared/event"
+)
+
+// Service accounts, one per service plus the two callers.
+const (
+	SAPushInvoker = "saga-push-invoker" // Pub/Sub push → the services
+	SAScheduler   = "saga-scheduler"    // Cloud Scheduler → the task endpoints
+)
+
+// ServiceAccount is the account service runs as.
+func ServiceAccount(service string) string {
+	return "saga-" + strings.TrimSuffix(service, "-service")
+}
+
+// APIs the saga needs.
+var APIs = []string{"run.googleapis.com", "cloudbuild.googleapis.com", "artifactregistry.googleapis.com",
+	"pubsub.googleapis.com", "firestore.googleapis.com", "cloudscheduler.googleapis.com",
+	"iam.googleapis.com", "iamcredentials.googleapis.com"}
+
+// Services, in deploy order.
+var Services = []string{event.OrderService, event.PointService, event.TicketService}
+
+// Job is a Cloud Scheduler job calling a task endpoint.
+type Job struct {
+	Name, Service, Path, Schedule string
+}
+
+// Jobs: the timeout sweep and the outbox sweeps every minute (Cloud
+// Scheduler's finest grain), the reconciliation hourly.
+var Jobs = []Job{
+	{"saga-timeout-sweep", event.OrderService, "/tasks/sweep", "* * * * *"},
+	{"saga-outbox-point", event.PointService, "/tasks/outbox", "* * * * *"},
+	{"saga-outbox-ticket", event.TicketService, "/tasks/outbox", "* * * * *"},
+	{"saga-reconcile", event.OrderService, "/tasks/reconcile", "17 * * * *"},
+}
+
+// Plan is one deploy.
+type Plan struct {
+	Project, Region string
+	Decl            infra.PubSub
+	Indexes         []infra.Index
+	G               *Gcloud
+	Log             io.Writer
+	// URLs overrides the services' URLs (tests against the emulator).
+	URLs map[string]string
+	// RecreateChangedFilters allows the safe recreate of a subscription
+	// whose filter changed; without it the deploy stops and says what to do.
+	RecreateChangedFilters bool
+	// OrderTimeout is passed to the services.
+	OrderTimeout string
+
+	projectNumber string
+}
+
+func (p *Plan) sa(name string) string { return name + "@" + p.Project + ".iam.gserviceaccount.com" }
+
+func (p *Plan) pf() string { return "--project=" + p.Project }
+
+func (p *Plan) step(title string) { fmt.Fprintf(p.Log, "\n# %s\n", title) }
+
+// number is the project number, for the Pub/Sub service agent and the
+// services' deterministic URLs.
+func (p *Plan) number() (string, error) {
+	if p.projectNumber != "" {
+		return p.projectNumber, nil
+	}
+	out, err := p.G.Run("projects", "describe", p.Project, "--format=value(projectNumber)")
+	if err != nil {
+		return "", err
+	}
+	if p.G.Dry {
+		out = "PROJECT_NUMBER"
+	}
+	p.projectNumber = out
+	return out, nil
+}
+
+// URL is service's URL: Cloud Run's deterministic https://SERVICE-NUMBER.REGION.run.app,
+// known before the first deploy, so it can be the OIDC audience.
+func (p *Plan) URL(service string) (string, error) {
+	if u, ok := p.URLs[service]; ok {
+		return u, nil
+	}
+	n, err := p.number()
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("https://%s-%s.%s.run.app", service, n, p.Region), nil
+}
+
+func (p *Plan) pubsubAgent() (string, error) {
+	n, err := p.number()
+	if err != nil {
+		return "", err
+	}
+	return "serviceAccount:service-" + n + "@gcp-sa-pubsub.iam.gserviceaccount.com", nil
+}
+
+// All deploys everything.
+func (p *Plan) All() error {
+	for _, f := range []func() error{p.apis, p.serviceAccounts, p.firestore, p.topics, p.runServices, p.subscriptions, p.iam, p.scheduler} {
+		if err := f(); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(p.Log, "\n# done")
+	return nil
+}
+
+// PubSub deploys the topics and subscriptions alone.
+func (p *Plan) PubSub() error {
+	if err := p.topics(); err != nil {
+		return err
+	}
+	return p.subscriptions()
+}
+
+func (p *Plan) apis() error {
+	p.step("APIs")
+	_, err := p.G.Run(append([]string{"services", "enable"}, append(APIs, p.pf())...)...)
+	return err
+}
+
+func (p *Plan) serviceAccounts() error {
+	p.step("service accounts: one per service, the push invoker, the scheduler")
+	names := []string{SAPushInvoker, SAScheduler}
+	for _, s := range Services {
+		names = append(names, ServiceAccount(s))
+	}
+	for _, n := range names {
+		if _, err := p.G.Describe("iam", "service-accounts", "describe", p.sa(n), p.pf()); err == nil {
+			continue
+		} else if !errors.Is(err, errNotFound) {
+			return err
+		}
+		if _, err := p.G.Run("iam", "service-accounts", "create", n, "--display-name=ticket saga: "+n, p.pf()); err != nil && !errors.Is(err, errExists) {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *Plan) firestore() error {
+	p.step("Firestore: the native database and the composite indexes of every query (infra/indexes.json)")
+	if _, err := p.G.Describe("firestore", "databases", "describe", "--database=(default)", p.pf()); errors.Is(err, errNotFound) {
+		if _, err := p.G.Run("firestore", "databases", "create", "--location="+p.Region, "--type=firestore-native", p.pf()); err != nil && !errors.Is(err, errExists) {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	for _, ix := range p.Indexes {
+		args := []string{"firestore", "indexes", "composite", "create", "--collection-group=" + ix.Collection, "--query-scope=COLLECTION"}
+		for _, f := range ix.Fields {
+			args = append(args, "--field-config=field-path="+f+",order=ascending")
+		}
+		if _, err := p.G.Run(append(args, "--async", p.pf())...); err != nil && !errors.Is(err, errExists) {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *Plan) topics() error {
+	p.step("topics: " + p.Decl.Topic + ", dead letters " + p.Decl.DeadLetterTopic)
+	for _, t := range []string{p.Decl.Topic, p.Decl.DeadLetterTopic} {
+		if err := p.ensure([]string{"pubsub", "topics", "describe", t, p.pf()}, []string{"pubsub", "topics", "create", t, p.pf()}); err != nil {
+			return err
+		}
+	}
+	// The hold subscription keeps dead letters for sagactl.
+	return p.ensure(
+		[]string{"pubsub", "subscriptions", "describe", p.Decl.DeadLetterSubscription, p.pf()},
+		[]string{"pubsub", "subscriptions", "create", p.Decl.DeadLetterSubscription, "--topic=" + p.Decl.DeadLetterTopic,
+			"--ack-deadline=60", "--message-retention-duration=7d", p.pf()})
+}
+
+// ensure runs create unless describe finds the resource.
+func (p *Plan) ensure(describe, create []string) error {
+	_, err := p.G.Describe(describe...)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, errNotFound) {
+		return err
+	}
+	if _, err := p.G.Run(create...); err != nil && !errors.Is(err, errExists) {
+		return err
+	}
+	return nil
+}
+
+func (p *Plan) runServices() error {
+	p.step("Cloud Run services, built from source by Google's Go buildpack (GOOGLE_BUILDABLE picks the service)")
+	for _, s := range Services {
+		url, err := p.URL(s)
+		if err != nil {
+			return err
+		}
+		env := []string{"GOOGLE_CLOUD_PROJECT=" + p.Project, "PUBSUB_TOPIC=" + p.Decl.Topic, "ORDER_TIMEOUT=" + p.OrderTimeout,
+			"AUTH_AUDIENCE=" + url, "PUSH_SERVICE_ACCOUNT=" + p.sa(SAPushInvoker), "TASK_SERVICE_ACCOUNT=" + p.sa(SAScheduler)}
+		access := "--no-allow-unauthenticated"
+		if s == event.OrderService {
+			access = "--allow-unauthenticated" // the public API
+		}
+		if _, err := p.G.Run("run", "deploy", s, "--source=.", "--region="+p.Region, p.pf(),
+			"--service-account="+p.sa(ServiceAccount(s)), "--set-build-env-vars=GOOGLE_BUILDABLE=./"+s,
+			"--set-env-vars="+strings.Join(env, ","), access,
+			"--cpu=1", "--memory=512Mi", "--concurrency=80", "--timeout=75s"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type subscriptionJSON struct {
+	Topic  string `json:"topic"`
+	Filter string `json:"filter"`
+}
+
+func (p *Plan) subscriptions() error {
+	p.step("push subscriptions from infra/pubsub.json: event_type filters, OIDC push auth, retry and dead-letter policies")
+	for _, s := range p.Decl.Subscriptions {
+		base, err := p.URL(s.Service)
+		if err != nil {
+			return err
+		}
+		common := []string{"--push-endpoint=" + base + s.PushPath,
+			"--push-auth-service-account=" + p.sa(SAPushInvoker), "--push-auth-token-audience=" + base,
+			"--ack-deadline=" + strconv.Itoa(int(s.AckDeadlineSeconds)),
+			"--dead-letter-topic=" + p.Decl.DeadLetterTopic, "--max-delivery-attempts=" + strconv.Itoa(int(s.MaxDeliveryAttempts)),
+			"--min-retry-delay=" + seconds(s.MinRetryDelay), "--max-retry-delay=" + seconds(s.MaxRetryDelay), p.pf()}
+		create := append([]string{"pubsub", "subscriptions", "create", s.Name, "--topic=" + p.Decl.Topic, "--message-filter=" + s.Filter()}, common...)
+		out, err := p.G.Describe("pubsub", "subscriptions", "describe", s.Name, "--format=json", p.pf())
+		if errors.Is(err, errNotFound) {
+			if _, err := p.G.Run(create...); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		var have subscriptionJSON
+		if err := json.Unmarshal([]byte(out), &have); err != nil {
+			return fmt.Errorf("describe subscription %s: %w", s.Name, err)
+		}
+		if have.Filter == s.Filter() && strings.HasSuffix(have.Topic, "/topics/"+p.Decl.Topic) {
+			if _, err := p.G.Run(append([]string{"pubsub", "subscriptions", "update", s.Name}, common...)...); err != nil {
+				return err
+			}
+			continue
+		}
+		// A filter (or topic) cannot change on a subscription.
+		if !p.RecreateChangedFilters {
+			return fmt.Errorf("subscription %s has filter %q on %s, the declaration says %q on %s; a filter cannot be changed in place. "+
+				"Re-run with RECREATE_CHANGED_FILTERS=1 to recreate it safely (snapshot, delete, create, seek back to the snapshot: "+
+				"nothing unacknowledged is lost, and consumers absorb the replays)", s.Name, have.Filter, have.Topic, s.Filter(), p.Decl.Topic)
+		}
+		if err := p.recreate(s.Name, create); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recreate replaces a subscription without losing its backlog: a snapshot
+// keeps every message unacknowledged at that moment and everything published
+// after, the new subscription seeks to it, and the consumers, idempotent,
+// absorb what is delivered twice.
+func (p *Plan) recreate(name string, create []string) error {
+	snap := name + "-refilter"
+	for _, args := range [][]string{
+		{"pubsub", "snapshots", "create", snap, "--subscription=" + name, p.pf()},
+		{"pubsub", "subscriptions", "delete", name, p.pf()},
+		create,
+		{"pubsub", "subscriptions", "seek", name, "--snapshot=" + snap, p.pf()},
+		{"pubsub", "snapshots", "delete", snap, p.pf()},
+	} {
+		if _, err := p.G.Run(args...); err != nil {
+			return fmt.Errorf("recreate subscription %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func seconds(d infra.Duration) string { return strconv.Itoa(int(d.Seconds())) + "s" }
+
+func (p *Plan) iam() error {
+	p.step("IAM: least privilege")
+	agent, err := p.pubsubAgent()
+	if err != nil {
+		return err
+	}
+	for _, s := range Services {
+		member := "serviceAccount:" + p.sa(ServiceAccount(s))
+		// Firestore user, and publisher on the saga topic only.
+		if _, err := p.G.Run("projects", "add-iam-policy-binding", p.Project, "--member="+member, "--role=roles/datastore.user", "--condition=None"); err != nil {
+			return err
+		}
+		if _, err := p.G.Run("pubsub", "topics", "add-iam-policy-binding", p.Decl.Topic, "--member="+member, "--role=roles/pubsub.publisher", p.pf()); err != nil {
+			return err
+		}
+		// The push invoker and the scheduler may call it; nobody else
+		// (order-service is public for its API anyway).
+		for _, caller := range []string{SAPushInvoker, SAScheduler} {
+			if _, err := p.G.Run("run", "services", "add-iam-policy-binding", s, "--region="+p.Region, p.pf(),
+				"--member=serviceAccount:"+p.sa(caller), "--role=roles/run.invoker"); err != nil {
+				return err
+			}
+		}
+	}
+	// Pub/Sub mints the push OIDC tokens as the push invoker.
+	if _, err := p.G.Run("iam", "service-accounts", "add-iam-policy-binding", p.sa(SAPushInvoker), p.pf(),
+		"--member="+agent, "--role=roles/iam.serviceAccountTokenCreator"); err != nil {
+		return err
+	}
+	// Pub/Sub forwards dead letters: publisher on the dead-letter topic,
+	// subscriber on every source subscription.
+	if _, err := p.G.Run("pubsub", "topics", "add-iam-policy-binding", p.Decl.DeadLetterTopic, "--member="+agent, "--role=roles/pubsub.publisher", p.pf()); err != nil {
+		return err
+	}
+	for _, s := range p.Decl.Subscriptions {
+		if _, err := p.G.Run("pubsub", "subscriptions", "add-iam-policy-binding", s.Name, "--member="+agent, "--role=roles/pubsub.subscriber", p.pf()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *Plan) scheduler() error {
+	p.step("Cloud Scheduler: the timeout and outbox sweeps, the reconciliation, with OIDC")
+	for _, j := range Jobs {
+		base, err := p.URL(j.Service)
+		if err != nil {
+			return err
+		}
+		args := []string{j.Name, "--location=" + p.Region, "--schedule=" + j.Schedule, "--uri=" + base + j.Path,
+			"--http-method=POST", "--oidc-service-account-email=" + p.sa(SAScheduler), "--oidc-token-audience=" + base,
+			"--attempt-deadline=120s", p.pf()}
+		verb := "update"
+		if _, err := p.G.Describe("scheduler", "jobs", "describe", j.Name, "--location="+p.Region, p.pf()); errors.Is(err, errNotFound) {
+			verb = "create"
+		} else if err != nil {
+			return err
+		}
+		if _, err := p.G.Run(append([]string{"scheduler", "jobs", verb, "http"}, args...)...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Destroy removes what All created, except the Firestore database (its
+// data outlives a deploy; delete it by hand if you mean it).
+func (p *Plan) Destroy() error {
+	p.step("destroy: scheduler jobs, subscriptions, topics, services, service accounts (Firestore data is kept)")
+	var cmds [][]string
+	for _, j := range Jobs {
+		cmds = append(cmds, []string{"scheduler", "jobs", "delete", j.Name, "--location=" + p.Region, p.pf()})
+	}
+	for _, s := range p.Decl.Subscriptions {
+		cmds = append(cmds, []string{"pubsub", "subscriptions", "delete", s.Name, p.pf()})
+	}
+	cmds = append(cmds, []string{"pubsub", "subscriptions", "delete", p.Decl.DeadLetterSubscription, p.pf()},
+		[]string{"pubsub", "topics", "delete", p.Decl.Topic, p.pf()},
+		[]string{"pubsub", "topics", "delete", p.Decl.DeadLetterTopic, p.pf()})
+	for _, s := range Services {
+		cmds = append(cmds, []string{"run", "services", "delete", s, "--region=" + p.Region, p.pf()})
+	}
+	for _, n := range []string{SAPushInvoker, SAScheduler, ServiceAccount(event.OrderService), ServiceAccount(event.PointService), ServiceAccount(event.TicketService)} {
+		cmds = append(cmds, []string{"iam", "service-accounts", "delete", p.sa(n), p.pf()})
+	}
+	for _, c := range cmds {
+		if _, err := p.G.Run(c...); err != nil && !errors.Is(err, errNotFound) {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,185 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+
+	"github.com/ticketsaga/saga/infra"
+	"github.com/ticketsaga/saga/infra/emulator"
+)
+
+func plan(t *testing.T, out *bytes.Buffer) *Plan {
+	t.Helper()
+	decl, err := infra.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := infra.Indexes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Plan{Project: "demo-project", Region: "asia-northeast1", Decl: decl, Indexes: idx,
+		G: &Gcloud{Dry: true, Out: out}, Log: out, OrderTimeout: "30s"}
+}
+
+// TestDryRunCoversEveryResource checks the plan for an empty project.
+func TestDryRunCoversEveryResource(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	p := plan(t, &out)
+	if err := p.All(); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(out.String(), "\n")
+	has := func(parts ...string) bool {
+		for _, l := range lines {
+			ok := true
+			for _, p := range parts {
+				ok = ok && strings.Contains(l, p)
+			}
+			if ok {
+				return true
+			}
+		}
+		return false
+	}
+	for _, s := range p.Decl.Subscriptions {
+		if !has("gcloud pubsub subscriptions create "+s.Name+" ", "--message-filter=", "--push-endpoint=https://"+s.Service, s.PushPath,
+			"--push-auth-service-account=saga-push-invoker@", "--dead-letter-topic=saga-events-dead-letter",
+			"--max-delivery-attempts=5", "--min-retry-delay=1s", "--max-retry-delay=60s", "--ack-deadline=30") {
+			t.Errorf("no complete create for subscription %s", s.Name)
+		}
+		if !has("pubsub subscriptions add-iam-policy-binding "+s.Name, "gcp-sa-pubsub", "roles/pubsub.subscriber") {
+			t.Errorf("no dead-letter subscriber binding on %s", s.Name)
+		}
+	}
+	for _, want := range [][]string{
+		{"gcloud services enable", "run.googleapis.com", "pubsub.googleapis.com", "firestore.googleapis.com", "cloudscheduler.googleapis.com"},
+		{"gcloud run deploy order-service", "--allow-unauthenticated", "GOOGLE_BUILDABLE=./order-service", "--service-account=saga-order@"},
+		{"gcloud run deploy point-service", "--no-allow-unauthenticated", "GOOGLE_BUILDABLE=./point-service", "--service-account=saga-point@"},
+		{"gcloud run deploy ticket-service", "--no-allow-unauthenticated", "GOOGLE_BUILDABLE=./ticket-service", "--service-account=saga-ticket@"},
+		{"gcloud firestore databases create", "--type=firestore-native"},
+		{"gcloud firestore indexes composite create --collection-group=orders", "field-path=status", "field-path=created_at"},
+		{"gcloud firestore indexes composite create --collection-group=ticket_sagas", "field-path=user_id", "field-path=state"},
+		{"gcloud pubsub topics create saga-events "},
+		{"gcloud pubsub topics create saga-events-dead-letter"},
+		{"gcloud pubsub topics add-iam-policy-binding saga-events-dead-letter", "gcp-sa-pubsub", "roles/pubsub.publisher"},
+		{"gcloud pubsub topics add-iam-policy-binding saga-events ", "saga-point@", "roles/pubsub.publisher"},
+		{"gcloud projects add-iam-policy-binding demo-project", "saga-ticket@", "roles/datastore.user"},
+		{"gcloud run services add-iam-policy-binding point-service", "saga-push-invoker@", "roles/run.invoker"},
+		{"gcloud iam service-accounts add-iam-policy-binding saga-push-invoker@", "roles/iam.serviceAccountTokenCreator"},
+		{"gcloud scheduler jobs create http saga-timeout-sweep", "/tasks/sweep", "--oidc-service-account-email=saga-scheduler@", "--oidc-token-audience="},
+		{"gcloud scheduler jobs create http saga-reconcile", "/tasks/reconcile"},
+		{"gcloud scheduler jobs create http saga-outbox-point", "/tasks/outbox"},
+	} {
+		if !has(want...) {
+			t.Errorf("dry run lacks a line with %q", want)
+		}
+	}
+	for _, l := range lines {
+		if l != "" && !strings.HasPrefix(l, "gcloud ") && !strings.HasPrefix(l, "#") {
+			t.Errorf("dry run printed something that is not a gcloud command or a comment: %q", l)
+		}
+	}
+}
+
+// TestDeployPubSubAgainstEmulator runs `make deploy-pubsub` for real, twice,
+// with gcloud pointed at the Pub/Sub emulator, and checks what it leaves
+// against the declaration; then it changes a filter by hand and checks that
+// the deploy refuses, and recreates it safely when asked.
+func TestDeployPubSubAgainstEmulator(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: needs the emulators (make test)")
+	}
+	host, _, err := emulator.Require()
+	if err != nil {
+		t.Fatal(err)
+	}
+	project := fmt.Sprintf("deploy-%d", time.Now().UnixNano())
+	urls := map[string]string{"order-service": "http://127.0.0.1:18080", "point-service": "http://127.0.0.1:18081", "ticket-service": "http://127.0.0.1:18082"}
+	deployPubSub := func(extra ...string) (string, error) {
+		cmd := exec.Command("make", "-s", "-C", "../..", "deploy-pubsub", "PROJECT_ID="+project, "REGION=asia-northeast1")
+		cmd.Env = append(os.Environ(),
+			"CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB=http://"+host+"/", "CLOUDSDK_AUTH_DISABLE_CREDENTIALS=true",
+			"CLOUDSDK_CORE_PROJECT="+project, "ORDER_URL="+urls["order-service"], "POINT_URL="+urls["point-service"], "TICKET_URL="+urls["ticket-service"])
+		cmd.Env = append(cmd.Env, extra...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	for run := 1; run <= 2; run++ {
+		if out, err := deployPubSub(); err != nil {
+			t.Fatalf("deploy-pubsub run %d: %v\n%s", run, err, out)
+		}
+	}
+
+	ctx := context.Background()
+	c, err := pubsub.NewClient(ctx, project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	decl, _ := infra.Load()
+	for _, topic := range []string{decl.Topic, decl.DeadLetterTopic} {
+		if _, err := c.TopicAdminClient.GetTopic(ctx, &pubsubpb.GetTopicRequest{Topic: "projects/" + project + "/topics/" + topic}); err != nil {
+			t.Errorf("topic %s: %v", topic, err)
+		}
+	}
+	if _, err := c.SubscriptionAdminClient.GetSubscription(ctx, &pubsubpb.GetSubscriptionRequest{Subscription: "projects/" + project + "/subscriptions/" + decl.DeadLetterSubscription}); err != nil {
+		t.Errorf("dead-letter hold subscription: %v", err)
+	}
+	for _, s := range decl.Subscriptions {
+		got, err := c.SubscriptionAdminClient.GetSubscription(ctx, &pubsubpb.GetSubscriptionRequest{Subscription: "projects/" + project + "/subscriptions/" + s.Name})
+		if err != nil {
+			t.Errorf("subscription %s: %v", s.Name, err)
+			continue
+		}
+		want := urls[s.Service] + s.PushPath
+		switch {
+		case got.Filter != s.Filter():
+			t.Errorf("%s filter %q, want %q", s.Name, got.Filter, s.Filter())
+		case got.GetPushConfig().GetPushEndpoint() != want:
+			t.Errorf("%s push endpoint %q, want %q", s.Name, got.GetPushConfig().GetPushEndpoint(), want)
+		case got.GetPushConfig().GetOidcToken().GetServiceAccountEmail() != "saga-push-invoker@"+project+".iam.gserviceaccount.com":
+			t.Errorf("%s push auth %v", s.Name, got.GetPushConfig().GetOidcToken())
+		case got.GetDeadLetterPolicy().GetDeadLetterTopic() != "projects/"+project+"/topics/"+decl.DeadLetterTopic ||
+			got.GetDeadLetterPolicy().GetMaxDeliveryAttempts() != s.MaxDeliveryAttempts:
+			t.Errorf("%s dead-letter policy %v", s.Name, got.GetDeadLetterPolicy())
+		case got.GetRetryPolicy().GetMinimumBackoff().AsDuration() != s.MinRetryDelay.Duration ||
+			got.GetRetryPolicy().GetMaximumBackoff().AsDuration() != s.MaxRetryDelay.Duration:
+			t.Errorf("%s retry policy %v", s.Name, got.GetRetryPolicy())
+		case got.AckDeadlineSeconds != s.AckDeadlineSeconds:
+			t.Errorf("%s ack deadline %d", s.Name, got.AckDeadlineSeconds)
+		}
+	}
+
+	// A filter changed behind the deploy's back is never silently kept.
+	first := decl.Subscriptions[0]
+	name := "projects/" + project + "/subscriptions/" + first.Name
+	if err := c.SubscriptionAdminClient.DeleteSubscription(ctx, &pubsubpb.DeleteSubscriptionRequest{Subscription: name}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{Name: name,
+		Topic: "projects/" + project + "/topics/" + decl.Topic, Filter: `attributes.event_type = "old"`}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := deployPubSub()
+	if err == nil || !strings.Contains(out, "RECREATE_CHANGED_FILTERS=1") {
+		t.Fatalf("deploy with a changed filter: err %v, output:\n%s", err, out)
+	}
+	if out, err := deployPubSub("RECREATE_CHANGED_FILTERS=1"); err != nil {
+		t.Fatalf("recreate: %v\n%s", err, out)
+	}
+	got, err := c.SubscriptionAdminClient.GetSubscription(ctx, &pubsubpb.GetSubscriptionRequest{Subscription: name})
+	if err != nil || got.Filter != first.Filter() || got.GetPushConfig().GetPushEndpoint() == "" {
+		t.Fatalf("after recreate: %v, %v", got, err)
+	}
+}
