@@ -34,6 +34,13 @@ type Config struct {
 	AuthAudience       string
 	PushServiceAccount string
 	TaskServiceAccount string
+	// StockShards is how many documents ticket-service splits a ticket
+	// type's stock over (STOCK_SHARDS, default 16; 1 is the single-document
+	// design).
+	StockShards int
+	// FirestoreEmulatorHost is FIRESTORE_EMULATOR_HOST (the client
+	// library reads it too; the metrics need their own connection).
+	FirestoreEmulatorHost string
 	// Crash is how the fault switch crashes; nil exits the process.
 	// In-process tests abort the request instead.
 	Crash func()
@@ -52,6 +59,8 @@ func Load(service string, getenv func(string) string) (Config, error) {
 		AuthAudience:       getenv("AUTH_AUDIENCE"),
 		PushServiceAccount: getenv("PUSH_SERVICE_ACCOUNT"),
 		TaskServiceAccount: getenv("TASK_SERVICE_ACCOUNT"),
+
+		FirestoreEmulatorHost: getenv("FIRESTORE_EMULATOR_HOST"),
 	}
 	if (c.PushServiceAccount != "" || c.TaskServiceAccount != "") && c.AuthAudience == "" {
 		return Config{}, fmt.Errorf("PUSH_SERVICE_ACCOUNT or TASK_SERVICE_ACCOUNT needs AUTH_AUDIENCE (the service's URL)")
@@ -64,6 +73,14 @@ func Load(service string, getenv func(string) string) (Config, error) {
 			}
 			*dst = d
 		}
+	}
+	c.StockShards = 16
+	if v := getenv("STOCK_SHARDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			return Config{}, fmt.Errorf("STOCK_SHARDS=%q: want 1 to 100", v)
+		}
+		c.StockShards = n
 	}
 	if v := getenv("FAULT_CRASH_AFTER_COMMIT"); v != "" {
 		p, err := strconv.ParseFloat(v, 64)

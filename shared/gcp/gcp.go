@@ -11,6 +11,7 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 
 	"github.com/ticketsaga/saga/shared/config"
+	"github.com/ticketsaga/saga/shared/metrics"
 	"github.com/ticketsaga/saga/shared/outbox"
 )
 
@@ -23,7 +24,11 @@ type Clients struct {
 
 // Connect opens the clients for cfg.
 func Connect(ctx context.Context, cfg config.Config) (*Clients, error) {
-	fs, err := firestore.NewClient(ctx, cfg.ProjectID)
+	opts, err := metrics.FirestoreOptions(cfg.FirestoreEmulatorHost)
+	if err != nil {
+		return nil, err
+	}
+	fs, err := firestore.NewClient(ctx, cfg.ProjectID, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("firestore client for %s: %w", cfg.ProjectID, err)
 	}

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/shared/metrics"
 )
 
 // Publisher publishes saga events with latency-first settings.
@@ -46,6 +47,7 @@ func (p *Publisher) Publish(ctx context.Context, m event.Message) error {
 	if _, err := res.Get(ctx); err != nil {
 		return fmt.Errorf("publish %s %s for order %s: %w", m.Type, m.EventID, m.OrderID, err)
 	}
+	metrics.Publishes.Add(1)
 	return nil
 }
 
@@ -138,10 +140,11 @@ type Decision struct {
 	Fields map[string]any
 }
 
-// Decide runs inside the step's transaction after the saga document was
-// read: it reads what else it needs, writes business documents, and
-// decides. An error aborts the step.
-type Decide func(ctx context.Context, tx *firestore.Transaction, saga *firestore.DocumentSnapshot) (Decision, error)
+// Decide runs inside the step's transaction with the saga document and the
+// documents the step asked for, all read in one round trip (a missing one
+// is a snapshot that does not exist). It writes business documents through
+// tx and decides. An error aborts the step.
+type Decide func(tx *firestore.Transaction, saga *firestore.DocumentSnapshot, docs []*firestore.DocumentSnapshot) (Decision, error)
 
 // Steps runs one service's saga steps against its saga collection, one
 // document per order.
@@ -169,17 +172,18 @@ func (s *Steps) Committed(step string) {
 // Run runs step for the order of in at most once. The first run commits
 // decide's changes with the resulting event; every run publishes that event
 // while it is pending. It returns the step's event.
-func (s *Steps) Run(ctx context.Context, step string, in event.Envelope, decide Decide) (event.Message, error) {
+func (s *Steps) Run(ctx context.Context, step string, in event.Envelope, reads []*firestore.DocumentRef, decide Decide) (event.Message, error) {
 	ref := s.FS.Collection(s.Collection).Doc(in.ID)
 	var (
 		msg     event.Message
 		pending bool
 	)
 	err := s.FS.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		snap, err := GetTx(tx, ref)
+		snaps, err := tx.GetAll(append([]*firestore.DocumentRef{ref}, reads...))
 		if err != nil {
-			return err
+			return fmt.Errorf("read %s and its documents: %w", ref.Path, err)
 		}
+		snap := snaps[0]
 		stored, ran, err := Stored(snap, step)
 		if err != nil {
 			return err
@@ -188,7 +192,7 @@ func (s *Steps) Run(ctx context.Context, step string, in event.Envelope, decide 
 			msg, pending = stored, IsPending(snap, step)
 			return nil
 		}
-		d, err := decide(ctx, tx, snap)
+		d, err := decide(tx, snap, snaps[1:])
 		if err != nil {
 			return err
 		}

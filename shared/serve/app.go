@@ -14,6 +14,7 @@ import (
 
 	"github.com/ticketsaga/saga/shared/config"
 	"github.com/ticketsaga/saga/shared/logging"
+	"github.com/ticketsaga/saga/shared/metrics"
 	"github.com/ticketsaga/saga/shared/pushauth"
 )
 
@@ -40,6 +41,7 @@ func (a *App) Handler() http.Handler {
 	for path, h := range a.Tasks {
 		mux.Handle("POST "+path, a.TaskAuth.Require(h))
 	}
+	mux.Handle("GET /metrics", metrics.Handler())
 	mux.Handle("/", a.API)
 	return logging.Middleware(mux)
 }

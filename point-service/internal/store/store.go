@@ -79,56 +79,57 @@ func (s *Store) Balance(ctx context.Context, userID string) (int64, error) {
 // Consume takes the order's price from its user, once per order, and
 // returns the resulting event (consumed-point or failed-point).
 func (s *Store) Consume(ctx context.Context, in event.Envelope) (event.Message, error) {
-	return s.steps.Run(ctx, StepConsume, in, func(ctx context.Context, tx *firestore.Transaction, sagaSnap *firestore.DocumentSnapshot) (outbox.Decision, error) {
-		saga, err := readSaga(sagaSnap)
-		if err != nil {
-			return outbox.Decision{}, err
-		}
-		acctRef := s.fs.Collection(Accounts).Doc(in.Order.UserID)
-		acct, err := readAccount(tx, acctRef)
-		if err != nil {
-			return outbox.Decision{}, err
-		}
-		res := point.Consume(saga, acct, in.Order.UserID, in.Order.Price)
-		if res.Account != nil {
-			if err := tx.Set(acctRef, accountDoc{Balance: res.Account.Balance}); err != nil {
+	acctRef := s.fs.Collection(Accounts).Doc(in.Order.UserID)
+	return s.steps.Run(ctx, StepConsume, in, []*firestore.DocumentRef{acctRef},
+		func(tx *firestore.Transaction, sagaSnap *firestore.DocumentSnapshot, docs []*firestore.DocumentSnapshot) (outbox.Decision, error) {
+			saga, err := readSaga(sagaSnap)
+			if err != nil {
 				return outbox.Decision{}, err
 			}
-		}
-		d := outbox.Decision{Event: event.ConsumedPoint, Reason: res.Reason, Fields: sagaFields(res.Saga)}
-		if res.Reason != "" {
-			d.Event = event.FailedPoint
-		}
-		return d, nil
-	})
+			acct, err := readAccount(docs[0])
+			if err != nil {
+				return outbox.Decision{}, err
+			}
+			res := point.Consume(saga, acct, in.Order.UserID, in.Order.Price)
+			if res.Account != nil {
+				if err := tx.Set(acctRef, accountDoc{Balance: res.Account.Balance}); err != nil {
+					return outbox.Decision{}, err
+				}
+			}
+			d := outbox.Decision{Event: event.ConsumedPoint, Reason: res.Reason, Fields: sagaFields(res.Saga)}
+			if res.Reason != "" {
+				d.Event = event.FailedPoint
+			}
+			return d, nil
+		})
 }
 
 // Refund gives back what the order took, once per order, and returns the
 // refunded-point event. cause is the reason the saga is being undone.
 func (s *Store) Refund(ctx context.Context, in event.Envelope, cause string) (event.Message, error) {
-	return s.steps.Run(ctx, StepRefund, in, func(ctx context.Context, tx *firestore.Transaction, sagaSnap *firestore.DocumentSnapshot) (outbox.Decision, error) {
-		saga, err := readSaga(sagaSnap)
-		if err != nil {
-			return outbox.Decision{}, err
-		}
-		if saga.UserID == "" {
-			saga.UserID = in.Order.UserID
-		}
-		var acct *point.Account
-		acctRef := s.fs.Collection(Accounts).Doc(saga.UserID)
-		if saga.State == point.StateConsumed {
-			if acct, err = readAccount(tx, acctRef); err != nil {
+	// The saga's user is the envelope's: consume charged in.Order.UserID.
+	acctRef := s.fs.Collection(Accounts).Doc(in.Order.UserID)
+	return s.steps.Run(ctx, StepRefund, in, []*firestore.DocumentRef{acctRef},
+		func(tx *firestore.Transaction, sagaSnap *firestore.DocumentSnapshot, docs []*firestore.DocumentSnapshot) (outbox.Decision, error) {
+			saga, err := readSaga(sagaSnap)
+			if err != nil {
 				return outbox.Decision{}, err
 			}
-		}
-		res := point.Refund(saga, acct)
-		if res.Account != nil {
-			if err := tx.Set(acctRef, accountDoc{Balance: res.Account.Balance}); err != nil {
+			if saga.UserID == "" {
+				saga.UserID = in.Order.UserID
+			}
+			acct, err := readAccount(docs[0])
+			if err != nil {
 				return outbox.Decision{}, err
 			}
-		}
-		return outbox.Decision{Event: event.RefundedPoint, Reason: cause, Fields: sagaFields(res.Saga)}, nil
-	})
+			res := point.Refund(saga, acct)
+			if res.Account != nil {
+				if err := tx.Set(acctRef, accountDoc{Balance: res.Account.Balance}); err != nil {
+					return outbox.Decision{}, err
+				}
+			}
+			return outbox.Decision{Event: event.RefundedPoint, Reason: cause, Fields: sagaFields(res.Saga)}, nil
+		})
 }
 
 func readSaga(snap *firestore.DocumentSnapshot) (point.Saga, error) {
@@ -142,17 +143,13 @@ func readSaga(snap *firestore.DocumentSnapshot) (point.Saga, error) {
 	return point.Saga{State: point.State(d.State), UserID: d.UserID, Amount: d.Amount}, nil
 }
 
-func readAccount(tx *firestore.Transaction, ref *firestore.DocumentRef) (*point.Account, error) {
-	snap, err := outbox.GetTx(tx, ref)
-	if err != nil {
-		return nil, err
-	}
+func readAccount(snap *firestore.DocumentSnapshot) (*point.Account, error) {
 	if !snap.Exists() {
 		return nil, nil
 	}
 	var a accountDoc
 	if err := snap.DataTo(&a); err != nil {
-		return nil, fmt.Errorf("decode account %s: %w", ref.ID, err)
+		return nil, fmt.Errorf("decode account %s: %w", snap.Ref.ID, err)
 	}
 	return &point.Account{Balance: a.Balance}, nil
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/ticketsaga/saga/shared/httpjson"
 	"github.com/ticketsaga/saga/shared/push"
 	"github.com/ticketsaga/saga/ticket-service/internal/store"
-	"github.com/ticketsaga/saga/ticket-service/internal/ticket"
 )
 
 // Push paths, as declared in infra/.
@@ -81,7 +80,7 @@ func (a *API) putTicket(w http.ResponseWriter, r *http.Request) {
 		httpjson.WriteError(w, r, a.Log, httpjson.BadRequest("invalid_stock", "stock must be zero or more"))
 		return
 	}
-	if err := a.Store.PutTicket(r.Context(), id, ticket.Ticket{Price: *body.Price, Stock: *body.Stock}); err != nil {
+	if err := a.Store.PutTicket(r.Context(), id, *body.Price, *body.Stock); err != nil {
 		httpjson.WriteError(w, r, a.Log, err)
 		return
 	}

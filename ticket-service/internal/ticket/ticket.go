@@ -1,6 +1,15 @@
 // Package ticket is ticket-service's domain: ticket types with a unit price
-// and a stock, and the per-order grant/cancel state machine.
+// and a stock split into shards, and the per-order grant/cancel state
+// machine.
+//
+// The stock is split so that many grants can run at once: one document
+// takes about one write per second in production Firestore, and the
+// emulator aborts a transaction that waits 2 s for a lock. A grant first
+// tries one random shard; only when that shard cannot serve it does it read
+// them all, so sold_out is exact and nothing is ever oversold.
 package ticket
+
+import "maps"
 
 // Failure reasons of the grant step (CONTRACT §2).
 const (
@@ -14,8 +23,20 @@ const (
 
 // Ticket is a ticket type; nil means it does not exist.
 type Ticket struct {
-	Price int64 // points per ticket
-	Stock int64
+	Price  int64 // points per ticket
+	Shards int   // how many stock shards hold its stock
+}
+
+// Split divides stock over n shards, the remainder on the first ones.
+func Split(stock int64, n int) []int64 {
+	out := make([]int64, n)
+	for i := range out {
+		out[i] = stock / int64(n)
+		if int64(i) < stock%int64(n) {
+			out[i]++
+		}
+	}
+	return out
 }
 
 // State is where one order stands in ticket-service.
@@ -33,7 +54,8 @@ type Saga struct {
 	State    State
 	UserID   string
 	TicketID string
-	Quantity int64 // tickets held while State is StateGranted
+	Quantity int64         // tickets held while State is StateGranted
+	Taken    map[int]int64 // shard → tickets taken from it, while granted
 }
 
 // Request is what the order asks for.
@@ -47,12 +69,16 @@ type Request struct {
 // GrantResult is the grant step's decision.
 type GrantResult struct {
 	Saga   Saga
-	Ticket *Ticket // the new stock, nil when unchanged
-	Reason string  // empty when granted
+	Take   map[int]int64 // shard → tickets to take; empty unless granted
+	Reason string        // empty when granted
+	// NeedAll: the shards read cannot serve the order; read every shard
+	// and decide again.
+	NeedAll bool
 }
 
-// Grant decides whether the order gets its tickets.
-func Grant(s Saga, t *Ticket, req Request) GrantResult {
+// Grant decides whether the order gets its tickets from the shards read
+// (shard → stock). all says whether every shard was read.
+func Grant(s Saga, t *Ticket, shards map[int]int64, all bool, req Request) GrantResult {
 	failed := Saga{State: StateFailed, UserID: req.UserID, TicketID: req.TicketID}
 	switch {
 	case s.State == StateCancelled:
@@ -61,29 +87,42 @@ func Grant(s Saga, t *Ticket, req Request) GrantResult {
 		return GrantResult{Saga: failed, Reason: ReasonUnknownTicket}
 	case t.Price*req.Quantity != req.Price:
 		return GrantResult{Saga: failed, Reason: ReasonPriceMismatch}
-	case t.Stock < req.Quantity:
+	}
+	take := map[int]int64{}
+	need := req.Quantity
+	for k := 0; k < t.Shards && need > 0; k++ {
+		if st, ok := shards[k]; ok && st > 0 {
+			n := min(st, need)
+			take[k] = n
+			need -= n
+		}
+	}
+	switch {
+	case need > 0 && !all:
+		return GrantResult{NeedAll: true}
+	case need > 0:
 		return GrantResult{Saga: failed, Reason: ReasonSoldOut}
 	}
 	return GrantResult{
-		Saga:   Saga{State: StateGranted, UserID: req.UserID, TicketID: req.TicketID, Quantity: req.Quantity},
-		Ticket: &Ticket{Price: t.Price, Stock: t.Stock - req.Quantity},
+		Saga: Saga{State: StateGranted, UserID: req.UserID, TicketID: req.TicketID, Quantity: req.Quantity, Taken: maps.Clone(take)},
+		Take: take,
 	}
 }
 
 // CancelResult is the cancel step's decision.
 type CancelResult struct {
-	Saga   Saga
-	Ticket *Ticket // the new stock, nil when unchanged
+	Saga Saga
+	Give map[int]int64 // shard → tickets to put back
 }
 
 // Cancel takes back a grant. With no grant it is a null compensation: it
 // records that it ran, so a late grant is blocked.
-func Cancel(s Saga, t *Ticket) CancelResult {
+func Cancel(s Saga) CancelResult {
 	next := Saga{State: StateCancelled, UserID: s.UserID, TicketID: s.TicketID}
-	if s.State != StateGranted || t == nil {
+	if s.State != StateGranted {
 		return CancelResult{Saga: next}
 	}
-	return CancelResult{Saga: next, Ticket: &Ticket{Price: t.Price, Stock: t.Stock + s.Quantity}}
+	return CancelResult{Saga: next, Give: maps.Clone(s.Taken)}
 }
 
 // Holding is how many tickets of one type a user owns.

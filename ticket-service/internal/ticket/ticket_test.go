@@ -1,6 +1,7 @@
 package ticket
 
 import (
+	"maps"
 	"slices"
 	"testing"
 )
@@ -8,44 +9,57 @@ import (
 func TestGrant(t *testing.T) {
 	t.Parallel()
 	req := Request{UserID: "u", TicketID: "t", Quantity: 2, Price: 200}
+	tk := &Ticket{Price: 100, Shards: 4}
 	for _, tc := range []struct {
 		name       string
 		saga       Saga
 		ticket     *Ticket
+		shards     map[int]int64
+		all        bool
 		wantReason string
-		wantStock  int64 // -1: unchanged
+		wantTake   map[int]int64
+		wantAll    bool
 	}{
-		{"granted", Saga{}, &Ticket{Price: 100, Stock: 5}, "", 3},
-		{"last ones", Saga{}, &Ticket{Price: 100, Stock: 2}, "", 0},
-		{"sold out", Saga{}, &Ticket{Price: 100, Stock: 1}, ReasonSoldOut, -1},
-		{"unknown", Saga{}, nil, ReasonUnknownTicket, -1},
-		{"price mismatch", Saga{}, &Ticket{Price: 101, Stock: 5}, ReasonPriceMismatch, -1},
-		{"after cancel", Saga{State: StateCancelled}, &Ticket{Price: 100, Stock: 5}, ReasonCompensated, -1},
+		{"one shard serves it", Saga{}, tk, map[int]int64{2: 5}, false, "", map[int]int64{2: 2}, false},
+		{"exactly the last ones", Saga{}, tk, map[int]int64{1: 2}, false, "", map[int]int64{1: 2}, false},
+		{"shard short: read all", Saga{}, tk, map[int]int64{3: 1}, false, "", nil, true},
+		{"spread over shards", Saga{}, tk, map[int]int64{0: 1, 1: 0, 2: 0, 3: 1}, true, "", map[int]int64{0: 1, 3: 1}, false},
+		{"sold out", Saga{}, tk, map[int]int64{0: 1, 1: 0, 2: 0, 3: 0}, true, ReasonSoldOut, nil, false},
+		{"unknown", Saga{}, nil, nil, false, ReasonUnknownTicket, nil, false},
+		{"price mismatch", Saga{}, &Ticket{Price: 101, Shards: 1}, map[int]int64{0: 5}, false, ReasonPriceMismatch, nil, false},
+		{"after cancel", Saga{State: StateCancelled}, tk, map[int]int64{0: 5}, false, ReasonCompensated, nil, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got := Grant(tc.saga, tc.ticket, req)
-			if got.Reason != tc.wantReason {
-				t.Fatalf("reason = %q, want %q", got.Reason, tc.wantReason)
+			got := Grant(tc.saga, tc.ticket, tc.shards, tc.all, req)
+			if got.Reason != tc.wantReason || got.NeedAll != tc.wantAll || !maps.Equal(got.Take, tc.wantTake) && (len(got.Take) > 0 || len(tc.wantTake) > 0) {
+				t.Fatalf("Grant = %+v, want reason %q take %v needAll %v", got, tc.wantReason, tc.wantTake, tc.wantAll)
 			}
-			if tc.wantStock < 0 && got.Ticket != nil {
-				t.Fatalf("stock changed to %d", got.Ticket.Stock)
-			}
-			if tc.wantStock >= 0 && (got.Ticket == nil || got.Ticket.Stock != tc.wantStock || got.Saga.State != StateGranted) {
-				t.Fatalf("got %+v, want stock %d granted", got, tc.wantStock)
+			if tc.wantTake != nil && (got.Saga.State != StateGranted || !maps.Equal(got.Saga.Taken, tc.wantTake)) {
+				t.Fatalf("saga = %+v", got.Saga)
 			}
 		})
 	}
 }
 
+func TestSplit(t *testing.T) {
+	t.Parallel()
+	if got := Split(10, 4); !slices.Equal(got, []int64{3, 3, 2, 2}) {
+		t.Fatalf("Split(10, 4) = %v", got)
+	}
+	if got := Split(0, 2); !slices.Equal(got, []int64{0, 0}) {
+		t.Fatalf("Split(0, 2) = %v", got)
+	}
+}
+
 func TestCancel(t *testing.T) {
 	t.Parallel()
-	got := Cancel(Saga{State: StateGranted, UserID: "u", TicketID: "t", Quantity: 2}, &Ticket{Price: 1, Stock: 3})
-	if got.Ticket == nil || got.Ticket.Stock != 5 || got.Saga.State != StateCancelled || got.Saga.Quantity != 0 {
+	got := Cancel(Saga{State: StateGranted, UserID: "u", TicketID: "t", Quantity: 2, Taken: map[int]int64{1: 2}})
+	if !maps.Equal(got.Give, map[int]int64{1: 2}) || got.Saga.State != StateCancelled || got.Saga.Quantity != 0 {
 		t.Fatalf("cancel of a grant = %+v", got)
 	}
 	for _, s := range []Saga{{}, {State: StateFailed}, {State: StateCancelled}} {
-		if got := Cancel(s, &Ticket{Stock: 3}); got.Ticket != nil || got.Saga.State != StateCancelled {
+		if got := Cancel(s); len(got.Give) != 0 || got.Saga.State != StateCancelled {
 			t.Fatalf("Cancel(%+v) = %+v, want null compensation", s, got)
 		}
 	}
