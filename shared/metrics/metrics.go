@@ -106,7 +106,8 @@ func (s countingStream) RecvMsg(m any) error {
 	}
 	switch r := m.(type) {
 	case *firestorepb.BatchGetDocumentsResponse:
-		if r.GetFound() != nil {
+		// A lookup of a missing document is billed as a read too.
+		if r.GetFound() != nil || r.GetMissing() != "" {
 			FirestoreReads.Add(1)
 		}
 	case *firestorepb.RunQueryResponse:

@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -61,8 +63,9 @@ type orderDoc struct {
 
 // Store reads and writes orders.
 type Store struct {
-	fs    *firestore.Client
-	steps *outbox.Steps
+	fs      *firestore.Client
+	steps   *outbox.Steps
+	waiters waiters
 }
 
 // New returns a Store publishing through steps.
@@ -78,47 +81,39 @@ func (s *Store) ref(id string) *firestore.DocumentRef { return s.fs.Collection(O
 // event is published, or re-published while it is still pending.
 func (s *Store) Create(ctx context.Context, o order.Order, fingerprint string, start event.Message) (order.Order, error) {
 	ref := s.ref(o.ID)
-	var (
-		out     order.Order
-		publish event.Message
-		pending bool
-	)
-	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		snap, err := outbox.GetTx(tx, ref)
+	doc := toDoc(o)
+	doc.Fingerprint = fingerprint
+	doc.Steps = map[string]event.Message{StepStart: start}
+	doc.Pending = []string{StepStart}
+	// Create is atomic on its own (it fails if the document exists), so a
+	// new order costs one write and no transaction.
+	_, err := ref.Create(ctx, doc)
+	out, publish := o, start
+	switch {
+	case status.Code(err) == codes.AlreadyExists:
+		snap, err := ref.Get(ctx)
 		if err != nil {
-			return err
-		}
-		if !snap.Exists() {
-			doc := toDoc(o)
-			doc.Fingerprint = fingerprint
-			doc.Steps = map[string]event.Message{StepStart: start}
-			doc.Pending = []string{StepStart}
-			out, publish, pending = o, start, true
-			return tx.Create(ref, doc)
+			return order.Order{}, fmt.Errorf("read order %s: %w", o.ID, err)
 		}
 		var d orderDoc
 		if err := snap.DataTo(&d); err != nil {
-			return fmt.Errorf("decode order %s: %w", o.ID, err)
+			return order.Order{}, fmt.Errorf("decode order %s: %w", o.ID, err)
 		}
 		if d.Fingerprint != fingerprint {
-			return ErrKeyReused
+			return order.Order{}, fmt.Errorf("create order %s: %w", o.ID, ErrKeyReused)
 		}
 		out = fromDoc(o.ID, d)
-		stored, ok, err := outbox.Stored(snap, StepStart)
-		if err != nil {
-			return err
+		stored, ok := d.Steps[StepStart]
+		if !ok || !slices.Contains(d.Pending, StepStart) {
+			return out, nil
 		}
-		publish, pending = stored, ok && outbox.IsPending(snap, StepStart)
-		return nil
-	})
-	if err != nil {
+		publish = stored
+	case err != nil:
 		return order.Order{}, fmt.Errorf("create order %s: %w", o.ID, err)
 	}
-	if pending {
-		s.steps.Committed(StepStart)
-		if err := s.steps.Publish(ctx, ref, StepStart, publish); err != nil {
-			return out, err
-		}
+	s.steps.Committed(StepStart)
+	if err := s.steps.Publish(ctx, ref, StepStart, publish); err != nil {
+		return out, err
 	}
 	return out, nil
 }
@@ -224,45 +219,116 @@ func (s *Store) Get(ctx context.Context, id string) (order.Order, error) {
 // WaitTerminal returns the order as soon as it is terminal, or as it is
 // when wait runs out or drain closes (the instance is shutting down). It
 // listens to the order document, so any number of waiters on any number
-// of instances see the change the moment it commits.
+// of instances see the change the moment it commits; when this instance
+// settled the order itself, it hears it at once, in process.
 func (s *Store) WaitTerminal(ctx context.Context, id string, wait time.Duration, drain <-chan struct{}) (order.Order, error) {
 	if wait <= 0 {
 		return s.Get(ctx, id)
 	}
+	local := s.waiters.add(id)
+	defer s.waiters.remove(id, local)
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	go func() {
-		select {
-		case <-drain:
-			cancel()
-		case <-wctx.Done():
-		}
-	}()
+
+	type update struct {
+		o   order.Order
+		err error
+	}
+	updates := make(chan update, 1)
 	it := s.ref(id).Snapshots(wctx)
 	defer it.Stop()
+	go func() {
+		for {
+			var u update
+			snap, err := it.Next()
+			switch {
+			case err != nil:
+				u.err = err
+			case !snap.Exists():
+				u.err = ErrNotFound
+			default:
+				u.o, u.err = decode(snap)
+			}
+			select {
+			case updates <- u:
+			case <-wctx.Done():
+				return
+			}
+			if u.err != nil || u.o.Status.Terminal() {
+				return
+			}
+		}
+	}()
+
 	var last *order.Order
 	for {
-		snap, err := it.Next()
-		if err != nil {
-			if last != nil && wctx.Err() != nil && ctx.Err() == nil {
+		select {
+		case o := <-local:
+			return o, nil
+		case <-drain:
+			drain = nil
+			cancel()
+		case u := <-updates:
+			switch {
+			case u.err == nil && u.o.Status.Terminal():
+				return u.o, nil
+			case u.err == nil:
+				last = &u.o
+			case errors.Is(u.err, ErrNotFound):
+				return order.Order{}, ErrNotFound
+			default:
+				return order.Order{}, fmt.Errorf("listen to order %s: %w", id, u.err)
+			}
+		case <-wctx.Done():
+			if ctx.Err() != nil {
+				return order.Order{}, ctx.Err()
+			}
+			if last != nil {
 				return *last, nil
 			}
-			if last == nil && wctx.Err() != nil && ctx.Err() == nil {
-				return s.Get(ctx, id)
-			}
-			return order.Order{}, fmt.Errorf("listen to order %s: %w", id, err)
+			return s.Get(ctx, id)
 		}
-		if !snap.Exists() {
-			return order.Order{}, ErrNotFound
+	}
+}
+
+// waiters are the long-polls of this instance, by order, so that settling
+// an order here answers them without waiting for the listener.
+type waiters struct {
+	mu sync.Mutex
+	m  map[string]map[chan order.Order]struct{}
+}
+
+func (w *waiters) add(id string) chan order.Order {
+	ch := make(chan order.Order, 1)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.m == nil {
+		w.m = map[string]map[chan order.Order]struct{}{}
+	}
+	if w.m[id] == nil {
+		w.m[id] = map[chan order.Order]struct{}{}
+	}
+	w.m[id][ch] = struct{}{}
+	return ch
+}
+
+func (w *waiters) remove(id string, ch chan order.Order) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.m[id], ch)
+	if len(w.m[id]) == 0 {
+		delete(w.m, id)
+	}
+}
+
+func (w *waiters) settled(o order.Order) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for ch := range w.m[o.ID] {
+		select {
+		case ch <- o:
+		default:
 		}
-		o, err := decode(snap)
-		if err != nil {
-			return order.Order{}, err
-		}
-		if o.Status.Terminal() {
-			return o, nil
-		}
-		last = &o
 	}
 }
 
@@ -300,6 +366,9 @@ func (s *Store) Apply(ctx context.Context, in event.Envelope, t event.Type, reas
 	})
 	if err != nil {
 		return order.Order{}, false, fmt.Errorf("apply %s to order %s: %w", t, in.ID, err)
+	}
+	if changed && out.Status.Terminal() {
+		s.waiters.settled(out)
 	}
 	return out, changed, nil
 }
