@@ -30,6 +30,11 @@ lint:
 	gofmt -l . | tee /dev/stderr | (! read)
 	$(GO) vet ./...
 
+## bench: a fresh stack on free ports, measured (BENCH_DURATION per throughput phase, default 10s)
+bench: check-emulators
+	$(GO) build -o bin/bench ./infra/cmd/bench
+	$(DEVSTACK) bench -- bin/bench
+
 ## deploy: everything, to PROJECT_ID in REGION (DRY_RUN=1 prints the gcloud commands only)
 DEPLOY = $(GO) run ./infra/cmd/deploy
 .PHONY: deploy deploy-pubsub destroy

@@ -112,7 +112,7 @@ func newStack(o stackOptions) (*Stack, error) {
 		build serve.Build
 	}{{event.OrderService, orderapp.New}, {event.PointService, pointapp.New}, {event.TicketService, ticketapp.New}} {
 		cfg := config.Config{Service: svc.name, ProjectID: s.project, Topic: decl.Topic, OrderTimeout: o.timeout,
-			FirestoreEmulatorHost: os.Getenv("FIRESTORE_EMULATOR_HOST"), StockShards: 16,
+			FirestoreEmulatorHost: os.Getenv("FIRESTORE_EMULATOR_HOST"), StockShards: 16, StockLeases: true,
 			OutboxGrace: 500 * time.Millisecond, CrashAfterCommit: o.crash, Crash: func() { panic(http.ErrAbortHandler) }}
 		log := logging.New(logFile, svc.name, s.project, slog.LevelInfo)
 		app, err := svc.build(ctx, cfg, log)

@@ -38,6 +38,12 @@ type Config struct {
 	// type's stock over (STOCK_SHARDS, default 16; 1 is the single-document
 	// design).
 	StockShards int
+	// StockLeases (default on) keeps one instance's concurrent grants on
+	// different shards; STOCK_LEASES=0 gives the naive design, for the
+	// flash-sale comparison.
+	StockLeases bool
+	// Pprof serves /debug/pprof/ (PPROF=1), for profiling locally.
+	Pprof bool
 	// FirestoreEmulatorHost is FIRESTORE_EMULATOR_HOST (the client
 	// library reads it too; the metrics need their own connection).
 	FirestoreEmulatorHost string
@@ -74,6 +80,8 @@ func Load(service string, getenv func(string) string) (Config, error) {
 			*dst = d
 		}
 	}
+	c.StockLeases = getenv("STOCK_LEASES") != "0"
+	c.Pprof = getenv("PPROF") == "1"
 	c.StockShards = 16
 	if v := getenv("STOCK_SHARDS"); v != "" {
 		n, err := strconv.Atoi(v)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"sync"
@@ -29,6 +30,8 @@ type App struct {
 	// PushAuth and TaskAuth, when set, require OIDC tokens on the push
 	// and task endpoints.
 	PushAuth, TaskAuth *pushauth.Verifier
+	// Pprof serves the profiler under /debug/pprof/.
+	Pprof bool
 }
 
 // Handler routes the push and task endpoints (POST only) and everything
@@ -42,6 +45,10 @@ func (a *App) Handler() http.Handler {
 		mux.Handle("POST "+path, a.TaskAuth.Require(h))
 	}
 	mux.Handle("GET /metrics", metrics.Handler())
+	if a.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	}
 	mux.Handle("/", a.API)
 	return logging.Middleware(mux)
 }
@@ -103,6 +110,7 @@ func run(ctx context.Context, service string, build Build, crash func()) error {
 		return err
 	}
 	defer app.Close()
+	app.Pprof = cfg.Pprof
 	if err := app.Secure(ctx, cfg, log); err != nil {
 		return err
 	}

@@ -33,7 +33,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*serve.App, 
 	}
 	steps := &outbox.Steps{FS: c.Firestore, Collection: store.Sagas, Service: event.TicketService, Publisher: c.Publisher, Log: log, Now: time.Now,
 		AfterCommit: serve.CrashHook(cfg, log)}
-	api := &httpapi.API{Store: store.New(c.Firestore, steps, cfg.StockShards), Log: log,
+	api := &httpapi.API{Store: store.New(c.Firestore, steps, cfg.StockShards, cfg.StockLeases), Log: log,
 		Push: push.Endpoint{Log: log, Failures: deadletter.Recorder{FS: c.Firestore, Now: time.Now}}}
 	return &serve.App{
 		API:   api.Routes(),

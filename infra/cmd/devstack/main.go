@@ -2,6 +2,7 @@
 //
 //	devstack run                    emulators, topic and subscriptions, the three services (make run)
 //	devstack emulators -- CMD ARGS  fresh emulators on free ports around CMD (make test)
+//	devstack bench -- CMD ARGS      a whole fresh stack on free ports around CMD (make bench)
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,6 +46,8 @@ func main() {
 		err = run(ctx)
 	case "emulators":
 		code, err = withEmulators(ctx, os.Args[2:])
+	case "bench":
+		code, err = bench(ctx, os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -103,85 +107,125 @@ type service struct {
 	name string
 	pkg  string
 	port int
+	env  []string
+}
+
+// localStack is the emulators, the services and the subscriptions.
+type localStack struct {
+	project     string
+	decl        infra.PubSub
+	base        map[string]string // service → URL
+	emu         *emulator.Emulators
+	ps          *pubsub.Client
+	supervisors map[string]*supervisor
+	cleanup     []func()
+}
+
+func (st *localStack) stop() {
+	for i := len(st.cleanup) - 1; i >= 0; i-- {
+		st.cleanup[i]()
+	}
+}
+
+// up builds and starts everything. extra services (same binaries, other
+// settings) run beside, without subscriptions.
+func up(ctx context.Context, services []service, extra []service, pubsubPort, firestorePort int, out io.Writer) (st *localStack, err error) {
+	decl, err := infra.Load()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := config.Load("devstack", os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	st = &localStack{project: cfg.ProjectID, decl: decl, base: map[string]string{}, supervisors: map[string]*supervisor{}}
+	defer func() {
+		if err != nil {
+			st.stop()
+		}
+	}()
+	bin, err := os.MkdirTemp("", "saga-bin-")
+	if err != nil {
+		return nil, err
+	}
+	st.cleanup = append(st.cleanup, func() { os.RemoveAll(bin) })
+	fmt.Fprintln(os.Stderr, "building services...")
+	for _, s := range services {
+		build := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(bin, s.name), s.pkg)
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			return nil, fmt.Errorf("build %s: %w", s.name, err)
+		}
+	}
+
+	fmt.Fprintln(os.Stderr, "starting emulators...")
+	if st.emu, err = emulator.Start(ctx, pubsubPort, firestorePort, emulatorLog()); err != nil {
+		return nil, err
+	}
+	st.cleanup = append(st.cleanup, st.emu.Stop)
+	for _, kv := range st.emu.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		os.Setenv(k, v)
+	}
+
+	for _, s := range append(slices.Clone(services), extra...) {
+		binName := s.name
+		if i := strings.Index(binName, "#"); i >= 0 {
+			binName = binName[:i] // an extra instance of a service
+		}
+		sv := &supervisor{name: s.name, path: filepath.Join(bin, binName), out: out,
+			env: append(append(os.Environ(), "PORT="+strconv.Itoa(s.port), "GOOGLE_CLOUD_PROJECT="+cfg.ProjectID, "PUBSUB_TOPIC="+decl.Topic), s.env...)}
+		if err := sv.start(); err != nil {
+			return nil, err
+		}
+		st.cleanup = append(st.cleanup, sv.stop)
+		st.supervisors[s.name] = sv
+		st.base[s.name] = fmt.Sprintf("http://127.0.0.1:%d", s.port)
+	}
+	for name, u := range st.base {
+		if err := waitHealthy(ctx, u); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+
+	if st.ps, err = pubsub.NewClient(ctx, cfg.ProjectID); err != nil {
+		return nil, err
+	}
+	st.cleanup = append(st.cleanup, func() { st.ps.Close() })
+	if err := bootstrap.Apply(ctx, st.ps, cfg.ProjectID, decl, st.base); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+func sagaServices(order, point, ticket int) []service {
+	return []service{
+		{name: event.OrderService, pkg: "./order-service", port: order},
+		{name: event.PointService, pkg: "./point-service", port: point},
+		{name: event.TicketService, pkg: "./ticket-service", port: ticket},
+	}
 }
 
 // run is `make run`.
 func run(ctx context.Context) error {
-	decl, err := infra.Load()
-	if err != nil {
-		return err
-	}
-	cfg, err := config.Load("devstack", os.Getenv)
-	if err != nil {
-		return err
-	}
 	ports := map[string]int{}
+	var err error
 	for name, def := range map[string]int{"ORDER_PORT": 8080, "POINT_PORT": 8081, "TICKET_PORT": 8082, "PUBSUB_PORT": 8085, "FIRESTORE_PORT": 8086} {
 		if ports[name], err = envInt(name, def); err != nil {
 			return err
 		}
 	}
-	services := []service{
-		{event.OrderService, "./order-service", ports["ORDER_PORT"]},
-		{event.PointService, "./point-service", ports["POINT_PORT"]},
-		{event.TicketService, "./ticket-service", ports["TICKET_PORT"]},
-	}
-
-	bin, err := os.MkdirTemp("", "saga-bin-")
+	cfg, err := config.Load("devstack", os.Getenv)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(bin)
-	fmt.Println("building services...")
-	for _, s := range services {
-		build := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(bin, s.name), s.pkg)
-		build.Stdout, build.Stderr = os.Stdout, os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("build %s: %w", s.name, err)
-		}
-	}
-
-	fmt.Println("starting emulators...")
-	emu, err := emulator.Start(ctx, ports["PUBSUB_PORT"], ports["FIRESTORE_PORT"], emulatorLog())
+	st, err := up(ctx, sagaServices(ports["ORDER_PORT"], ports["POINT_PORT"], ports["TICKET_PORT"]), nil,
+		ports["PUBSUB_PORT"], ports["FIRESTORE_PORT"], os.Stdout)
 	if err != nil {
 		return err
 	}
-	defer emu.Stop()
-	for _, kv := range emu.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		os.Setenv(k, v)
-	}
-
-	base := map[string]string{}
-	var supervisors []*supervisor
-	defer func() {
-		for _, sv := range supervisors {
-			sv.stop()
-		}
-	}()
-	for _, s := range services {
-		sv := &supervisor{name: s.name, path: filepath.Join(bin, s.name),
-			env: append(os.Environ(), "PORT="+strconv.Itoa(s.port), "GOOGLE_CLOUD_PROJECT="+cfg.ProjectID, "PUBSUB_TOPIC="+decl.Topic)}
-		if err := sv.start(); err != nil {
-			return err
-		}
-		supervisors = append(supervisors, sv)
-		base[s.name] = fmt.Sprintf("http://127.0.0.1:%d", s.port)
-	}
-	for _, s := range services {
-		if err := waitHealthy(ctx, base[s.name]); err != nil {
-			return fmt.Errorf("%s: %w", s.name, err)
-		}
-	}
-
-	ps, err := pubsub.NewClient(ctx, cfg.ProjectID)
-	if err != nil {
-		return err
-	}
-	defer ps.Close()
-	if err := bootstrap.Apply(ctx, ps, cfg.ProjectID, decl, base); err != nil {
-		return err
-	}
+	defer st.stop()
+	base, decl, emu := st.base, st.decl, st.emu
 
 	fmt.Printf(`
 saga is running (project %s, Ctrl-C stops everything):
@@ -190,12 +234,12 @@ saga is running (project %s, Ctrl-C stops everything):
   ticket-service  %s   PUT|GET /tickets/{ticket_id}, GET /users/{user_id}/tickets
   Pub/Sub emulator   %s   topic %s
   Firestore emulator %s
-`, cfg.ProjectID, base[event.OrderService], base[event.PointService], base[event.TicketService], emu.PubSubHost, decl.Topic, emu.FirestoreHost)
+`, st.project, base[event.OrderService], base[event.PointService], base[event.TicketService], emu.PubSubHost, decl.Topic, emu.FirestoreHost)
 
 	if os.Getenv("CHAOS_DUPLICATES") != "" {
 		// Play the worst legal Pub/Sub: every event 1-2 extra times,
 		// up to 1.5 s late.
-		dup, err := chaos.Start(ctx, ps, cfg.ProjectID, decl.Topic, "chaos-duplicates", 2, 1500*time.Millisecond)
+		dup, err := chaos.Start(ctx, st.ps, st.project, decl.Topic, "chaos-duplicates", 2, 1500*time.Millisecond)
 		if err != nil {
 			return err
 		}
@@ -212,10 +256,60 @@ saga is running (project %s, Ctrl-C stops everything):
 		base[event.OrderService] + "/tasks/sweep", base[event.PointService] + "/tasks/outbox", base[event.TicketService] + "/tasks/outbox",
 	})
 	fmt.Printf("  timeout and outbox sweeps every %s (SWEEP_INTERVAL); ORDER_TIMEOUT=%s\n\n", sweepEvery, cfg.OrderTimeout)
-
 	<-ctx.Done()
 	fmt.Println("\nstopping...")
 	return nil
+}
+
+// bench runs argv against a fresh stack on free ports (make bench): the
+// three services, plus a ticket-service with its stock in one document
+// (STOCK_SHARDS=1) for the flash-sale comparison. The services log to a
+// file; argv gets the URLs and the services' PIDs in its environment.
+func bench(ctx context.Context, argv []string) (int, error) {
+	if len(argv) > 0 && argv[0] == "--" {
+		argv = argv[1:]
+	}
+	if len(argv) == 0 {
+		return 0, errors.New("bench: no command given")
+	}
+	var ports []int
+	for range 6 {
+		p, err := emulator.FreePort()
+		if err != nil {
+			return 0, err
+		}
+		ports = append(ports, p)
+	}
+	logPath := filepath.Join(os.TempDir(), fmt.Sprintf("saga-bench-%d.log", os.Getpid()))
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return 0, err
+	}
+	defer logFile.Close()
+	// The design before sharding: one stock document, no leases.
+	single := service{name: event.TicketService + "#single", port: ports[3], env: []string{"STOCK_SHARDS=1", "STOCK_LEASES=0"}}
+	st, err := up(ctx, sagaServices(ports[0], ports[1], ports[2]), []service{single}, ports[4], ports[5], logFile)
+	if err != nil {
+		return 0, err
+	}
+	defer st.stop()
+	fmt.Fprintf(os.Stderr, "devstack: stack up; service logs in %s\n", logPath)
+	var pids []string
+	for name, sv := range st.supervisors {
+		pids = append(pids, name+"="+strconv.Itoa(sv.pid()))
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Env = append(os.Environ(), "GOOGLE_CLOUD_PROJECT="+st.project, "PUBSUB_TOPIC="+st.decl.Topic,
+		"BENCH_ORDER_URL="+st.base[event.OrderService], "BENCH_POINT_URL="+st.base[event.PointService],
+		"BENCH_TICKET_URL="+st.base[event.TicketService], "BENCH_TICKET_SINGLE_URL="+st.base[single.name],
+		"BENCH_PIDS="+strings.Join(pids, ","))
+	err = cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode(), nil
+	}
+	return 0, err
 }
 
 // supervisor runs one service and, like Cloud Run, starts it again when it
@@ -223,6 +317,7 @@ saga is running (project %s, Ctrl-C stops everything):
 type supervisor struct {
 	name, path string
 	env        []string
+	out        io.Writer
 	mu         sync.Mutex
 	cmd        *exec.Cmd
 	stopping   bool
@@ -241,7 +336,7 @@ func (sv *supervisor) start() error {
 func (sv *supervisor) spawn() error {
 	cmd := exec.Command(sv.path)
 	cmd.Env = sv.env
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.Stdout, cmd.Stderr = sv.out, sv.out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", sv.name, err)
@@ -271,6 +366,12 @@ func (sv *supervisor) watch() {
 			return
 		}
 	}
+}
+
+func (sv *supervisor) pid() int {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	return sv.cmd.Process.Pid
 }
 
 func (sv *supervisor) stop() {

@@ -5,10 +5,10 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 
 	"cloud.google.com/go/firestore"
@@ -42,8 +42,12 @@ type ticketDoc struct {
 	Shards int   `firestore:"shards"`
 }
 
+// shardDoc is one part of a ticket type's stock. It repeats the price, so
+// a grant reads only its shard: reading the ticket document in every grant
+// would make that document the hot spot again.
 type shardDoc struct {
 	Stock int64 `firestore:"stock"`
+	Price int64 `firestore:"price"`
 }
 
 type sagaDoc struct {
@@ -59,12 +63,16 @@ type Store struct {
 	fs     *firestore.Client
 	steps  *outbox.Steps
 	shards int
+	leases *leases
 }
 
 // New returns a Store running its steps through steps, splitting the stock
 // of the ticket types it creates over shards documents.
-func New(fs *firestore.Client, steps *outbox.Steps, shards int) *Store {
-	return &Store{fs: fs, steps: steps, shards: max(shards, 1)}
+// With leased false, concurrent grants pick shards at random and may wait
+// on each other's locks (the naive design, kept for comparison).
+func New(fs *firestore.Client, steps *outbox.Steps, shards int, leased bool) *Store {
+	n := max(shards, 1)
+	return &Store{fs: fs, steps: steps, shards: n, leases: newLeases(n, leased)}
 }
 
 func (s *Store) shardRef(ticketID string, k int) *firestore.DocumentRef {
@@ -100,7 +108,7 @@ func (s *Store) PutTicket(ctx context.Context, id string, price, stock int64) er
 			return err
 		}
 		for k, st := range ticket.Split(stock, s.shards) {
-			if err := tx.Set(s.shardRef(id, k), shardDoc{Stock: st}); err != nil {
+			if err := tx.Set(s.shardRef(id, k), shardDoc{Stock: st, Price: price}); err != nil {
 				return err
 			}
 		}
@@ -142,11 +150,11 @@ func (s *Store) Ticket(ctx context.Context, id string) (Stock, error) {
 	}
 	out := Stock{Price: d.Price}
 	for _, sh := range shards {
-		st, err := readShard(sh)
+		d, err := readShard(sh)
 		if err != nil {
 			return Stock{}, err
 		}
-		out.Stock += st
+		out.Stock += d.Stock
 	}
 	return out, nil
 }
@@ -173,55 +181,100 @@ func (s *Store) Holdings(ctx context.Context, userID string) ([]ticket.Holding, 
 	return ticket.Holdings(sagas), nil
 }
 
+// errNeedAll aborts a grant whose one shard cannot serve it, so that it
+// runs again holding every shard.
+var errNeedAll = errors.New("one shard cannot serve the order")
+
 // Grant gives the order its tickets, once per order, and returns the
-// resulting event (granted-ticket or failed-ticket). It reads one random
-// stock shard along with the saga and the ticket, and all shards only when
-// that one cannot serve the order.
+// resulting event (granted-ticket or failed-ticket). It reads the saga and
+// one stock shard leased to it; only when that shard cannot serve the
+// order (near sell-out, or an unknown ticket) does it run again holding
+// every shard, reading the ticket document and all of them.
 func (s *Store) Grant(ctx context.Context, in event.Envelope) (event.Message, error) {
 	id := in.Order.TicketID
-	tRef := s.fs.Collection(Tickets).Doc(id)
-	guess := rand.IntN(s.shards)
 	req := ticket.Request{UserID: in.Order.UserID, TicketID: id, Quantity: in.Order.Quantity, Price: in.Order.Price}
-	return s.steps.Run(ctx, StepGrant, in, []*firestore.DocumentRef{tRef, s.shardRef(id, guess)},
+	k, release, err := s.leases.one(ctx, id)
+	if err != nil {
+		return event.Message{}, err
+	}
+	m, err := s.steps.Run(ctx, StepGrant, in, []*firestore.DocumentRef{s.shardRef(id, k)},
 		func(tx *firestore.Transaction, sagaSnap *firestore.DocumentSnapshot, docs []*firestore.DocumentSnapshot) (outbox.Decision, error) {
+			saga, err := readSaga(sagaSnap)
+			if err != nil || !docs[0].Exists() {
+				return outbox.Decision{}, cmp.Or(err, errNeedAll)
+			}
+			sh, err := readShard(docs[0])
+			if err != nil {
+				return outbox.Decision{}, err
+			}
+			shards := map[int]int64{k: sh.Stock}
+			res := ticket.Grant(saga, &ticket.Ticket{Price: sh.Price}, shards, false, req)
+			if res.NeedAll {
+				return outbox.Decision{}, errNeedAll
+			}
+			return s.granted(tx, id, shards, res)
+		})
+	release()
+	if !errors.Is(err, errNeedAll) {
+		return m, err
+	}
+	releaseAll, err := s.leases.all(ctx, id)
+	if err != nil {
+		return event.Message{}, err
+	}
+	defer releaseAll()
+	return s.steps.Run(ctx, StepGrant, in, nil,
+		func(tx *firestore.Transaction, sagaSnap *firestore.DocumentSnapshot, _ []*firestore.DocumentSnapshot) (outbox.Decision, error) {
 			saga, err := readSaga(sagaSnap)
 			if err != nil {
 				return outbox.Decision{}, err
 			}
-			t, err := readTicket(docs[0])
+			t, shards, err := s.readAll(tx, id)
 			if err != nil {
 				return outbox.Decision{}, err
 			}
-			shards := map[int]int64{}
-			if t != nil && docs[1].Exists() && guess < t.Shards {
-				if shards[guess], err = readShard(docs[1]); err != nil {
-					return outbox.Decision{}, err
-				}
-			}
-			res := ticket.Grant(saga, t, shards, false, req)
-			if res.NeedAll {
-				all, err := tx.GetAll(s.shardRefs(id, t.Shards))
-				if err != nil {
-					return outbox.Decision{}, fmt.Errorf("read stock of %s: %w", id, err)
-				}
-				for k, sh := range all {
-					if shards[k], err = readShard(sh); err != nil {
-						return outbox.Decision{}, err
-					}
-				}
-				res = ticket.Grant(saga, t, shards, true, req)
-			}
-			for k, n := range res.Take {
-				if err := tx.Update(s.shardRef(id, k), []firestore.Update{{Path: "stock", Value: shards[k] - n}}); err != nil {
-					return outbox.Decision{}, err
-				}
-			}
-			d := outbox.Decision{Event: event.GrantedTicket, Reason: res.Reason, Fields: sagaFields(res.Saga)}
-			if res.Reason != "" {
-				d.Event = event.FailedTicket
-			}
-			return d, nil
+			return s.granted(tx, id, shards, ticket.Grant(saga, t, shards, true, req))
 		})
+}
+
+// granted writes a grant decision: the shards it takes from, and the event.
+func (s *Store) granted(tx *firestore.Transaction, id string, shards map[int]int64, res ticket.GrantResult) (outbox.Decision, error) {
+	for k, n := range res.Take {
+		if err := tx.Update(s.shardRef(id, k), []firestore.Update{{Path: "stock", Value: shards[k] - n}}); err != nil {
+			return outbox.Decision{}, err
+		}
+	}
+	d := outbox.Decision{Event: event.GrantedTicket, Reason: res.Reason, Fields: sagaFields(res.Saga)}
+	if res.Reason != "" {
+		d.Event = event.FailedTicket
+	}
+	return d, nil
+}
+
+// readAll reads a ticket type and every shard of its stock in tx; a nil
+// ticket means it does not exist.
+func (s *Store) readAll(tx *firestore.Transaction, id string) (*ticket.Ticket, map[int]int64, error) {
+	snap, err := outbox.GetTx(tx, s.fs.Collection(Tickets).Doc(id))
+	if err != nil || !snap.Exists() {
+		return nil, nil, err
+	}
+	var d ticketDoc
+	if err := snap.DataTo(&d); err != nil {
+		return nil, nil, fmt.Errorf("decode ticket %s: %w", id, err)
+	}
+	snaps, err := tx.GetAll(s.shardRefs(id, max(d.Shards, 1)))
+	if err != nil {
+		return nil, nil, fmt.Errorf("read stock of %s: %w", id, err)
+	}
+	shards := map[int]int64{}
+	for k, sh := range snaps {
+		sd, err := readShard(sh)
+		if err != nil {
+			return nil, nil, err
+		}
+		shards[k] = sd.Stock
+	}
+	return &ticket.Ticket{Price: d.Price}, shards, nil
 }
 
 // Cancel takes back the order's grant, once per order, and returns the
@@ -266,26 +319,15 @@ func readSaga(snap *firestore.DocumentSnapshot) (ticket.Saga, error) {
 	return ticket.Saga{State: ticket.State(d.State), UserID: d.UserID, TicketID: d.TicketID, Quantity: d.Quantity, Taken: taken}, nil
 }
 
-func readTicket(snap *firestore.DocumentSnapshot) (*ticket.Ticket, error) {
-	if !snap.Exists() {
-		return nil, nil
-	}
-	var d ticketDoc
-	if err := snap.DataTo(&d); err != nil {
-		return nil, fmt.Errorf("decode ticket %s: %w", snap.Ref.ID, err)
-	}
-	return &ticket.Ticket{Price: d.Price, Shards: max(d.Shards, 1)}, nil
-}
-
-func readShard(snap *firestore.DocumentSnapshot) (int64, error) {
-	if !snap.Exists() {
-		return 0, nil
-	}
+func readShard(snap *firestore.DocumentSnapshot) (shardDoc, error) {
 	var d shardDoc
-	if err := snap.DataTo(&d); err != nil {
-		return 0, fmt.Errorf("decode stock shard %s: %w", snap.Ref.Path, err)
+	if !snap.Exists() {
+		return d, nil
 	}
-	return d.Stock, nil
+	if err := snap.DataTo(&d); err != nil {
+		return d, fmt.Errorf("decode stock shard %s: %w", snap.Ref.Path, err)
+	}
+	return d, nil
 }
 
 func sagaFields(s ticket.Saga) map[string]any {

@@ -9,7 +9,10 @@
 // them all, so sold_out is exact and nothing is ever oversold.
 package ticket
 
-import "maps"
+import (
+	"maps"
+	"slices"
+)
 
 // Failure reasons of the grant step (CONTRACT §2).
 const (
@@ -23,8 +26,7 @@ const (
 
 // Ticket is a ticket type; nil means it does not exist.
 type Ticket struct {
-	Price  int64 // points per ticket
-	Shards int   // how many stock shards hold its stock
+	Price int64 // points per ticket
 }
 
 // Split divides stock over n shards, the remainder on the first ones.
@@ -90,8 +92,8 @@ func Grant(s Saga, t *Ticket, shards map[int]int64, all bool, req Request) Grant
 	}
 	take := map[int]int64{}
 	need := req.Quantity
-	for k := 0; k < t.Shards && need > 0; k++ {
-		if st, ok := shards[k]; ok && st > 0 {
+	for _, k := range slices.Sorted(maps.Keys(shards)) {
+		if st := shards[k]; st > 0 && need > 0 {
 			n := min(st, need)
 			take[k] = n
 			need -= n

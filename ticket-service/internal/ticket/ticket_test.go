@@ -9,7 +9,7 @@ import (
 func TestGrant(t *testing.T) {
 	t.Parallel()
 	req := Request{UserID: "u", TicketID: "t", Quantity: 2, Price: 200}
-	tk := &Ticket{Price: 100, Shards: 4}
+	tk := &Ticket{Price: 100}
 	for _, tc := range []struct {
 		name       string
 		saga       Saga
@@ -26,7 +26,7 @@ func TestGrant(t *testing.T) {
 		{"spread over shards", Saga{}, tk, map[int]int64{0: 1, 1: 0, 2: 0, 3: 1}, true, "", map[int]int64{0: 1, 3: 1}, false},
 		{"sold out", Saga{}, tk, map[int]int64{0: 1, 1: 0, 2: 0, 3: 0}, true, ReasonSoldOut, nil, false},
 		{"unknown", Saga{}, nil, nil, false, ReasonUnknownTicket, nil, false},
-		{"price mismatch", Saga{}, &Ticket{Price: 101, Shards: 1}, map[int]int64{0: 5}, false, ReasonPriceMismatch, nil, false},
+		{"price mismatch", Saga{}, &Ticket{Price: 101}, map[int]int64{0: 5}, false, ReasonPriceMismatch, nil, false},
 		{"after cancel", Saga{State: StateCancelled}, tk, map[int]int64{0: 5}, false, ReasonCompensated, nil, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

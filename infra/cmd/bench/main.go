@@ -1,0 +1,103 @@
+// Command bench measures the saga on a fresh local stack (make bench runs
+// it inside `devstack bench`, which starts the stack and passes its URLs
+// and PIDs): the emulator's own one-hop floor, sequential saga latency,
+// closed-loop throughput at several concurrencies with the services' CPU,
+// publishes, Firestore reads and writes per saga, and a flash sale on
+// ticket-service's grant path, sharded stock against one stock document.
+// It prints a table and writes bench-results/bench.json and
+// bench-results/latency.png.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Result is everything one run measured.
+type Result struct {
+	At            time.Time     `json:"at"`
+	Floor         Floor         `json:"floor"`
+	Sequential    Sequential    `json:"sequential"`
+	Throughput    []Phase       `json:"throughput"`
+	FlashSale     FlashSale     `json:"flash_sale"`
+	PhaseDuration time.Duration `json:"phase_duration_ns"`
+}
+
+type env struct {
+	order, point, ticket, ticketSingle string
+	pids                               map[string]int
+	project, topic                     string
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "\nbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	e := env{order: os.Getenv("BENCH_ORDER_URL"), point: os.Getenv("BENCH_POINT_URL"), ticket: os.Getenv("BENCH_TICKET_URL"),
+		ticketSingle: os.Getenv("BENCH_TICKET_SINGLE_URL"), pids: map[string]int{},
+		project: os.Getenv("GOOGLE_CLOUD_PROJECT"), topic: os.Getenv("PUBSUB_TOPIC")}
+	if e.order == "" || e.ticketSingle == "" || os.Getenv("PUBSUB_EMULATOR_HOST") == "" {
+		return fmt.Errorf("run me through `make bench` (devstack bench -- ...), which starts the stack I measure")
+	}
+	for _, kv := range strings.Split(os.Getenv("BENCH_PIDS"), ",") {
+		name, pid, _ := strings.Cut(kv, "=")
+		if n, err := strconv.Atoi(pid); err == nil {
+			e.pids[name] = n
+		}
+	}
+	phase := 10 * time.Second
+	if v := os.Getenv("BENCH_DURATION"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("BENCH_DURATION=%q: want a positive Go duration", v)
+		}
+		phase = d
+	}
+	res := Result{At: time.Now().UTC(), PhaseDuration: phase}
+	var err error
+	if res.Floor, err = measureFloor(ctx, e, 50); err != nil {
+		return err
+	}
+	if res.Sequential, err = measureSequential(ctx, e, 60, res.Floor); err != nil {
+		return err
+	}
+	for _, c := range []int{1, 8, 32, 64} {
+		p, err := measurePhase(ctx, e, c, phase)
+		if err != nil {
+			return err
+		}
+		res.Throughput = append(res.Throughput, p)
+	}
+	if res.FlashSale, err = measureFlashSale(ctx, e, 400, 50, 300); err != nil {
+		return err
+	}
+	clearProgress()
+	printTable(os.Stdout, res)
+
+	dir := "bench-results"
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	raw, _ := json.MarshalIndent(res, "", "  ")
+	if err := os.WriteFile(filepath.Join(dir, "bench.json"), raw, 0o644); err != nil {
+		return err
+	}
+	if err := plotLatency(res, filepath.Join(dir, "latency.png")); err != nil {
+		return err
+	}
+	fmt.Printf("\nwrote %s and %s\n", filepath.Join(dir, "bench.json"), filepath.Join(dir, "latency.png"))
+	return nil
+}

@@ -1,0 +1,412 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+
+	"github.com/ticketsaga/saga/infra/loadgen"
+	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/shared/metrics"
+)
+
+// Floor is the emulator's own latency for one hop: publish, then the push
+// reaching a local endpoint that does nothing.
+type Floor struct {
+	Samples     int     `json:"samples"`
+	OneHopP50Ms float64 `json:"one_hop_p50_ms"`
+	OneHopP90Ms float64 `json:"one_hop_p90_ms"`
+}
+
+// ThreeHopsMs is the floor of a saga: three events, each one hop.
+func (f Floor) ThreeHopsMs() float64 { return 3 * f.OneHopP50Ms }
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func pct(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := int(p * float64(len(s)-1))
+	return s[i]
+}
+
+func measureFloor(ctx context.Context, e env, n int) (Floor, error) {
+	progress("floor: one hop through a throwaway topic")
+	arrived := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Message struct {
+				Attributes map[string]string `json:"attributes"`
+			} `json:"message"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		w.WriteHeader(http.StatusNoContent)
+		select {
+		case arrived <- body.Message.Attributes["seq"]:
+		default:
+		}
+	}))
+	defer srv.Close()
+	c, err := pubsub.NewClient(ctx, e.project)
+	if err != nil {
+		return Floor{}, err
+	}
+	defer c.Close()
+	suffix := strconv.FormatInt(time.Now().UnixNano(), 36)
+	topic := "projects/" + e.project + "/topics/bench-hop-" + suffix
+	sub := "projects/" + e.project + "/subscriptions/bench-hop-" + suffix
+	if _, err := c.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: topic}); err != nil {
+		return Floor{}, err
+	}
+	if _, err := c.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{Name: sub, Topic: topic,
+		PushConfig: &pubsubpb.PushConfig{PushEndpoint: srv.URL + "/hop"}}); err != nil {
+		return Floor{}, err
+	}
+	defer c.SubscriptionAdminClient.DeleteSubscription(ctx, &pubsubpb.DeleteSubscriptionRequest{Subscription: sub})
+	pub := c.Publisher(topic)
+	pub.PublishSettings.CountThreshold = 1
+	pub.PublishSettings.DelayThreshold = time.Millisecond
+	defer pub.Stop()
+	var lat []time.Duration
+	for i := 0; i <= n; i++ {
+		seq := strconv.Itoa(i)
+		start := time.Now()
+		if _, err := pub.Publish(ctx, &pubsub.Message{Data: []byte("x"), Attributes: map[string]string{"seq": seq}}).Get(ctx); err != nil {
+			return Floor{}, err
+		}
+		for got := ""; got != seq; {
+			select {
+			case got = <-arrived:
+			case <-time.After(10 * time.Second):
+				return Floor{}, fmt.Errorf("push %s did not arrive within 10s", seq)
+			}
+		}
+		if i > 0 {
+			lat = append(lat, time.Since(start))
+		}
+	}
+	return Floor{Samples: n, OneHopP50Ms: ms(pct(lat, 0.5)), OneHopP90Ms: ms(pct(lat, 0.9))}, nil
+}
+
+// Sequential is one order at a time on a warm stack.
+type Sequential struct {
+	Orders           int     `json:"orders"`
+	P50Ms            float64 `json:"p50_ms"`
+	P95Ms            float64 `json:"p95_ms"`
+	P99Ms            float64 `json:"p99_ms"`
+	RatioToThreeHops float64 `json:"p50_ratio_to_three_hop_floor"`
+}
+
+func measureSequential(ctx context.Context, e env, n int, floor Floor) (Sequential, error) {
+	c := loadgen.NewClient(e.order, e.point, e.ticket)
+	user, ticket := fmt.Sprintf("bench-seq-%d", time.Now().UnixNano()), fmt.Sprintf("bench-seq-t-%d", time.Now().UnixNano())
+	if err := c.SeedAccount(ctx, user, int64(n+10)*10); err != nil {
+		return Sequential{}, err
+	}
+	if err := c.SeedTicket(ctx, ticket, 10, int64(n+10)); err != nil {
+		return Sequential{}, err
+	}
+	var lat []time.Duration
+	for i := 0; i < n+5; i++ {
+		progress(fmt.Sprintf("sequential: order %d/%d", i+1, n+5))
+		a, err := c.PlaceOrder(ctx, user, ticket, 1, 10, fmt.Sprintf("%s-%d", user, i), 30*time.Second)
+		if err != nil {
+			return Sequential{}, err
+		}
+		if a.Status != http.StatusCreated {
+			return Sequential{}, fmt.Errorf("sequential order %d answered %d", i, a.Status)
+		}
+		if i >= 5 { // warm-up
+			lat = append(lat, a.Latency)
+		}
+	}
+	s := Sequential{Orders: len(lat), P50Ms: ms(pct(lat, 0.5)), P95Ms: ms(pct(lat, 0.95)), P99Ms: ms(pct(lat, 0.99))}
+	s.RatioToThreeHops = s.P50Ms / floor.ThreeHopsMs()
+	return s, nil
+}
+
+// Phase is a closed loop at one concurrency on one ticket type.
+type Phase struct {
+	Concurrency      int     `json:"concurrency"`
+	Seconds          float64 `json:"seconds"`
+	Completed        int     `json:"completed"`
+	Errors           int     `json:"errors"`
+	PerSecond        float64 `json:"completed_per_second"`
+	P50Ms            float64 `json:"p50_ms"`
+	P95Ms            float64 `json:"p95_ms"`
+	P99Ms            float64 `json:"p99_ms"`
+	CPUMsPerSaga     float64 `json:"cpu_ms_per_saga"`
+	PublishesPerSaga float64 `json:"publishes_per_saga"`
+	ReadsPerSaga     float64 `json:"firestore_reads_per_saga"`
+	WritesPerSaga    float64 `json:"firestore_writes_per_saga"`
+}
+
+func measurePhase(ctx context.Context, e env, conc int, d time.Duration) (Phase, error) {
+	c := loadgen.NewClient(e.order, e.point, e.ticket)
+	tag := fmt.Sprintf("bench-c%d-%d", conc, time.Now().UnixNano())
+	ticket := tag + "-ticket"
+	if err := c.SeedTicket(ctx, ticket, 10, 1_000_000); err != nil {
+		return Phase{}, err
+	}
+	users := make([]string, conc)
+	for i := range users {
+		users[i] = fmt.Sprintf("%s-user-%d", tag, i)
+		if err := c.SeedAccount(ctx, users[i], 1_000_000_000); err != nil {
+			return Phase{}, err
+		}
+	}
+	cpu0, err := cpuTime(e.pids)
+	if err != nil {
+		return Phase{}, err
+	}
+	m0, err := serviceMetrics(ctx, e)
+	if err != nil {
+		return Phase{}, err
+	}
+	var (
+		mu        sync.Mutex
+		lat       []time.Duration
+		completed atomic.Int64
+		errs      atomic.Int64
+		wg        sync.WaitGroup
+	)
+	start := time.Now()
+	deadline := start.Add(d)
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				progress(fmt.Sprintf("throughput at concurrency %d: %.0fs/%.0fs, %d completed, %d errors",
+					conc, time.Since(start).Seconds(), d.Seconds(), completed.Load(), errs.Load()))
+			}
+		}
+	}()
+	for w := range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; time.Now().Before(deadline); i++ {
+				a, err := c.PlaceOrder(ctx, users[w], ticket, 1, 10, fmt.Sprintf("%s-%d-%d", tag, w, i), 30*time.Second)
+				if err != nil || a.Status != http.StatusCreated {
+					errs.Add(1)
+					continue
+				}
+				completed.Add(1)
+				mu.Lock()
+				lat = append(lat, a.Latency)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	close(done)
+	elapsed := time.Since(start)
+	// Let the outbox marks of the last sagas land before reading counters.
+	time.Sleep(300 * time.Millisecond)
+	cpu1, err := cpuTime(e.pids)
+	if err != nil {
+		return Phase{}, err
+	}
+	m1, err := serviceMetrics(ctx, e)
+	if err != nil {
+		return Phase{}, err
+	}
+	n := float64(completed.Load())
+	p := Phase{Concurrency: conc, Seconds: elapsed.Seconds(), Completed: int(completed.Load()), Errors: int(errs.Load()),
+		PerSecond: n / elapsed.Seconds(), P50Ms: ms(pct(lat, 0.5)), P95Ms: ms(pct(lat, 0.95)), P99Ms: ms(pct(lat, 0.99))}
+	if n > 0 {
+		p.CPUMsPerSaga = ms(cpu1-cpu0) / n
+		p.PublishesPerSaga = float64(m1.Publishes-m0.Publishes) / n
+		p.ReadsPerSaga = float64(m1.FirestoreReads-m0.FirestoreReads) / n
+		p.WritesPerSaga = float64(m1.FirestoreWrites-m0.FirestoreWrites) / n
+	}
+	return p, nil
+}
+
+// cpuTime is the user+system CPU of the three saga services, from
+// /proc/PID/stat (fields 14 and 15, in clock ticks of 10 ms).
+func cpuTime(pids map[string]int) (time.Duration, error) {
+	var total time.Duration
+	for _, name := range []string{event.OrderService, event.PointService, event.TicketService} {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pids[name]))
+		if err != nil {
+			return 0, fmt.Errorf("CPU of %s: %w", name, err)
+		}
+		// The command name (field 2) may hold spaces: count from its ')'.
+		fields := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
+		utime, _ := strconv.ParseInt(fields[11], 10, 64)
+		stime, _ := strconv.ParseInt(fields[12], 10, 64)
+		total += time.Duration(utime+stime) * 10 * time.Millisecond
+	}
+	return total, nil
+}
+
+func serviceMetrics(ctx context.Context, e env) (metrics.Snapshot, error) {
+	var sum metrics.Snapshot
+	for _, u := range []string{e.order, e.point, e.ticket} {
+		req, _ := http.NewRequestWithContext(ctx, "GET", u+"/metrics", nil)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return sum, err
+		}
+		var m metrics.Snapshot
+		err = json.NewDecoder(res.Body).Decode(&m)
+		res.Body.Close()
+		if err != nil {
+			return sum, err
+		}
+		sum.Publishes += m.Publishes
+		sum.FirestoreReads += m.FirestoreReads
+		sum.FirestoreWrites += m.FirestoreWrites
+	}
+	return sum, nil
+}
+
+// FlashSale compares the grant path with sharded stock against one stock
+// document, at the same concurrency, in the same run.
+type FlashSale struct {
+	Sharded     Flash   `json:"sharded"`
+	SingleDoc   Flash   `json:"single_document"`
+	SpeedupGain float64 `json:"grants_per_second_ratio"`
+}
+
+// Flash is one flash sale: deliveries posted straight to /push/grant.
+type Flash struct {
+	Deliveries   int     `json:"deliveries"`
+	Concurrency  int     `json:"concurrency"`
+	Stock        int64   `json:"stock"`
+	Granted      int64   `json:"granted"`
+	Failures     int     `json:"failures"` // non-2xx answers: an aborted transaction surfacing
+	Oversold     bool    `json:"oversold"`
+	Seconds      float64 `json:"seconds"`
+	GrantsPerSec float64 `json:"grants_per_second"`
+}
+
+func measureFlashSale(ctx context.Context, e env, deliveries, conc int, stock int64) (FlashSale, error) {
+	sharded, err := flash(ctx, e.ticket, "sharded", deliveries, conc, stock)
+	if err != nil {
+		return FlashSale{}, err
+	}
+	single, err := flash(ctx, e.ticketSingle, "single", deliveries, conc, stock)
+	if err != nil {
+		return FlashSale{}, err
+	}
+	fs := FlashSale{Sharded: sharded, SingleDoc: single}
+	if single.GrantsPerSec > 0 {
+		fs.SpeedupGain = sharded.GrantsPerSec / single.GrantsPerSec
+	}
+	return fs, nil
+}
+
+func flash(ctx context.Context, ticketURL, label string, deliveries, conc int, stock int64) (Flash, error) {
+	c := loadgen.NewClient("", "", ticketURL)
+	id := fmt.Sprintf("flash-%s-%d", label, time.Now().UnixNano())
+	if err := c.SeedTicket(ctx, id, 1, stock); err != nil {
+		return Flash{}, err
+	}
+	bodies := make([][]byte, deliveries)
+	for i := range bodies {
+		orderID := fmt.Sprintf("%s-order-%d", id, i)
+		env := event.Envelope{ID: orderID, Order: &event.Order{UserID: fmt.Sprintf("%s-fan-%d", id, i), TicketID: id, Quantity: 1, Price: 1}}
+		m, err := event.NewMessage(env, event.ConsumedPoint, event.PointService, orderID+"-consumed", "", time.Now())
+		if err != nil {
+			return Flash{}, err
+		}
+		bodies[i], _ = json.Marshal(map[string]any{
+			"message":      map[string]any{"data": m.Data, "attributes": m.Attributes, "messageId": strconv.Itoa(i)},
+			"subscription": "projects/bench/subscriptions/ticket-grant",
+		})
+	}
+	var (
+		next     atomic.Int64
+		failures atomic.Int64
+		wg       sync.WaitGroup
+	)
+	start := time.Now()
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= deliveries {
+					return
+				}
+				progress(fmt.Sprintf("flash sale (%s): %d/%d deliveries", label, i+1, deliveries))
+				req, _ := http.NewRequestWithContext(ctx, "POST", ticketURL+"/push/grant", bytes.NewReader(bodies[i]))
+				req.Header.Set("Content-Type", "application/json")
+				res, err := c.HTTP.Do(req)
+				if err != nil {
+					failures.Add(1)
+					continue
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode >= 300 {
+					failures.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	left, err := c.Stock(ctx, id)
+	if err != nil {
+		return Flash{}, err
+	}
+	f := Flash{Deliveries: deliveries, Concurrency: conc, Stock: stock, Granted: stock - left, Failures: int(failures.Load()),
+		Oversold: left < 0, Seconds: elapsed.Seconds()}
+	f.GrantsPerSec = float64(f.Granted) / f.Seconds
+	return f, nil
+}
+
+var (
+	lastProgress atomic.Int64
+	onTerminal   = func() bool { fi, err := os.Stderr.Stat(); return err == nil && fi.Mode()&os.ModeCharDevice != 0 }()
+)
+
+// progress rewrites one status line on a terminal, at most 10 times a
+// second; elsewhere (CI logs) it prints a line every 5 seconds.
+func progress(s string) {
+	every := int64(100)
+	if !onTerminal {
+		every = 5000
+	}
+	now := time.Now().UnixMilli()
+	if last := lastProgress.Load(); now-last < every || !lastProgress.CompareAndSwap(last, now) {
+		return
+	}
+	if onTerminal {
+		fmt.Fprintf(os.Stderr, "\r\033[K%s", s)
+	} else {
+		fmt.Fprintln(os.Stderr, s)
+	}
+}
+
+func clearProgress() {
+	if onTerminal {
+		fmt.Fprint(os.Stderr, "\r\033[K")
+	}
+}

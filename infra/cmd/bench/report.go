@@ -1,0 +1,72 @@
+package main
+
+import (
+	"fmt"
+	"image/color"
+	"io"
+	"text/tabwriter"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+)
+
+func printTable(w io.Writer, r Result) {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(w, "emulator floor: one hop p50 %.1f ms (p90 %.1f ms, %d samples); three hops %.1f ms\n",
+		r.Floor.OneHopP50Ms, r.Floor.OneHopP90Ms, r.Floor.Samples, r.Floor.ThreeHopsMs())
+	s := r.Sequential
+	fmt.Fprintf(w, "sequential sagas: %d orders, p50 %.1f ms, p95 %.1f ms, p99 %.1f ms; p50 / three-hop floor = %.2f\n\n",
+		s.Orders, s.P50Ms, s.P95Ms, s.P99Ms, s.RatioToThreeHops)
+	fmt.Fprintln(tw, "concurrency\tcompleted\terrors\tper s\tp50 ms\tp95 ms\tp99 ms\tCPU ms/saga\tpublishes/saga\treads/saga\twrites/saga\t")
+	for _, p := range r.Throughput {
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%.1f\t%.0f\t%.0f\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t\n", p.Concurrency, p.Completed, p.Errors,
+			p.PerSecond, p.P50Ms, p.P95Ms, p.P99Ms, p.CPUMsPerSaga, p.PublishesPerSaga, p.ReadsPerSaga, p.WritesPerSaga)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	fmt.Fprintln(tw, "flash sale\tdeliveries\tconcurrency\tstock\tgranted\tfailures\toversold\tseconds\tgrants/s\t")
+	for _, f := range []struct {
+		name string
+		f    Flash
+	}{{"sharded stock", r.FlashSale.Sharded}, {"one stock document", r.FlashSale.SingleDoc}} {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%v\t%.2f\t%.1f\t\n", f.name, f.f.Deliveries, f.f.Concurrency, f.f.Stock,
+			f.f.Granted, f.f.Failures, f.f.Oversold, f.f.Seconds, f.f.GrantsPerSec)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "sharded / one document grants per second: %.1fx\n", r.FlashSale.SpeedupGain)
+}
+
+// plotLatency draws latency percentiles against concurrency.
+func plotLatency(r Result, path string) error {
+	p := plot.New()
+	p.Title.Text = fmt.Sprintf("Saga latency vs concurrency (one ticket type; emulator three-hop floor %.0f ms)", r.Floor.ThreeHopsMs())
+	p.X.Label.Text = "concurrent clients"
+	p.Y.Label.Text = "POST /orders latency (ms)"
+	p.Add(plotter.NewGrid())
+	series := map[string]func(Phase) float64{
+		"p50": func(x Phase) float64 { return x.P50Ms },
+		"p95": func(x Phase) float64 { return x.P95Ms },
+		"p99": func(x Phase) float64 { return x.P99Ms },
+	}
+	var lines []any
+	for _, name := range []string{"p50", "p95", "p99"} {
+		pts := make(plotter.XYs, len(r.Throughput))
+		for i, ph := range r.Throughput {
+			pts[i] = plotter.XY{X: float64(ph.Concurrency), Y: series[name](ph)}
+		}
+		lines = append(lines, name, pts)
+	}
+	if err := plotutil.AddLinePoints(p, lines...); err != nil {
+		return err
+	}
+	floor := plotter.NewFunction(func(float64) float64 { return r.Floor.ThreeHopsMs() })
+	floor.Color = color.Gray{Y: 128}
+	floor.Dashes = []vg.Length{vg.Points(4), vg.Points(4)}
+	p.Add(floor)
+	p.Legend.Add("three-hop floor", floor)
+	p.Legend.Top = true
+	p.Legend.Left = true
+	return p.Save(8*vg.Inch, 5*vg.Inch, path)
+}
