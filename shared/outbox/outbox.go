@@ -159,7 +159,8 @@ type Steps struct {
 	// publish: the fault switch that proves a crash there loses nothing.
 	AfterCommit func(step string)
 
-	marks sync.WaitGroup
+	marksOnce sync.Once
+	marks     *marker
 }
 
 // Committed calls the AfterCommit hook.
@@ -231,16 +232,10 @@ func (s *Steps) Publish(ctx context.Context, ref *firestore.DocumentRef, step st
 	if err := s.Publisher.Publish(ctx, m); err != nil {
 		return err
 	}
-	s.marks.Add(1)
-	go func() {
-		defer s.marks.Done()
-		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		_, err := ref.Update(mctx, []firestore.Update{{Path: FieldPending, Value: firestore.ArrayRemove(step)}})
-		if err != nil && !errors.Is(mctx.Err(), context.Canceled) {
-			s.Log.WarnContext(mctx, "mark event published", "order_id", m.OrderID, "event_id", m.EventID, "error", err.Error())
-		}
-	}()
+	s.marksOnce.Do(func() { s.marks = &marker{fs: s.FS, log: s.Log, window: 10 * time.Millisecond} })
+	if s.marks != nil { // nil once Wait ran: the sweep will see it
+		s.marks.add(ref, step)
+	}
 	return nil
 }
 
@@ -288,8 +283,13 @@ func (s *Steps) Sweep(ctx context.Context, steps []string, grace time.Duration) 
 	}
 }
 
-// Wait waits for the publish marks in flight, for a graceful shutdown.
-func (s *Steps) Wait() { s.marks.Wait() }
+// Wait writes the publish marks still pending, for a graceful shutdown.
+func (s *Steps) Wait() {
+	s.marksOnce.Do(func() {})
+	if s.marks != nil {
+		s.marks.close()
+	}
+}
 
 // SweepHandler serves the outbox sweep as a task endpoint (Cloud Scheduler
 // in production, the local runner's ticker in `make run`).

@@ -42,7 +42,9 @@ func Poison(format string, args ...any) error {
 
 type body struct {
 	Message struct {
-		Data       []byte            `json:"data"`
+		// Data stays raw until the message turns out to be one this
+		// endpoint handles: locally every endpoint sees every event.
+		Data       json.RawMessage   `json:"data"`
 		Attributes map[string]string `json:"attributes"`
 		MessageID  string            `json:"messageId"`
 	} `json:"message"`
@@ -52,19 +54,38 @@ type body struct {
 
 // Decode reads a standard push body. A failure wraps ErrPoison.
 func Decode(r *http.Request) (Message, error) {
+	m, raw, err := decodeHead(r)
+	if err != nil {
+		return Message{}, err
+	}
+	return m, m.decodeData(raw)
+}
+
+// decodeHead reads a push body but its data.
+func decodeHead(r *http.Request) (Message, json.RawMessage, error) {
 	raw, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
 	if err != nil {
-		return Message{}, fmt.Errorf("read push body: %w", err)
+		return Message{}, nil, fmt.Errorf("read push body: %w", err)
 	}
 	if len(raw) > MaxBody {
-		return Message{}, Poison("push body over %d bytes", MaxBody)
+		return Message{}, nil, Poison("push body over %d bytes", MaxBody)
 	}
 	var b body
 	if err := json.Unmarshal(raw, &b); err != nil {
-		return Message{}, Poison("push body: %v", err)
+		return Message{}, nil, Poison("push body: %v", err)
 	}
-	return Message{ID: b.Message.MessageID, DeliveryAttempt: b.DeliveryAttempt, Data: b.Message.Data,
-		Attributes: b.Message.Attributes, Subscription: b.Subscription}, nil
+	return Message{ID: b.Message.MessageID, DeliveryAttempt: b.DeliveryAttempt,
+		Attributes: b.Message.Attributes, Subscription: b.Subscription}, b.Message.Data, nil
+}
+
+func (m *Message) decodeData(raw json.RawMessage) error {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	if err := json.Unmarshal(raw, &m.Data); err != nil {
+		return Poison("push data: %v", err)
+	}
+	return nil
 }
 
 // Func handles one push message. nil acks; an error wrapping ErrPoison is
@@ -100,10 +121,13 @@ func (e Endpoint) Handler(fn Func, types ...event.Type) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		m, err := Decode(r)
+		m, data, err := decodeHead(r)
 		if err == nil && (!handled[m.EventType()] || !m.For(m.SubscriptionName())) {
 			w.WriteHeader(http.StatusNoContent)
 			return
+		}
+		if err == nil {
+			err = m.decodeData(data)
 		}
 		if err == nil {
 			err = fn(ctx, m)

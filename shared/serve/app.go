@@ -9,6 +9,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -75,6 +76,16 @@ type Build func(ctx context.Context, cfg config.Config, log *slog.Logger) (*App,
 // Main is a service's whole main: configuration from the environment, the
 // logger, the wiring, and serving on $PORT until SIGTERM.
 func Main(service string, build Build) {
+	// Collect garbage less often: a service holds little live memory, and
+	// GC was a visible share of the CPU per saga. The memory limit keeps
+	// it safe on a 512 MiB Cloud Run instance. Both yield to GOGC and
+	// GOMEMLIMIT when set.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(384 << 20)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	var crashed atomic.Bool

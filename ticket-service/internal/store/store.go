@@ -193,28 +193,7 @@ var errNeedAll = errors.New("one shard cannot serve the order")
 func (s *Store) Grant(ctx context.Context, in event.Envelope) (event.Message, error) {
 	id := in.Order.TicketID
 	req := ticket.Request{UserID: in.Order.UserID, TicketID: id, Quantity: in.Order.Quantity, Price: in.Order.Price}
-	k, release, err := s.leases.one(ctx, id)
-	if err != nil {
-		return event.Message{}, err
-	}
-	m, err := s.steps.Run(ctx, StepGrant, in, []*firestore.DocumentRef{s.shardRef(id, k)},
-		func(tx *firestore.Transaction, sagaSnap *firestore.DocumentSnapshot, docs []*firestore.DocumentSnapshot) (outbox.Decision, error) {
-			saga, err := readSaga(sagaSnap)
-			if err != nil || !docs[0].Exists() {
-				return outbox.Decision{}, cmp.Or(err, errNeedAll)
-			}
-			sh, err := readShard(docs[0])
-			if err != nil {
-				return outbox.Decision{}, err
-			}
-			shards := map[int]int64{k: sh.Stock}
-			res := ticket.Grant(saga, &ticket.Ticket{Price: sh.Price}, shards, false, req)
-			if res.NeedAll {
-				return outbox.Decision{}, errNeedAll
-			}
-			return s.granted(tx, id, shards, res)
-		})
-	release()
+	m, err := s.grantFromOneShard(ctx, in, req)
 	if !errors.Is(err, errNeedAll) {
 		return m, err
 	}
@@ -234,6 +213,34 @@ func (s *Store) Grant(ctx context.Context, in event.Envelope) (event.Message, er
 				return outbox.Decision{}, err
 			}
 			return s.granted(tx, id, shards, ticket.Grant(saga, t, shards, true, req))
+		})
+}
+
+// grantFromOneShard runs the grant on one leased shard; errNeedAll when
+// that shard cannot serve it.
+func (s *Store) grantFromOneShard(ctx context.Context, in event.Envelope, req ticket.Request) (event.Message, error) {
+	id := req.TicketID
+	k, release, err := s.leases.one(ctx, id)
+	if err != nil {
+		return event.Message{}, err
+	}
+	defer release() // even when the step panics (the crash switch)
+	return s.steps.Run(ctx, StepGrant, in, []*firestore.DocumentRef{s.shardRef(id, k)},
+		func(tx *firestore.Transaction, sagaSnap *firestore.DocumentSnapshot, docs []*firestore.DocumentSnapshot) (outbox.Decision, error) {
+			saga, err := readSaga(sagaSnap)
+			if err != nil || !docs[0].Exists() {
+				return outbox.Decision{}, cmp.Or(err, errNeedAll)
+			}
+			sh, err := readShard(docs[0])
+			if err != nil {
+				return outbox.Decision{}, err
+			}
+			shards := map[int]int64{k: sh.Stock}
+			res := ticket.Grant(saga, &ticket.Ticket{Price: sh.Price}, shards, false, req)
+			if res.NeedAll {
+				return outbox.Decision{}, errNeedAll
+			}
+			return s.granted(tx, id, shards, res)
 		})
 }
 
