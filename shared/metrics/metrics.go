@@ -83,6 +83,8 @@ func countUnary(ctx context.Context, method string, req, reply any, cc *grpc.Cli
 	switch r := req.(type) {
 	case *firestorepb.CommitRequest:
 		FirestoreWrites.Add(int64(len(r.Writes)))
+	case *firestorepb.BatchWriteRequest:
+		FirestoreWrites.Add(int64(len(r.Writes)))
 	case *firestorepb.GetDocumentRequest:
 		FirestoreReads.Add(1)
 	}

@@ -232,7 +232,7 @@ func (s *Steps) Publish(ctx context.Context, ref *firestore.DocumentRef, step st
 	if err := s.Publisher.Publish(ctx, m); err != nil {
 		return err
 	}
-	s.marksOnce.Do(func() { s.marks = &marker{fs: s.FS, log: s.Log, window: 10 * time.Millisecond} })
+	s.marksOnce.Do(func() { s.marks = &marker{fs: s.FS, log: s.Log, window: 200 * time.Millisecond} })
 	if s.marks != nil { // nil once Wait ran: the sweep will see it
 		s.marks.add(ref, step)
 	}
