@@ -184,7 +184,6 @@ func TestReconciliation(t *testing.T) {
 	}
 	defer ps.Close()
 	pub := outbox.NewPublisher(ps, s.decl.Topic)
-	defer pub.Stop()
 	r := &ops.Reconciler{FS: s.fs, Publisher: pub, Now: time.Now, Settle: time.Minute, CrashAfter: 1}
 	if _, err := r.Run(ctx); err != ops.ErrCrashed {
 		t.Fatalf("crashing run: %v", err)

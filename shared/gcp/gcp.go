@@ -40,9 +40,8 @@ func Connect(ctx context.Context, cfg config.Config) (*Clients, error) {
 	return &Clients{Firestore: fs, PubSub: ps, Publisher: outbox.NewPublisher(ps, cfg.Topic)}, nil
 }
 
-// Close flushes the publisher and closes the clients.
+// Close closes the clients.
 func (c *Clients) Close() {
-	c.Publisher.Stop()
 	c.PubSub.Close()
 	c.Firestore.Close()
 }

@@ -12,11 +12,14 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"cloud.google.com/go/firestore"
 	"cloud.google.com/go/pubsub/v2"
+	vkit "cloud.google.com/go/pubsub/v2/apiv1"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"github.com/google/uuid"
 	"google.golang.org/api/iterator"
 	"google.golang.org/grpc/codes"
@@ -26,33 +29,35 @@ import (
 	"github.com/ticketsaga/saga/shared/metrics"
 )
 
-// Publisher publishes saga events with latency-first settings.
+// Publisher publishes saga events.
 type Publisher struct {
-	p *pubsub.Publisher
+	c     *vkit.TopicAdminClient
+	topic string
 }
 
-// NewPublisher returns a publisher on topic. The client's default 10 ms
-// batching delay would land on every saga hop, so each message is sent
-// as soon as it is published.
+// NewPublisher returns a publisher on topic, an ID in c's project or a full
+// name. A saga event is a single message that the rest of the saga waits
+// for, so each goes out in its own Publish call at once: the client's
+// batching Publisher would add a delay threshold and a scheduler with its
+// own goroutines to every hop, for batches of one.
 func NewPublisher(c *pubsub.Client, topic string) *Publisher {
-	p := c.Publisher(topic)
-	p.PublishSettings.CountThreshold = 1
-	p.PublishSettings.DelayThreshold = time.Millisecond
-	return &Publisher{p: p}
+	if !strings.HasPrefix(topic, "projects/") {
+		topic = "projects/" + c.Project() + "/topics/" + topic
+	}
+	return &Publisher{c: c.TopicAdminClient, topic: topic}
 }
 
-// Publish sends m and waits until Pub/Sub has it.
+// Publish sends m and returns once Pub/Sub has it. The generated client
+// retries transient failures with backoff.
 func (p *Publisher) Publish(ctx context.Context, m event.Message) error {
-	res := p.p.Publish(ctx, &pubsub.Message{Data: m.Data, Attributes: m.Attributes})
-	if _, err := res.Get(ctx); err != nil {
+	_, err := p.c.Publish(ctx, &pubsubpb.PublishRequest{Topic: p.topic,
+		Messages: []*pubsubpb.PubsubMessage{{Data: m.Data, Attributes: m.Attributes}}})
+	if err != nil {
 		return fmt.Errorf("publish %s %s for order %s: %w", m.Type, m.EventID, m.OrderID, err)
 	}
 	metrics.Publishes.Add(1)
 	return nil
 }
-
-// Stop flushes and stops the publisher.
-func (p *Publisher) Stop() { p.p.Stop() }
 
 // Saga document fields owned by this package.
 const (

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"slices"
 	"strconv"
@@ -16,24 +15,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"cloud.google.com/go/pubsub/v2"
-	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
-
 	"github.com/ticketsaga/saga/infra/loadgen"
 	"github.com/ticketsaga/saga/shared/event"
 	"github.com/ticketsaga/saga/shared/metrics"
 )
-
-// Floor is the emulator's own latency for one hop: publish, then the push
-// reaching a local endpoint that does nothing.
-type Floor struct {
-	Samples     int     `json:"samples"`
-	OneHopP50Ms float64 `json:"one_hop_p50_ms"`
-	OneHopP90Ms float64 `json:"one_hop_p90_ms"`
-}
-
-// ThreeHopsMs is the floor of a saga: three events, each one hop.
-func (f Floor) ThreeHopsMs() float64 { return 3 * f.OneHopP50Ms }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
@@ -47,64 +32,6 @@ func pct(ds []time.Duration, p float64) time.Duration {
 	return s[i]
 }
 
-func measureFloor(ctx context.Context, e env, n int) (Floor, error) {
-	progress("floor: one hop through a throwaway topic")
-	arrived := make(chan string, 1)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var body struct {
-			Message struct {
-				Attributes map[string]string `json:"attributes"`
-			} `json:"message"`
-		}
-		_ = json.NewDecoder(r.Body).Decode(&body)
-		w.WriteHeader(http.StatusNoContent)
-		select {
-		case arrived <- body.Message.Attributes["seq"]:
-		default:
-		}
-	}))
-	defer srv.Close()
-	c, err := pubsub.NewClient(ctx, e.project)
-	if err != nil {
-		return Floor{}, err
-	}
-	defer c.Close()
-	suffix := strconv.FormatInt(time.Now().UnixNano(), 36)
-	topic := "projects/" + e.project + "/topics/bench-hop-" + suffix
-	sub := "projects/" + e.project + "/subscriptions/bench-hop-" + suffix
-	if _, err := c.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: topic}); err != nil {
-		return Floor{}, err
-	}
-	if _, err := c.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{Name: sub, Topic: topic,
-		PushConfig: &pubsubpb.PushConfig{PushEndpoint: srv.URL + "/hop"}}); err != nil {
-		return Floor{}, err
-	}
-	defer c.SubscriptionAdminClient.DeleteSubscription(ctx, &pubsubpb.DeleteSubscriptionRequest{Subscription: sub})
-	pub := c.Publisher(topic)
-	pub.PublishSettings.CountThreshold = 1
-	pub.PublishSettings.DelayThreshold = time.Millisecond
-	defer pub.Stop()
-	var lat []time.Duration
-	for i := 0; i <= n; i++ {
-		seq := strconv.Itoa(i)
-		start := time.Now()
-		if _, err := pub.Publish(ctx, &pubsub.Message{Data: []byte("x"), Attributes: map[string]string{"seq": seq}}).Get(ctx); err != nil {
-			return Floor{}, err
-		}
-		for got := ""; got != seq; {
-			select {
-			case got = <-arrived:
-			case <-time.After(10 * time.Second):
-				return Floor{}, fmt.Errorf("push %s did not arrive within 10s", seq)
-			}
-		}
-		if i > 0 {
-			lat = append(lat, time.Since(start))
-		}
-	}
-	return Floor{Samples: n, OneHopP50Ms: ms(pct(lat, 0.5)), OneHopP90Ms: ms(pct(lat, 0.9))}, nil
-}
-
 // Sequential is one order at a time on a warm stack.
 type Sequential struct {
 	Orders           int     `json:"orders"`
@@ -112,6 +39,7 @@ type Sequential struct {
 	P95Ms            float64 `json:"p95_ms"`
 	P99Ms            float64 `json:"p99_ms"`
 	RatioToThreeHops float64 `json:"p50_ratio_to_three_hop_floor"`
+	RatioToChain     float64 `json:"p50_ratio_to_three_hop_chain"`
 }
 
 func measureSequential(ctx context.Context, e env, n int, floor Floor) (Sequential, error) {
@@ -139,6 +67,7 @@ func measureSequential(ctx context.Context, e env, n int, floor Floor) (Sequenti
 	}
 	s := Sequential{Orders: len(lat), P50Ms: ms(pct(lat, 0.5)), P95Ms: ms(pct(lat, 0.95)), P99Ms: ms(pct(lat, 0.99))}
 	s.RatioToThreeHops = s.P50Ms / floor.ThreeHopsMs()
+	s.RatioToChain = s.P50Ms / floor.ChainP50Ms
 	return s, nil
 }
 
@@ -158,7 +87,7 @@ type Phase struct {
 	WritesPerSaga    float64 `json:"firestore_writes_per_saga"`
 }
 
-func measurePhase(ctx context.Context, e env, conc int, d time.Duration) (Phase, error) {
+func measurePhase(ctx context.Context, e env, label string, conc int, d time.Duration) (Phase, error) {
 	c := loadgen.NewClient(e.order, e.point, e.ticket)
 	tag := fmt.Sprintf("bench-c%d-%d", conc, time.Now().UnixNano())
 	ticket := tag + "-ticket"
@@ -198,8 +127,8 @@ func measurePhase(ctx context.Context, e env, conc int, d time.Duration) (Phase,
 			case <-done:
 				return
 			case <-t.C:
-				progress(fmt.Sprintf("throughput at concurrency %d: %.0fs/%.0fs, %d completed, %d errors",
-					conc, time.Since(start).Seconds(), d.Seconds(), completed.Load(), errs.Load()))
+				progress(fmt.Sprintf("%s at concurrency %d: %.0fs/%.0fs, %d completed, %d errors",
+					label, conc, time.Since(start).Seconds(), d.Seconds(), completed.Load(), errs.Load()))
 			}
 		}
 	}()
@@ -304,12 +233,14 @@ type Flash struct {
 	GrantsPerSec float64 `json:"grants_per_second"`
 }
 
-func measureFlashSale(ctx context.Context, e env, deliveries, conc int, stock int64) (FlashSale, error) {
-	sharded, err := flash(ctx, e.ticket, "sharded", deliveries, conc, stock)
+// Each side posts at most deliveries, and starts no new one after limit:
+// the one-document design needs minutes for what the shards do in seconds.
+func measureFlashSale(ctx context.Context, e env, deliveries, conc int, stock int64, limit time.Duration) (FlashSale, error) {
+	sharded, err := flash(ctx, e.ticket, "sharded", deliveries, conc, stock, limit)
 	if err != nil {
 		return FlashSale{}, err
 	}
-	single, err := flash(ctx, e.ticketSingle, "single", deliveries, conc, stock)
+	single, err := flash(ctx, e.ticketSingle, "single", deliveries, conc, stock, limit)
 	if err != nil {
 		return FlashSale{}, err
 	}
@@ -320,7 +251,7 @@ func measureFlashSale(ctx context.Context, e env, deliveries, conc int, stock in
 	return fs, nil
 }
 
-func flash(ctx context.Context, ticketURL, label string, deliveries, conc int, stock int64) (Flash, error) {
+func flash(ctx context.Context, ticketURL, label string, deliveries, conc int, stock int64, limit time.Duration) (Flash, error) {
 	c := loadgen.NewClient("", "", ticketURL)
 	id := fmt.Sprintf("flash-%s-%d", label, time.Now().UnixNano())
 	if err := c.SeedTicket(ctx, id, 1, stock); err != nil {
@@ -345,11 +276,12 @@ func flash(ctx context.Context, ticketURL, label string, deliveries, conc int, s
 		wg       sync.WaitGroup
 	)
 	start := time.Now()
+	deadline := start.Add(limit)
 	for range conc {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
+			for time.Now().Before(deadline) {
 				i := int(next.Add(1)) - 1
 				if i >= deliveries {
 					return
@@ -376,7 +308,7 @@ func flash(ctx context.Context, ticketURL, label string, deliveries, conc int, s
 	if err != nil {
 		return Flash{}, err
 	}
-	f := Flash{Deliveries: deliveries, Concurrency: conc, Stock: stock, Granted: stock - left, Failures: int(failures.Load()),
+	f := Flash{Deliveries: min(int(next.Load()), deliveries), Concurrency: conc, Stock: stock, Granted: stock - left, Failures: int(failures.Load()),
 		Oversold: left < 0, Seconds: elapsed.Seconds()}
 	f.GrantsPerSec = float64(f.Granted) / f.Seconds
 	return f, nil
@@ -409,4 +341,64 @@ func clearProgress() {
 	if onTerminal {
 		fmt.Fprint(os.Stderr, "\r\033[K")
 	}
+}
+
+// measureIgnoredPush is the services' CPU for one push of an event its
+// endpoint does not handle: n pushes to each service, two at a time and
+// each on a new connection, as the emulator sends them. In production the
+// subscription filters keep these pushes away.
+func measureIgnoredPush(ctx context.Context, e env, n int) (float64, error) {
+	env := event.Envelope{ID: "bench-ignored", Order: &event.Order{UserID: "bench-ignored-user", TicketID: "bench-ignored-ticket", Quantity: 1, Price: 10,
+		History: []event.Record{{EventType: event.StartedOrder, Service: event.OrderService, At: time.Now()}}}}
+	m, err := event.NewMessage(env, event.ConsumedPoint, event.PointService, "bench-ignored-consumed", "", time.Now())
+	if err != nil {
+		return 0, err
+	}
+	body, _ := json.Marshal(map[string]any{
+		"message":      map[string]any{"data": m.Data, "attributes": m.Attributes, "messageId": "1"},
+		"subscription": "projects/bench/subscriptions/ignored",
+	})
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+	cpu0, err := cpuTime(e.pids)
+	if err != nil {
+		return 0, err
+	}
+	var (
+		wg   sync.WaitGroup
+		errc = make(chan error, 6)
+	)
+	for _, url := range []string{e.order + "/push/complete", e.point + "/push/refund", e.ticket + "/push/cancel"} {
+		for range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < n/2; i++ {
+					progress(fmt.Sprintf("CPU of ignored pushes: %d/%d per endpoint", 2*i+1, n))
+					req, _ := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(body))
+					req.Header.Set("Content-Type", "application/json")
+					res, err := client.Do(req)
+					if err != nil {
+						errc <- err
+						return
+					}
+					io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					if res.StatusCode != http.StatusNoContent {
+						errc <- fmt.Errorf("ignored push to %s answered %d", url, res.StatusCode)
+						return
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errc)
+	if err := <-errc; err != nil {
+		return 0, err
+	}
+	cpu1, err := cpuTime(e.pids)
+	if err != nil {
+		return 0, err
+	}
+	return ms(cpu1-cpu0) / float64(3*(n/2)*2), nil
 }

@@ -168,13 +168,21 @@ func up(ctx context.Context, services []service, extra []service, pubsubPort, fi
 		os.Setenv(k, v)
 	}
 
+	// One CPU per service, as Cloud Run gives them (--cpu=1), where Go
+	// sizes GOMAXPROCS from the container's limit. With the machine's
+	// cores instead, each service keeps idle threads spinning for work:
+	// measured 10% more CPU per saga here.
+	base := os.Environ()
+	if os.Getenv("GOMAXPROCS") == "" {
+		base = append(base, "GOMAXPROCS=1")
+	}
 	for _, s := range append(slices.Clone(services), extra...) {
 		binName := s.name
 		if i := strings.Index(binName, "#"); i >= 0 {
 			binName = binName[:i] // an extra instance of a service
 		}
 		sv := &supervisor{name: s.name, path: filepath.Join(bin, binName), out: out,
-			env: append(append(os.Environ(), "PORT="+strconv.Itoa(s.port), "GOOGLE_CLOUD_PROJECT="+cfg.ProjectID, "PUBSUB_TOPIC="+decl.Topic), s.env...)}
+			env: append(append(slices.Clone(base), "PORT="+strconv.Itoa(s.port), "GOOGLE_CLOUD_PROJECT="+cfg.ProjectID, "PUBSUB_TOPIC="+decl.Topic), s.env...)}
 		if err := sv.start(); err != nil {
 			return nil, err
 		}

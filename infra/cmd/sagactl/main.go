@@ -155,7 +155,6 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 		defer ps.Close()
 		pub := outbox.NewPublisher(ps, cfg.Topic)
-		defer pub.Stop()
 		r := &ops.Reconciler{FS: fs, Publisher: pub, Now: time.Now, Settle: cfg.OrderTimeout}
 		res, err := r.Run(ctx)
 		if err != nil {

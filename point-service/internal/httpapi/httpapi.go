@@ -106,7 +106,13 @@ func (a *API) consume(ctx context.Context, m push.Message) error {
 	if err != nil {
 		return err
 	}
-	a.Log.InfoContext(ctx, "consume step", "order_id", in.ID, "result", out.Type, "event_id", out.EventID)
+	// The happy path is logged at DEBUG: one line per saga ("order settled")
+	// is enough in production; a failure is worth its own line.
+	level := slog.LevelDebug
+	if out.Type != event.ConsumedPoint {
+		level = slog.LevelInfo
+	}
+	a.Log.Log(ctx, level, "consume step", "order_id", in.ID, "result", out.Type, "event_id", out.EventID)
 	return nil
 }
 
