@@ -49,10 +49,10 @@ func TestDuplicateEventsChangeNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	consumer := map[event.Type]string{event.StartedOrder: "/push/consume", event.ConsumedPoint: "/push/grant", event.GrantedTicket: "/push/complete"}
+	consumer := map[event.Type]string{event.StartedOrder: event.PointService, event.ConsumedPoint: event.TicketService, event.GrantedTicket: event.OrderService}
 	for _, m := range copies {
 		stack.deliveries.waitForCount(t, string(m.Type)+" copy at "+consumer[m.Type], 2, func(d delivery) bool {
-			return d.Path == consumer[m.Type] && d.EventID == m.EventID
+			return d.Service == consumer[m.Type] && d.EventID == m.EventID
 		})
 	}
 

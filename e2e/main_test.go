@@ -45,6 +45,9 @@ type Stack struct {
 	fs                   *firestore.Client
 	deliveries           *deliveryLog
 	close                func()
+	// config and log are a service's configuration and logger here.
+	config func(service string) config.Config
+	log    func(service string) *slog.Logger
 }
 
 // stack is the shared stack with the default 30s ORDER_TIMEOUT.
@@ -107,19 +110,21 @@ func newStack(o stackOptions) (*Stack, error) {
 
 	var closers []func()
 	base := map[string]string{}
+	s.config = func(service string) config.Config {
+		return config.Config{Service: service, ProjectID: s.project, Topic: decl.Topic, OrderTimeout: o.timeout,
+			FirestoreEmulatorHost: os.Getenv("FIRESTORE_EMULATOR_HOST"), StockShards: 16, StockLeases: true, ListenAfter: time.Second,
+			OutboxGrace: 500 * time.Millisecond, CrashAfterCommit: o.crash, Crash: func() { panic(http.ErrAbortHandler) }}
+	}
+	s.log = func(service string) *slog.Logger { return logging.New(logFile, service, s.project, slog.LevelInfo) }
 	for _, svc := range []struct {
 		name  string
 		build serve.Build
 	}{{event.OrderService, orderapp.New}, {event.PointService, pointapp.New}, {event.TicketService, ticketapp.New}} {
-		cfg := config.Config{Service: svc.name, ProjectID: s.project, Topic: decl.Topic, OrderTimeout: o.timeout,
-			FirestoreEmulatorHost: os.Getenv("FIRESTORE_EMULATOR_HOST"), StockShards: 16, StockLeases: true,
-			OutboxGrace: 500 * time.Millisecond, CrashAfterCommit: o.crash, Crash: func() { panic(http.ErrAbortHandler) }}
-		log := logging.New(logFile, svc.name, s.project, slog.LevelInfo)
-		app, err := svc.build(ctx, cfg, log)
+		app, err := svc.build(ctx, s.config(svc.name), s.log(svc.name))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", svc.name, err)
 		}
-		srv := httptest.NewServer(s.deliveries.wrap(app.Handler()))
+		srv := httptest.NewServer(s.deliveries.wrap(svc.name, app.Handler()))
 		// Aborted requests are the fault switch at work, not news.
 		srv.Config.ErrorLog = stdlog.New(io.Discard, "", 0)
 		closers = append(closers, srv.Close, app.Close)
@@ -149,7 +154,7 @@ func newStack(o stackOptions) (*Stack, error) {
 
 // delivery is one push request a service answered.
 type delivery struct {
-	Path      string
+	Service   string
 	EventType string
 	EventID   string
 	Status    int
@@ -160,19 +165,19 @@ type delivery struct {
 type deliveryLog struct {
 	mu   sync.Mutex
 	list []delivery
-	// hold, when it returns true, answers a push 500 without handling it,
-	// as a service that is down would.
-	hold func(path string, attrs map[string]string) bool
+	// hold, when it returns true, answers a push to service 503 without
+	// handling it, as a service that is down would.
+	hold func(service string, attrs map[string]string) bool
 }
 
 // setHold installs (or, with nil, removes) the hold.
-func (l *deliveryLog) setHold(h func(path string, attrs map[string]string) bool) {
+func (l *deliveryLog) setHold(h func(service string, attrs map[string]string) bool) {
 	l.mu.Lock()
 	l.hold = h
 	l.mu.Unlock()
 }
 
-func (l *deliveryLog) wrap(h http.Handler) http.Handler {
+func (l *deliveryLog) wrap(service string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if len(r.URL.Path) < 6 || r.URL.Path[:6] != "/push/" {
 			h.ServeHTTP(w, r)
@@ -183,14 +188,14 @@ func (l *deliveryLog) wrap(h http.Handler) http.Handler {
 		l.mu.Lock()
 		hold := l.hold
 		l.mu.Unlock()
-		if hold != nil && hold(r.URL.Path, m) {
+		if hold != nil && hold(service, m) {
 			http.Error(w, "held by the test", http.StatusServiceUnavailable)
 			return
 		}
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		h.ServeHTTP(rec, r)
 		l.mu.Lock()
-		l.list = append(l.list, delivery{Path: r.URL.Path, EventType: m[event.AttrEventType], EventID: m[event.AttrEventID], Status: rec.status})
+		l.list = append(l.list, delivery{Service: service, EventType: m[event.AttrEventType], EventID: m[event.AttrEventID], Status: rec.status})
 		l.mu.Unlock()
 	})
 }

@@ -43,7 +43,7 @@ func (s *Stack) sagactl(t *testing.T) func(args ...string) []byte {
 // TestPoisonMessageDeadLettersAndRedrives: a started-order whose point
 // saga document is corrupt fails on every delivery, lands on the
 // dead-letter topic after 5 attempts, is listed by sagactl with its reason,
-// and, once the document is fixed, is redriven to point-consume only.
+// and, once the document is fixed, is redriven to point-events only.
 func TestPoisonMessageDeadLettersAndRedrives(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, stackOptions{timeout: 30 * time.Second})
@@ -78,20 +78,20 @@ func TestPoisonMessageDeadLettersAndRedrives(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if len(groups) != 1 || groups[0].Subscription != "point-consume" || groups[0].Count != 1 ||
+	if len(groups) != 1 || groups[0].Subscription != "point-events" || groups[0].Count != 1 ||
 		!strings.Contains(groups[0].Reason, "decode point saga") || groups[0].EventIDs[0] != m.EventID {
 		t.Fatalf("dead letters = %+v", groups)
 	}
 	failed := 0
 	s.deliveries.mu.Lock()
 	for _, d := range s.deliveries.list {
-		if d.Path == "/push/consume" && d.EventID == m.EventID && d.Status >= 500 {
+		if d.Service == event.PointService && d.EventID == m.EventID && d.Status >= 500 {
 			failed++
 		}
 	}
 	s.deliveries.mu.Unlock()
 	if failed != 5 {
-		t.Errorf("point-consume failed %d times, want 5 attempts before dead-lettering", failed)
+		t.Errorf("point-events failed %d times, want 5 attempts before dead-lettering", failed)
 	}
 	if got := s.balance(t, user); got != 1000 {
 		t.Fatalf("balance = %d while dead-lettered", got)
@@ -102,11 +102,11 @@ func TestPoisonMessageDeadLettersAndRedrives(t *testing.T) {
 		t.Fatal(err)
 	}
 	var redrive struct{ Redriven int }
-	if err := json.Unmarshal(sagactl("redrive", "-subscription", "point-consume", "-json"), &redrive); err != nil || redrive.Redriven != 1 {
+	if err := json.Unmarshal(sagactl("redrive", "-subscription", "point-events", "-json"), &redrive); err != nil || redrive.Redriven != 1 {
 		t.Fatalf("redrive = %+v, %v", redrive, err)
 	}
 	s.deliveries.waitForCount(t, "redriven started-order", 1, func(d delivery) bool {
-		return d.Path == "/push/consume" && d.EventID == m.EventID
+		return d.Service == event.PointService && d.EventID == m.EventID
 	})
 	if got := s.balance(t, user); got != 900 {
 		t.Errorf("balance after redrive = %d, want 900", got)
@@ -114,7 +114,7 @@ func TestPoisonMessageDeadLettersAndRedrives(t *testing.T) {
 	if err := json.Unmarshal(sagactl("deadletters", "-json"), &groups); err != nil || len(groups) != 0 {
 		t.Errorf("dead letters after redrive = %+v, %v", groups, err)
 	}
-	// Redriven to point-consume only: no other subscription handled it.
+	// Redriven to point-events only: no other subscription handled it.
 	tl := sagactl("timeline", id)
 	if !strings.Contains(string(tl), "consumed-point") {
 		t.Errorf("timeline lacks consumed-point:\n%s", tl)

@@ -1,11 +1,16 @@
 package e2e
 
 import (
+	"context"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+
+	orderapp "github.com/ticketsaga/saga/order-service/app"
+	"github.com/ticketsaga/saga/shared/event"
 )
 
 func TestHappyPath(t *testing.T) {
@@ -323,5 +328,42 @@ func TestConcurrentSoldOut(t *testing.T) {
 		if got := stack.owned(t, u)[ticket]; got != completed[u] {
 			t.Errorf("%s owns %d, want %d", u, got, completed[u])
 		}
+	}
+}
+
+// TestLongPollOnAnotherInstance: orders are placed on a second
+// order-service instance that gets no pushes, so the first one settles
+// them. The second instance's long-poll hears each settle through its
+// listener: the first after it gave up hearing it in process (LISTEN_AFTER),
+// the next ones with the listener open at once, since settles elsewhere are
+// now expected. A GET there long-polls the same way.
+func TestLongPollOnAnotherInstance(t *testing.T) {
+	t.Parallel()
+	app, err := orderapp.New(context.Background(), stack.config(event.OrderService), stack.log(event.OrderService))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := httptest.NewServer(app.Handler())
+	t.Cleanup(func() { second.Close(); app.Close() })
+
+	user, ticket := uniq("lp"), uniq("lpt")
+	stack.seedAccount(t, user, 1000)
+	stack.seedTicket(t, ticket, 100, 5)
+	for i := range 3 {
+		r := do(t, "POST", second.URL+"/orders?wait=20s", order(user, ticket, 1, 100))
+		mustStatus(t, r, http.StatusCreated)
+		if r.str("status") != "completed" || len(historyTypes(r)) != 3 {
+			t.Fatalf("order %d = %s", i, r.Raw)
+		}
+	}
+	r := do(t, "POST", second.URL+"/orders?wait=0s", order(user, ticket, 1, 100))
+	mustStatus(t, r, http.StatusAccepted)
+	g := do(t, "GET", second.URL+r.Header.Get("Location")+"?wait=20s", nil)
+	mustStatus(t, g, http.StatusOK)
+	if g.str("status") != "completed" {
+		t.Fatalf("GET order = %s", g.Raw)
+	}
+	if got := stack.balance(t, user); got != 600 {
+		t.Errorf("balance = %d, want 600", got)
 	}
 }

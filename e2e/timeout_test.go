@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/ticketsaga/saga/shared/event"
 )
 
 // sweeper plays Cloud Scheduler for s until the test ends.
@@ -46,8 +48,8 @@ func TestTimeoutCompensatesAndBlocksLateGrant(t *testing.T) {
 	user, ticket := uniq("slow"), uniq("slowt")
 	s.seedAccount(t, user, 1000)
 	s.seedTicket(t, ticket, 100, 3)
-	s.deliveries.setHold(func(path string, attrs map[string]string) bool {
-		return path == "/push/grant" && attrs["event_type"] == "consumed-point"
+	s.deliveries.setHold(func(service string, attrs map[string]string) bool {
+		return service == event.TicketService && attrs["event_type"] == "consumed-point"
 	})
 
 	r := do(t, "POST", s.order+"/orders?wait=20s", order(user, ticket, 1, 100))
@@ -68,7 +70,7 @@ func TestTimeoutCompensatesAndBlocksLateGrant(t *testing.T) {
 	// Release the grant: its redelivery must not take stock.
 	s.deliveries.setHold(nil)
 	s.deliveries.waitForCount(t, "released consumed-point", 1, func(d delivery) bool {
-		return d.Path == "/push/grant" && d.EventType == "consumed-point"
+		return d.Service == event.TicketService && d.EventType == "consumed-point"
 	})
 	if got := s.stock(t, ticket); got != 3 {
 		t.Errorf("stock = %d, want 3", got)

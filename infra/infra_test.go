@@ -29,8 +29,8 @@ func TestDeclarationCoversEverySagaEvent(t *testing.T) {
 
 func TestFilter(t *testing.T) {
 	t.Parallel()
-	s := Subscription{Name: "point-refund", EventTypes: []event.Type{event.FailedTicket, event.CanceledTicket}}
-	want := `((attributes.event_type = "failed-ticket" OR attributes.event_type = "canceled-ticket") AND NOT attributes:redrive_to) OR attributes.redrive_to = "point-refund"`
+	s := Subscription{Name: "point-events", EventTypes: []event.Type{event.StartedOrder, event.FailedTicket, event.CanceledTicket}}
+	want := `((attributes.event_type = "started-order" OR attributes.event_type = "failed-ticket" OR attributes.event_type = "canceled-ticket") AND NOT attributes:redrive_to) OR attributes.redrive_to = "point-events"`
 	if got := s.Filter(); got != want {
 		t.Fatalf("Filter() = %s, want %s", got, want)
 	}

@@ -20,9 +20,6 @@ import (
 	"github.com/ticketsaga/saga/shared/serve"
 )
 
-// PathComplete is the push path, as declared in infra/.
-const PathComplete = httpapi.PathComplete
-
 // New wires order-service.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*serve.App, error) {
 	c, err := gcp.Connect(ctx, cfg)
@@ -31,14 +28,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*serve.App, 
 	}
 	steps := &outbox.Steps{FS: c.Firestore, Collection: store.Orders, Service: event.OrderService, Publisher: c.Publisher, Log: log, Now: time.Now,
 		AfterCommit: serve.CrashHook(cfg, log)}
-	api := &httpapi.API{Store: store.New(c.Firestore, steps), Log: log,
+	orders := store.New(c.Firestore, steps)
+	orders.ListenAfter = cfg.ListenAfter
+	api := &httpapi.API{Store: orders, Log: log,
 		Push: push.Endpoint{Log: log, Failures: deadletter.Recorder{FS: c.Firestore, Now: time.Now}}, Now: time.Now, Timeout: cfg.OrderTimeout,
 		Outbox:   steps.SweepHandler([]string{store.StepStart, store.StepStop}, cfg.OutboxGrace),
 		Draining: ctx.Done()}
 	reconciler := &ops.Reconciler{FS: c.Firestore, Publisher: c.Publisher, Now: time.Now, Settle: cfg.OrderTimeout}
 	return &serve.App{
 		API:   api.Routes(),
-		Push:  map[string]http.Handler{PathComplete: api.CompleteHandler()},
+		Push:  map[string]http.Handler{push.Path: api.PushHandler()},
 		Tasks: map[string]http.Handler{"/tasks/sweep": api.SweepHandler(), "/tasks/reconcile": reconciler.Handler(log)},
 		Close: func() { steps.Wait(); c.Close() },
 	}, nil

@@ -9,13 +9,14 @@ import (
 
 	"github.com/ticketsaga/saga/order-service/app"
 	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/shared/push"
 	"github.com/ticketsaga/saga/shared/serve"
 )
 
 func init() {
 	get := serve.Lazy(event.OrderService, app.New)
 	functions.HTTP("OrderAPI", func(w http.ResponseWriter, r *http.Request) { get().API.ServeHTTP(w, r) })
-	functions.HTTP("OrderComplete", func(w http.ResponseWriter, r *http.Request) { get().PushHandler(app.PathComplete).ServeHTTP(w, r) })
+	functions.HTTP("OrderEvents", func(w http.ResponseWriter, r *http.Request) { get().PushHandler(push.Path).ServeHTTP(w, r) })
 	functions.HTTP("OrderSweep", func(w http.ResponseWriter, r *http.Request) { get().TaskHandler("/tasks/sweep").ServeHTTP(w, r) })
 	functions.HTTP("OrderReconcile", func(w http.ResponseWriter, r *http.Request) { get().TaskHandler("/tasks/reconcile").ServeHTTP(w, r) })
 }

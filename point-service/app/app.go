@@ -19,12 +19,6 @@ import (
 	"github.com/ticketsaga/saga/shared/serve"
 )
 
-// Push paths, as declared in infra/.
-const (
-	PathConsume = httpapi.PathConsume
-	PathRefund  = httpapi.PathRefund
-)
-
 // New wires point-service.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*serve.App, error) {
 	c, err := gcp.Connect(ctx, cfg)
@@ -37,7 +31,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*serve.App, 
 		Push: push.Endpoint{Log: log, Failures: deadletter.Recorder{FS: c.Firestore, Now: time.Now}}}
 	return &serve.App{
 		API:   api.Routes(),
-		Push:  map[string]http.Handler{PathConsume: api.ConsumeHandler(), PathRefund: api.RefundHandler()},
+		Push:  map[string]http.Handler{push.Path: api.PushHandler()},
 		Tasks: map[string]http.Handler{"/tasks/outbox": steps.SweepHandler([]string{store.StepConsume, store.StepRefund}, cfg.OutboxGrace)},
 		Close: func() { steps.Wait(); c.Close() },
 	}, nil

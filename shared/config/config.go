@@ -23,6 +23,11 @@ type Config struct {
 	// OutboxGrace is how long a committed event may stay unpublished
 	// before the outbox sweep publishes it.
 	OutboxGrace time.Duration
+	// ListenAfter is how long order-service's long-poll on an order it
+	// has just created relies on hearing the settle in process before it
+	// also listens to the order document (LISTEN_AFTER, default 1s; 0
+	// listens at once). See order-service's store.Watch.
+	ListenAfter time.Duration
 	LogLevel    slog.Level
 	// CrashAfterCommit is a test-only fault switch: the probability
 	// (0-1) that the service exits right after a step's commit, before
@@ -61,6 +66,7 @@ func Load(service string, getenv func(string) string) (Config, error) {
 		Topic:        or(getenv("PUBSUB_TOPIC"), "saga-events"),
 		OrderTimeout: 30 * time.Second,
 		OutboxGrace:  2 * time.Second,
+		ListenAfter:  time.Second,
 
 		AuthAudience:       getenv("AUTH_AUDIENCE"),
 		PushServiceAccount: getenv("PUSH_SERVICE_ACCOUNT"),
@@ -79,6 +85,13 @@ func Load(service string, getenv func(string) string) (Config, error) {
 			}
 			*dst = d
 		}
+	}
+	if v := getenv("LISTEN_AFTER"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > time.Minute {
+			return Config{}, fmt.Errorf("LISTEN_AFTER=%q: want a Go duration from 0s to 1m", v)
+		}
+		c.ListenAfter = d
 	}
 	c.StockLeases = getenv("STOCK_LEASES") != "0"
 	c.Pprof = getenv("PPROF") == "1"

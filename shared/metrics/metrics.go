@@ -46,14 +46,18 @@ func Handler() http.Handler {
 	})
 }
 
-// FirestoreOptions makes a Firestore client count its reads and writes.
-// With the emulator (emulatorHost set) the client would dial its own
-// connection and ignore dial options, so it gets one dialed here, as the
-// client dials it, plus the counters.
-func FirestoreOptions(emulatorHost string) ([]option.ClientOption, error) {
-	counters := []grpc.DialOption{grpc.WithChainUnaryInterceptor(countUnary), grpc.WithChainStreamInterceptor(countStream)}
+// FirestoreOptions makes a Firestore client count its reads and writes,
+// with dial on its connection. With the emulator (emulatorHost set) the
+// client would dial its own connection and ignore dial options, so it gets
+// one dialed here, as the client dials it, plus the counters.
+func FirestoreOptions(emulatorHost string, dial ...grpc.DialOption) ([]option.ClientOption, error) {
+	counters := append([]grpc.DialOption{grpc.WithChainUnaryInterceptor(countUnary), grpc.WithChainStreamInterceptor(countStream)}, dial...)
 	if emulatorHost == "" {
-		return []option.ClientOption{option.WithGRPCDialOption(counters[0]), option.WithGRPCDialOption(counters[1])}, nil
+		var opts []option.ClientOption
+		for _, d := range counters {
+			opts = append(opts, option.WithGRPCDialOption(d))
+		}
+		return opts, nil
 	}
 	conn, err := grpc.NewClient(emulatorHost, append(counters,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),

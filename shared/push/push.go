@@ -105,24 +105,29 @@ type FailureRecorder interface {
 	RecordFailure(ctx context.Context, m Message, err error) error
 }
 
+// Path is every service's push endpoint, as declared in infra/: one
+// subscription per service, its handlers chosen by event_type.
+const Path = "/push/events"
+
+// Routes maps the event types an endpoint handles to their handlers.
+type Routes map[event.Type]Func
+
 // Endpoint builds push handlers.
 type Endpoint struct {
 	Log      *slog.Logger
 	Failures FailureRecorder // optional
 }
 
-// Handler serves fn as a push endpoint that handles only the given event
-// types: others are acked untouched, because the emulator ignores
-// subscription filters.
-func (e Endpoint) Handler(fn Func, types ...event.Type) http.Handler {
-	handled := map[event.Type]bool{}
-	for _, t := range types {
-		handled[t] = true
-	}
+// Handler serves routes as one push endpoint: a message goes to the handler
+// of its event_type, and other types are acked untouched, because the
+// emulator ignores subscription filters. Only messages the endpoint handles
+// have their data decoded.
+func (e Endpoint) Handler(routes Routes) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		m, data, err := decodeHead(r)
-		if err == nil && (!handled[m.EventType()] || !m.For(m.SubscriptionName())) {
+		fn := routes[m.EventType()]
+		if err == nil && (fn == nil || !m.For(m.SubscriptionName())) {
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
@@ -132,24 +137,25 @@ func (e Endpoint) Handler(fn Func, types ...event.Type) http.Handler {
 		if err == nil {
 			err = fn(ctx, m)
 		}
+		if err == nil {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
 		attrs := []any{"path", r.URL.Path, "subscription", m.SubscriptionName(), "message_id", m.ID,
 			"delivery_attempt", m.DeliveryAttempt, "event_type", m.Attributes[event.AttrEventType],
-			"order_id", m.Attributes[event.AttrOrderID], "event_id", m.Attributes[event.AttrEventID]}
-		switch {
-		case err == nil:
+			"order_id", m.Attributes[event.AttrOrderID], "event_id", m.Attributes[event.AttrEventID], "error", err.Error()}
+		if errors.Is(err, ErrPoison) {
+			e.Log.ErrorContext(ctx, "dropping poison message", attrs...)
 			w.WriteHeader(http.StatusNoContent)
-		case errors.Is(err, ErrPoison):
-			e.Log.ErrorContext(ctx, "dropping poison message", append(attrs, "error", err.Error())...)
-			w.WriteHeader(http.StatusNoContent)
-		default:
-			e.Log.WarnContext(ctx, "push handling failed; Pub/Sub will retry, then dead-letter", append(attrs, "error", err.Error())...)
-			if e.Failures != nil {
-				if rerr := e.Failures.RecordFailure(ctx, m, err); rerr != nil {
-					e.Log.WarnContext(ctx, "record push failure", append(attrs, "error", rerr.Error())...)
-				}
-			}
-			http.Error(w, "retry later", http.StatusInternalServerError)
+			return
 		}
+		e.Log.WarnContext(ctx, "push handling failed; Pub/Sub will retry, then dead-letter", attrs...)
+		if e.Failures != nil {
+			if rerr := e.Failures.RecordFailure(ctx, m, err); rerr != nil {
+				e.Log.WarnContext(ctx, "record push failure", append(attrs[:len(attrs)-2], "error", rerr.Error())...)
+			}
+		}
+		http.Error(w, "retry later", http.StatusInternalServerError)
 	})
 }
 

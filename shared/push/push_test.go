@@ -36,10 +36,10 @@ func TestHandlerAckOrRetry(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			called := false
-			h := Endpoint{Log: log}.Handler(func(ctx context.Context, m Message) error {
+			h := Endpoint{Log: log}.Handler(Routes{event.StartedOrder: func(ctx context.Context, m Message) error {
 				called = true
 				return tc.result
-			}, event.StartedOrder)
+			}})
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, httptest.NewRequest("POST", "/", strings.NewReader(tc.body)))
 			if w.Code != tc.want || called != tc.called {
@@ -66,11 +66,11 @@ func TestRedrivenMessageOnlyForItsSubscription(t *testing.T) {
 	t.Parallel()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	called := 0
-	h := Endpoint{Log: log}.Handler(func(ctx context.Context, m Message) error { called++; return nil }, event.StartedOrder)
+	h := Endpoint{Log: log}.Handler(Routes{event.StartedOrder: func(ctx context.Context, m Message) error { called++; return nil }})
 	body := func(sub string) string {
-		return `{"message":{"data":"e30=","attributes":{"event_type":"started-order","redrive_to":"point-consume"}},"subscription":"projects/p/subscriptions/` + sub + `"}`
+		return `{"message":{"data":"e30=","attributes":{"event_type":"started-order","redrive_to":"point-events"}},"subscription":"projects/p/subscriptions/` + sub + `"}`
 	}
-	for _, sub := range []string{"other-sub", "point-consume"} {
+	for _, sub := range []string{"other-sub", "point-events"} {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest("POST", "/", strings.NewReader(body(sub))))
 		if w.Code != 204 {
@@ -78,6 +78,26 @@ func TestRedrivenMessageOnlyForItsSubscription(t *testing.T) {
 		}
 	}
 	if called != 1 {
-		t.Fatalf("handled %d times, want once (by point-consume only)", called)
+		t.Fatalf("handled %d times, want once (by point-events only)", called)
+	}
+}
+
+func TestHandlerDispatchesByEventType(t *testing.T) {
+	t.Parallel()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var got []event.Type
+	route := func(t event.Type) Func {
+		return func(ctx context.Context, m Message) error { got = append(got, t); return nil }
+	}
+	h := Endpoint{Log: log}.Handler(Routes{event.FailedTicket: route(event.FailedTicket), event.CanceledTicket: route(event.CanceledTicket)})
+	for _, typ := range []string{"canceled-ticket", "started-order", "failed-ticket"} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("POST", Path, strings.NewReader(`{"message":{"data":"e30=","attributes":{"event_type":"`+typ+`"}},"subscription":"s"}`)))
+		if w.Code != 204 {
+			t.Fatalf("%s: status %d", typ, w.Code)
+		}
+	}
+	if len(got) != 2 || got[0] != event.CanceledTicket || got[1] != event.FailedTicket {
+		t.Fatalf("handled %v, want [canceled-ticket failed-ticket]", got)
 	}
 }

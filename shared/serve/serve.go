@@ -19,7 +19,10 @@ const DrainTimeout = 9 * time.Second
 
 // Run serves h on addr until ctx is done, then shuts down gracefully.
 func Run(ctx context.Context, log *slog.Logger, addr string, h http.Handler) error {
-	ln, err := net.Listen("tcp", addr)
+	// No TCP keep-alive probes: Pub/Sub pushes and Cloud Run's front end
+	// manage their own connections, and the emulator opens one per push,
+	// where the probe settings cost four syscalls each.
+	ln, err := (&net.ListenConfig{KeepAlive: -1}).Listen(ctx, "tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
 	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/shared/push"
 	"github.com/ticketsaga/saga/shared/serve"
 	"github.com/ticketsaga/saga/ticket-service/app"
 )
@@ -15,7 +16,6 @@ import (
 func init() {
 	get := serve.Lazy(event.TicketService, app.New)
 	functions.HTTP("TicketAPI", func(w http.ResponseWriter, r *http.Request) { get().API.ServeHTTP(w, r) })
-	functions.HTTP("TicketGrant", func(w http.ResponseWriter, r *http.Request) { get().PushHandler(app.PathGrant).ServeHTTP(w, r) })
-	functions.HTTP("TicketCancel", func(w http.ResponseWriter, r *http.Request) { get().PushHandler(app.PathCancel).ServeHTTP(w, r) })
+	functions.HTTP("TicketEvents", func(w http.ResponseWriter, r *http.Request) { get().PushHandler(push.Path).ServeHTTP(w, r) })
 	functions.HTTP("TicketOutbox", func(w http.ResponseWriter, r *http.Request) { get().TaskHandler("/tasks/outbox").ServeHTTP(w, r) })
 }

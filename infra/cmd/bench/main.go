@@ -18,6 +18,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ticketsaga/saga/infra"
 )
 
 // Result is everything one run measured.
@@ -28,9 +30,12 @@ type Result struct {
 	Throughput []Phase    `json:"throughput"`
 	// IgnoredPushCPUMs is the services' CPU for one push of an event the
 	// endpoint does not handle, on a new connection as the emulator makes.
-	IgnoredPushCPUMs float64       `json:"ignored_push_cpu_ms"`
-	FlashSale        FlashSale     `json:"flash_sale"`
-	PhaseDuration    time.Duration `json:"phase_duration_ns"`
+	IgnoredPushCPUMs float64 `json:"ignored_push_cpu_ms"`
+	// IgnoredPushesPerSaga is how many such pushes a saga causes: every
+	// subscription sees the saga's three events, and handles one.
+	IgnoredPushesPerSaga int           `json:"ignored_pushes_per_saga"`
+	FlashSale            FlashSale     `json:"flash_sale"`
+	PhaseDuration        time.Duration `json:"phase_duration_ns"`
 }
 
 type env struct {
@@ -69,17 +74,20 @@ func run(ctx context.Context) error {
 		}
 		phase = d
 	}
-	res := Result{At: time.Now().UTC(), PhaseDuration: phase}
+	decl, err := infra.Load()
+	if err != nil {
+		return err
+	}
+	res := Result{At: time.Now().UTC(), PhaseDuration: phase, IgnoredPushesPerSaga: 3*len(decl.Subscriptions) - 3}
 	// The emulators are JVMs: until their hot paths are compiled, every
 	// call is several times slower than on a warm stack.
 	if _, err := measurePhase(ctx, e, "warm-up", 16, 10*time.Second); err != nil {
 		return err
 	}
-	var err error
 	if res.Floor, err = measureFloor(ctx, e, 50); err != nil {
 		return err
 	}
-	if res.Sequential, err = measureSequential(ctx, e, 60, res.Floor); err != nil {
+	if res.Sequential, err = measureSequential(ctx, e, 100, 30, res.Floor); err != nil {
 		return err
 	}
 	for _, c := range []int{1, 8, 32, 64} {

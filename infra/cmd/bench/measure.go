@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"slices"
@@ -18,6 +19,7 @@ import (
 	"github.com/ticketsaga/saga/infra/loadgen"
 	"github.com/ticketsaga/saga/shared/event"
 	"github.com/ticketsaga/saga/shared/metrics"
+	"github.com/ticketsaga/saga/shared/push"
 )
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -33,6 +35,14 @@ func pct(ds []time.Duration, p float64) time.Duration {
 }
 
 // Sequential is one order at a time on a warm stack.
+//
+// Each order starts after a random pause of 0–200 ms, as the floor's
+// samples do, so that it meets the emulator's push loops at a random point
+// of their 100 ms cycle. Back to back, each order would start right after
+// the previous one's last push, always at the same point of every
+// subscription's cycle: the run then measures how the loops happen to be
+// aligned (a whole saga inside one cycle, ~100 ms, or spread over two,
+// ~200 ms, for the whole run), not the saga. BackToBackP50Ms shows that.
 type Sequential struct {
 	Orders           int     `json:"orders"`
 	P50Ms            float64 `json:"p50_ms"`
@@ -40,20 +50,26 @@ type Sequential struct {
 	P99Ms            float64 `json:"p99_ms"`
 	RatioToThreeHops float64 `json:"p50_ratio_to_three_hop_floor"`
 	RatioToChain     float64 `json:"p50_ratio_to_three_hop_chain"`
+	BackToBackOrders int     `json:"back_to_back_orders"`
+	BackToBackP50Ms  float64 `json:"back_to_back_p50_ms"`
 }
 
-func measureSequential(ctx context.Context, e env, n int, floor Floor) (Sequential, error) {
+func measureSequential(ctx context.Context, e env, n, backToBack int, floor Floor) (Sequential, error) {
 	c := loadgen.NewClient(e.order, e.point, e.ticket)
 	user, ticket := fmt.Sprintf("bench-seq-%d", time.Now().UnixNano()), fmt.Sprintf("bench-seq-t-%d", time.Now().UnixNano())
-	if err := c.SeedAccount(ctx, user, int64(n+10)*10); err != nil {
+	total := n + backToBack + 5
+	if err := c.SeedAccount(ctx, user, int64(total)*10); err != nil {
 		return Sequential{}, err
 	}
-	if err := c.SeedTicket(ctx, ticket, 10, int64(n+10)); err != nil {
+	if err := c.SeedTicket(ctx, ticket, 10, int64(total)); err != nil {
 		return Sequential{}, err
 	}
-	var lat []time.Duration
-	for i := 0; i < n+5; i++ {
-		progress(fmt.Sprintf("sequential: order %d/%d", i+1, n+5))
+	var random, b2b []time.Duration
+	for i := range total {
+		progress(fmt.Sprintf("sequential: order %d/%d", i+1, total))
+		if i < 5+n {
+			time.Sleep(rand.N(200 * time.Millisecond)) // a random point of the emulator's push cycle
+		}
 		a, err := c.PlaceOrder(ctx, user, ticket, 1, 10, fmt.Sprintf("%s-%d", user, i), 30*time.Second)
 		if err != nil {
 			return Sequential{}, err
@@ -61,11 +77,16 @@ func measureSequential(ctx context.Context, e env, n int, floor Floor) (Sequenti
 		if a.Status != http.StatusCreated {
 			return Sequential{}, fmt.Errorf("sequential order %d answered %d", i, a.Status)
 		}
-		if i >= 5 { // warm-up
-			lat = append(lat, a.Latency)
+		switch {
+		case i < 5: // warm-up
+		case i < 5+n:
+			random = append(random, a.Latency)
+		default:
+			b2b = append(b2b, a.Latency)
 		}
 	}
-	s := Sequential{Orders: len(lat), P50Ms: ms(pct(lat, 0.5)), P95Ms: ms(pct(lat, 0.95)), P99Ms: ms(pct(lat, 0.99))}
+	s := Sequential{Orders: len(random), P50Ms: ms(pct(random, 0.5)), P95Ms: ms(pct(random, 0.95)), P99Ms: ms(pct(random, 0.99)),
+		BackToBackOrders: len(b2b), BackToBackP50Ms: ms(pct(b2b, 0.5))}
 	s.RatioToThreeHops = s.P50Ms / floor.ThreeHopsMs()
 	s.RatioToChain = s.P50Ms / floor.ChainP50Ms
 	return s, nil
@@ -221,7 +242,8 @@ type FlashSale struct {
 	SpeedupGain float64 `json:"grants_per_second_ratio"`
 }
 
-// Flash is one flash sale: deliveries posted straight to /push/grant.
+// Flash is one flash sale: consumed-point deliveries posted straight to
+// ticket-service's push endpoint.
 type Flash struct {
 	Deliveries   int     `json:"deliveries"`
 	Concurrency  int     `json:"concurrency"`
@@ -267,7 +289,7 @@ func flash(ctx context.Context, ticketURL, label string, deliveries, conc int, s
 		}
 		bodies[i], _ = json.Marshal(map[string]any{
 			"message":      map[string]any{"data": m.Data, "attributes": m.Attributes, "messageId": strconv.Itoa(i)},
-			"subscription": "projects/bench/subscriptions/ticket-grant",
+			"subscription": "projects/bench/subscriptions/ticket-events",
 		})
 	}
 	var (
@@ -287,7 +309,7 @@ func flash(ctx context.Context, ticketURL, label string, deliveries, conc int, s
 					return
 				}
 				progress(fmt.Sprintf("flash sale (%s): %d/%d deliveries", label, i+1, deliveries))
-				req, _ := http.NewRequestWithContext(ctx, "POST", ticketURL+"/push/grant", bytes.NewReader(bodies[i]))
+				req, _ := http.NewRequestWithContext(ctx, "POST", ticketURL+push.Path, bytes.NewReader(bodies[i]))
 				req.Header.Set("Content-Type", "application/json")
 				res, err := c.HTTP.Do(req)
 				if err != nil {
@@ -350,14 +372,29 @@ func clearProgress() {
 func measureIgnoredPush(ctx context.Context, e env, n int) (float64, error) {
 	env := event.Envelope{ID: "bench-ignored", Order: &event.Order{UserID: "bench-ignored-user", TicketID: "bench-ignored-ticket", Quantity: 1, Price: 10,
 		History: []event.Record{{EventType: event.StartedOrder, Service: event.OrderService, At: time.Now()}}}}
-	m, err := event.NewMessage(env, event.ConsumedPoint, event.PointService, "bench-ignored-consumed", "", time.Now())
+	body := func(t event.Type, source string) ([]byte, error) {
+		m, err := event.NewMessage(env, t, source, "bench-ignored-"+string(t), "", time.Now())
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(map[string]any{
+			"message":      map[string]any{"data": m.Data, "attributes": m.Attributes, "messageId": "1"},
+			"subscription": "projects/bench/subscriptions/ignored",
+		})
+	}
+	consumed, err := body(event.ConsumedPoint, event.PointService)
 	if err != nil {
 		return 0, err
 	}
-	body, _ := json.Marshal(map[string]any{
-		"message":      map[string]any{"data": m.Data, "attributes": m.Attributes, "messageId": "1"},
-		"subscription": "projects/bench/subscriptions/ignored",
-	})
+	granted, err := body(event.GrantedTicket, event.TicketService)
+	if err != nil {
+		return 0, err
+	}
+	// Each service gets an event of the saga's happy path it does not handle.
+	targets := []struct {
+		url  string
+		body []byte
+	}{{e.order + push.Path, consumed}, {e.point + push.Path, granted}, {e.ticket + push.Path, granted}}
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
 	cpu0, err := cpuTime(e.pids)
 	if err != nil {
@@ -367,14 +404,14 @@ func measureIgnoredPush(ctx context.Context, e env, n int) (float64, error) {
 		wg   sync.WaitGroup
 		errc = make(chan error, 6)
 	)
-	for _, url := range []string{e.order + "/push/complete", e.point + "/push/refund", e.ticket + "/push/cancel"} {
+	for _, tg := range targets {
 		for range 2 {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				for i := 0; i < n/2; i++ {
 					progress(fmt.Sprintf("CPU of ignored pushes: %d/%d per endpoint", 2*i+1, n))
-					req, _ := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(body))
+					req, _ := http.NewRequestWithContext(ctx, "POST", tg.url, bytes.NewReader(tg.body))
 					req.Header.Set("Content-Type", "application/json")
 					res, err := client.Do(req)
 					if err != nil {
@@ -384,7 +421,7 @@ func measureIgnoredPush(ctx context.Context, e env, n int) (float64, error) {
 					io.Copy(io.Discard, res.Body)
 					res.Body.Close()
 					if res.StatusCode != http.StatusNoContent {
-						errc <- fmt.Errorf("ignored push to %s answered %d", url, res.StatusCode)
+						errc <- fmt.Errorf("ignored push to %s answered %d", tg.url, res.StatusCode)
 						return
 					}
 				}

@@ -18,10 +18,6 @@ import (
 	"github.com/ticketsaga/saga/shared/push"
 )
 
-// PathComplete is the push path of the settling subscription, as declared
-// in infra/.
-const PathComplete = "/push/complete"
-
 // Long-poll bounds (CONTRACT §2).
 const (
 	DefaultWait = 25 * time.Second
@@ -53,9 +49,10 @@ func (a *API) Routes() http.Handler {
 	return mux
 }
 
-// CompleteHandler is the push endpoint for the events that settle an order.
-func (a *API) CompleteHandler() http.Handler {
-	return a.Push.Handler(a.complete, event.GrantedTicket, event.FailedPoint, event.RefundedPoint)
+// PushHandler is the push endpoint of order-service's subscription: the
+// events that settle an order.
+func (a *API) PushHandler() http.Handler {
+	return a.Push.Handler(push.Routes{event.GrantedTicket: a.complete, event.FailedPoint: a.complete, event.RefundedPoint: a.complete})
 }
 
 type orderRequest struct {
@@ -108,7 +105,10 @@ func (a *API) postOrder(w http.ResponseWriter, r *http.Request) {
 	o.History = []order.Entry{{EventType: string(event.StartedOrder), Service: event.OrderService, At: now}}
 
 	ctx := r.Context()
-	o, err = a.Store.Create(ctx, o, req.Fingerprint(), start)
+	// Watch before the order exists: a settle here is then never missed.
+	watch := a.Store.Watch(id)
+	defer watch.Close()
+	o, created, err := a.Store.Create(ctx, o, req.Fingerprint(), start)
 	switch {
 	case errors.Is(err, store.ErrKeyReused):
 		httpjson.WriteError(w, r, a.Log, &httpjson.Error{Status: http.StatusUnprocessableEntity, Code: "idempotency_key_reused",
@@ -124,7 +124,7 @@ func (a *API) postOrder(w http.ResponseWriter, r *http.Request) {
 		a.Log.WarnContext(ctx, "started-order not published yet", "order_id", id, "error", err.Error())
 	}
 	if !o.Status.Terminal() {
-		if o, err = a.Store.WaitTerminal(ctx, id, wait, a.Draining); err != nil {
+		if o, err = watch.Wait(ctx, wait, a.Draining, created); err != nil {
 			httpjson.WriteError(w, r, a.Log, err)
 			return
 		}

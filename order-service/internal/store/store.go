@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -66,6 +67,13 @@ type Store struct {
 	fs      *firestore.Client
 	steps   *outbox.Steps
 	waiters waiters
+	// ListenAfter is how long a long-poll on an order this instance has
+	// just created waits before it also listens to the order document (see
+	// Watch); 0 listens at once.
+	ListenAfter time.Duration
+	// remoteSettle is when (Unix ns) a long-poll here last heard its order
+	// settled through the listener: by another instance.
+	remoteSettle atomic.Int64
 }
 
 // New returns a Store publishing through steps.
@@ -78,8 +86,9 @@ func (s *Store) ref(id string) *firestore.DocumentRef { return s.fs.Collection(O
 // Create stores o with its started-order event start, unless an order with
 // o's id exists: then, if it was made from the same request (fingerprint),
 // that order is returned instead; otherwise ErrKeyReused. The started-order
-// event is published, or re-published while it is still pending.
-func (s *Store) Create(ctx context.Context, o order.Order, fingerprint string, start event.Message) (order.Order, error) {
+// event is published, or re-published while it is still pending. created
+// says o is new.
+func (s *Store) Create(ctx context.Context, o order.Order, fingerprint string, start event.Message) (_ order.Order, created bool, err error) {
 	ref := s.ref(o.ID)
 	doc := toDoc(o)
 	doc.Fingerprint = fingerprint
@@ -87,35 +96,35 @@ func (s *Store) Create(ctx context.Context, o order.Order, fingerprint string, s
 	doc.Pending = []string{StepStart}
 	// Create is atomic on its own (it fails if the document exists), so a
 	// new order costs one write and no transaction.
-	_, err := ref.Create(ctx, doc)
-	out, publish := o, start
+	_, err = ref.Create(ctx, doc)
+	out, publish, created := o, start, err == nil
 	switch {
 	case status.Code(err) == codes.AlreadyExists:
 		snap, err := ref.Get(ctx)
 		if err != nil {
-			return order.Order{}, fmt.Errorf("read order %s: %w", o.ID, err)
+			return order.Order{}, false, fmt.Errorf("read order %s: %w", o.ID, err)
 		}
 		var d orderDoc
 		if err := snap.DataTo(&d); err != nil {
-			return order.Order{}, fmt.Errorf("decode order %s: %w", o.ID, err)
+			return order.Order{}, false, fmt.Errorf("decode order %s: %w", o.ID, err)
 		}
 		if d.Fingerprint != fingerprint {
-			return order.Order{}, fmt.Errorf("create order %s: %w", o.ID, ErrKeyReused)
+			return order.Order{}, false, fmt.Errorf("create order %s: %w", o.ID, ErrKeyReused)
 		}
 		out = fromDoc(o.ID, d)
 		stored, ok := d.Steps[StepStart]
 		if !ok || !slices.Contains(d.Pending, StepStart) {
-			return out, nil
+			return out, false, nil
 		}
 		publish = stored
 	case err != nil:
-		return order.Order{}, fmt.Errorf("create order %s: %w", o.ID, err)
+		return order.Order{}, false, fmt.Errorf("create order %s: %w", o.ID, err)
 	}
 	s.steps.Committed(StepStart)
 	if err := s.steps.Publish(ctx, ref, StepStart, publish); err != nil {
-		return out, err
+		return out, created, err
 	}
-	return out, nil
+	return out, created, nil
 }
 
 // StopExpired moves every pending order created more than timeout before
@@ -217,16 +226,46 @@ func (s *Store) Get(ctx context.Context, id string) (order.Order, error) {
 }
 
 // WaitTerminal returns the order as soon as it is terminal, or as it is
-// when wait runs out or drain closes (the instance is shutting down). It
-// listens to the order document, so any number of waiters on any number
-// of instances see the change the moment it commits; when this instance
-// settled the order itself, it hears it at once, in process.
+// when wait runs out or drain closes (the instance is shutting down).
 func (s *Store) WaitTerminal(ctx context.Context, id string, wait time.Duration, drain <-chan struct{}) (order.Order, error) {
+	w := s.Watch(id)
+	defer w.Close()
+	return w.Wait(ctx, wait, drain, false)
+}
+
+// Watch is one long-poll's interest in an order. A long-poll hears its order
+// settle in one of two ways: at once, in process, when this instance
+// settled it; or through a listener on the order document, which sees a
+// settle by any instance the moment it commits.
+//
+// The listener costs a stream, its reads and CPU, and a single instance
+// never needs it, so for an order it has just created an instance opens it
+// only after ListenAfter, unless it heard another instance settle one of its
+// orders in the last minute: there is more than one instance, and most
+// orders will settle elsewhere.
+type Watch struct {
+	s     *Store
+	id    string
+	local chan order.Order
+}
+
+// Watch starts watching order id; it must be called before anything can
+// settle the order, so that a settle here is never missed.
+func (s *Store) Watch(id string) *Watch {
+	return &Watch{s: s, id: id, local: s.waiters.add(id)}
+}
+
+// Close stops the watch.
+func (w *Watch) Close() { w.s.waiters.remove(w.id, w.local) }
+
+// Wait returns the order as soon as it is terminal, or as it is when wait
+// runs out or drain closes. created says this instance has just created
+// the order, so it is known to be pending.
+func (w *Watch) Wait(ctx context.Context, wait time.Duration, drain <-chan struct{}, created bool) (order.Order, error) {
+	s := w.s
 	if wait <= 0 {
-		return s.Get(ctx, id)
+		return s.Get(ctx, w.id)
 	}
-	local := s.waiters.add(id)
-	defer s.waiters.remove(id, local)
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 
@@ -235,49 +274,65 @@ func (s *Store) WaitTerminal(ctx context.Context, id string, wait time.Duration,
 		err error
 	}
 	updates := make(chan update, 1)
-	it := s.ref(id).Snapshots(wctx)
-	defer it.Stop()
-	go func() {
-		for {
-			var u update
-			snap, err := it.Next()
-			switch {
-			case err != nil:
-				u.err = err
-			case !snap.Exists():
-				u.err = ErrNotFound
-			default:
-				u.o, u.err = decode(snap)
+	listen := func() (stop func()) {
+		it := s.ref(w.id).Snapshots(wctx)
+		go func() {
+			for {
+				var u update
+				snap, err := it.Next()
+				switch {
+				case err != nil:
+					u.err = err
+				case !snap.Exists():
+					u.err = ErrNotFound
+				default:
+					u.o, u.err = decode(snap)
+				}
+				select {
+				case updates <- u:
+				case <-wctx.Done():
+					return
+				}
+				if u.err != nil || u.o.Status.Terminal() {
+					return
+				}
 			}
-			select {
-			case updates <- u:
-			case <-wctx.Done():
-				return
-			}
-			if u.err != nil || u.o.Status.Terminal() {
-				return
-			}
-		}
-	}()
+		}()
+		return it.Stop
+	}
+	stop := func() {}
+	defer func() { stop() }()
+	var later <-chan time.Time
+	if d := s.listenDelay(created); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		later = t.C
+	} else {
+		stop = listen()
+	}
 
 	var last *order.Order
 	for {
 		select {
-		case o := <-local:
+		case o := <-w.local:
 			return o, nil
+		case <-later:
+			later = nil
+			stop = listen()
 		case <-drain:
 			drain = nil
 			cancel()
 		case u := <-updates:
 			switch {
 			case u.err == nil && u.o.Status.Terminal():
+				s.remoteSettle.Store(time.Now().UnixNano())
 				return u.o, nil
 			case u.err == nil:
 				last = &u.o
 			case errors.Is(u.err, ErrNotFound):
 				return order.Order{}, ErrNotFound
 			default:
-				return order.Order{}, fmt.Errorf("listen to order %s: %w", id, u.err)
+				return order.Order{}, fmt.Errorf("listen to order %s: %w", w.id, u.err)
 			}
 		case <-wctx.Done():
 			if ctx.Err() != nil {
@@ -286,9 +341,17 @@ func (s *Store) WaitTerminal(ctx context.Context, id string, wait time.Duration,
 			if last != nil {
 				return *last, nil
 			}
-			return s.Get(ctx, id)
+			return s.Get(ctx, w.id)
 		}
 	}
+}
+
+// listenDelay is how long a long-poll waits before opening its listener.
+func (s *Store) listenDelay(created bool) time.Duration {
+	if !created || time.Since(time.Unix(0, s.remoteSettle.Load())) < time.Minute {
+		return 0
+	}
+	return s.ListenAfter
 }
 
 // waiters are the long-polls of this instance, by order, so that settling

@@ -14,12 +14,6 @@ import (
 	"github.com/ticketsaga/saga/shared/push"
 )
 
-// Push paths, as declared in infra/.
-const (
-	PathConsume = "/push/consume"
-	PathRefund  = "/push/refund"
-)
-
 // API serves point-service.
 type API struct {
 	Store *store.Store
@@ -36,14 +30,11 @@ func (a *API) Routes() http.Handler {
 	return mux
 }
 
-// ConsumeHandler is the push endpoint for started-order.
-func (a *API) ConsumeHandler() http.Handler {
-	return a.Push.Handler(a.consume, event.StartedOrder)
-}
-
-// RefundHandler is the push endpoint for failed-ticket and canceled-ticket.
-func (a *API) RefundHandler() http.Handler {
-	return a.Push.Handler(a.refund, event.FailedTicket, event.CanceledTicket)
+// PushHandler is the push endpoint of point-service's subscription: it
+// consumes points on started-order and refunds them on failed-ticket and
+// canceled-ticket.
+func (a *API) PushHandler() http.Handler {
+	return a.Push.Handler(push.Routes{event.StartedOrder: a.consume, event.FailedTicket: a.refund, event.CanceledTicket: a.refund})
 }
 
 type account struct {

@@ -14,12 +14,6 @@ import (
 	"github.com/ticketsaga/saga/ticket-service/internal/store"
 )
 
-// Push paths, as declared in infra/.
-const (
-	PathGrant  = "/push/grant"
-	PathCancel = "/push/cancel"
-)
-
 // API serves ticket-service.
 type API struct {
 	Store *store.Store
@@ -37,14 +31,10 @@ func (a *API) Routes() http.Handler {
 	return mux
 }
 
-// GrantHandler is the push endpoint for consumed-point.
-func (a *API) GrantHandler() http.Handler {
-	return a.Push.Handler(a.grant, event.ConsumedPoint)
-}
-
-// CancelHandler is the push endpoint for stopped-order.
-func (a *API) CancelHandler() http.Handler {
-	return a.Push.Handler(a.cancel, event.StoppedOrder)
+// PushHandler is the push endpoint of ticket-service's subscription: it
+// grants tickets on consumed-point and cancels the grant on stopped-order.
+func (a *API) PushHandler() http.Handler {
+	return a.Push.Handler(push.Routes{event.ConsumedPoint: a.grant, event.StoppedOrder: a.cancel})
 }
 
 type ticketJSON struct {
