@@ -89,7 +89,7 @@ func throwaway(ctx context.Context, c *pubsub.Client, project, name, base string
 	return pub, func() { pub.Stop(); cleanup() }, nil
 }
 
-func measureFloor(ctx context.Context, e env, n int) (Floor, error) {
+func measureFloor(ctx context.Context, e env, n, subs int) (Floor, error) {
 	c, err := pubsub.NewClient(ctx, e.project)
 	if err != nil {
 		return Floor{}, err
@@ -101,7 +101,7 @@ func measureFloor(ctx context.Context, e env, n int) (Floor, error) {
 		return Floor{}, err
 	}
 	f.OneHopP50Ms, f.OneHopP90Ms = ms(pct(hop, 0.5)), ms(pct(hop, 0.9))
-	chain, err := threeHopChain(ctx, c, e.project, n, 5)
+	chain, err := threeHopChain(ctx, c, e.project, n, subs)
 	if err != nil {
 		return Floor{}, err
 	}

@@ -84,7 +84,7 @@ func run(ctx context.Context) error {
 	if _, err := measurePhase(ctx, e, "warm-up", 16, 10*time.Second); err != nil {
 		return err
 	}
-	if res.Floor, err = measureFloor(ctx, e, 50); err != nil {
+	if res.Floor, err = measureFloor(ctx, e, 50, len(decl.Subscriptions)); err != nil {
 		return err
 	}
 	if res.Sequential, err = measureSequential(ctx, e, 100, 30, res.Floor); err != nil {
@@ -100,7 +100,7 @@ func run(ctx context.Context) error {
 	if res.IgnoredPushCPUMs, err = measureIgnoredPush(ctx, e, 600); err != nil {
 		return err
 	}
-	if res.FlashSale, err = measureFlashSale(ctx, e, 400, 50, 300, 40*time.Second); err != nil {
+	if res.FlashSale, err = measureFlashSale(ctx, e, 400, 50, 300, 20*time.Second); err != nil {
 		return err
 	}
 	clearProgress()
