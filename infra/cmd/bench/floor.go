@@ -89,19 +89,19 @@ func throwaway(ctx context.Context, c *pubsub.Client, project, name, base string
 	return pub, func() { pub.Stop(); cleanup() }, nil
 }
 
-func measureFloor(ctx context.Context, e env, n, subs int) (Floor, error) {
+func measureFloor(ctx context.Context, e env, n, chains, subs int) (Floor, error) {
 	c, err := pubsub.NewClient(ctx, e.project)
 	if err != nil {
 		return Floor{}, err
 	}
 	defer c.Close()
-	f := Floor{Samples: n, ChainSamples: n}
+	f := Floor{Samples: n, ChainSamples: chains}
 	hop, err := oneHop(ctx, c, e.project, n)
 	if err != nil {
 		return Floor{}, err
 	}
 	f.OneHopP50Ms, f.OneHopP90Ms = ms(pct(hop, 0.5)), ms(pct(hop, 0.9))
-	chain, err := threeHopChain(ctx, c, e.project, n, subs)
+	chain, err := threeHopChain(ctx, c, e.project, chains, subs)
 	if err != nil {
 		return Floor{}, err
 	}

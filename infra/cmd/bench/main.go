@@ -84,7 +84,7 @@ func run(ctx context.Context) error {
 	if _, err := measurePhase(ctx, e, "warm-up", 16, 10*time.Second); err != nil {
 		return err
 	}
-	if res.Floor, err = measureFloor(ctx, e, 50, len(decl.Subscriptions)); err != nil {
+	if res.Floor, err = measureFloor(ctx, e, 150, 50, len(decl.Subscriptions)); err != nil {
 		return err
 	}
 	if res.Sequential, err = measureSequential(ctx, e, 100, 30, res.Floor); err != nil {

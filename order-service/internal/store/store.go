@@ -325,7 +325,14 @@ func (w *Watch) Wait(ctx context.Context, wait time.Duration, drain <-chan struc
 		case u := <-updates:
 			switch {
 			case u.err == nil && u.o.Status.Terminal():
-				s.remoteSettle.Store(time.Now().UnixNano())
+				select {
+				case o := <-w.local: // settled here after all
+					return o, nil
+				default:
+				}
+				if !s.waiters.settlingHere(w.id) {
+					s.remoteSettle.Store(time.Now().UnixNano())
+				}
 				return u.o, nil
 			case u.err == nil:
 				last = &u.o
@@ -355,10 +362,35 @@ func (s *Store) listenDelay(created bool) time.Duration {
 }
 
 // waiters are the long-polls of this instance, by order, so that settling
-// an order here answers them without waiting for the listener.
+// an order here answers them without waiting for the listener; and the
+// orders being settled here right now.
 type waiters struct {
-	mu sync.Mutex
-	m  map[string]map[chan order.Order]struct{}
+	mu       sync.Mutex
+	m        map[string]map[chan order.Order]struct{}
+	settling map[string]int
+}
+
+func (w *waiters) beginSettle(id string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.settling == nil {
+		w.settling = map[string]int{}
+	}
+	w.settling[id]++
+}
+
+func (w *waiters) endSettle(id string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.settling[id]--; w.settling[id] <= 0 {
+		delete(w.settling, id)
+	}
+}
+
+func (w *waiters) settlingHere(id string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.settling[id] > 0
 }
 
 func (w *waiters) add(id string) chan order.Order {
@@ -403,6 +435,10 @@ func (s *Store) Apply(ctx context.Context, in event.Envelope, t event.Type, reas
 		out     order.Order
 		changed bool
 	)
+	// From before the commit until the waiters are told: a listener here
+	// that sees this settle first must not take it for another instance's.
+	s.waiters.beginSettle(in.ID)
+	defer s.waiters.endSettle(in.ID)
 	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		snap, err := outbox.GetTx(tx, ref)
 		if err != nil {
