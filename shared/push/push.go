@@ -141,18 +141,18 @@ func (e Endpoint) Handler(routes Routes) http.Handler {
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
-		attrs := []any{"path", r.URL.Path, "subscription", m.SubscriptionName(), "message_id", m.ID,
+		log := e.Log.With("path", r.URL.Path, "subscription", m.SubscriptionName(), "message_id", m.ID,
 			"delivery_attempt", m.DeliveryAttempt, "event_type", m.Attributes[event.AttrEventType],
-			"order_id", m.Attributes[event.AttrOrderID], "event_id", m.Attributes[event.AttrEventID], "error", err.Error()}
+			"order_id", m.Attributes[event.AttrOrderID], "event_id", m.Attributes[event.AttrEventID])
 		if errors.Is(err, ErrPoison) {
-			e.Log.ErrorContext(ctx, "dropping poison message", attrs...)
+			log.ErrorContext(ctx, "dropping poison message", "error", err.Error())
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
-		e.Log.WarnContext(ctx, "push handling failed; Pub/Sub will retry, then dead-letter", attrs...)
+		log.WarnContext(ctx, "push handling failed; Pub/Sub will retry, then dead-letter", "error", err.Error())
 		if e.Failures != nil {
 			if rerr := e.Failures.RecordFailure(ctx, m, err); rerr != nil {
-				e.Log.WarnContext(ctx, "record push failure", append(attrs[:len(attrs)-2], "error", rerr.Error())...)
+				log.WarnContext(ctx, "record push failure", "error", rerr.Error())
 			}
 		}
 		http.Error(w, "retry later", http.StatusInternalServerError)
