@@ -37,7 +37,8 @@ func dialOptions() []grpc.DialOption {
 // Connect opens the clients for cfg. Their OpenTelemetry instrumentation
 // is off: nothing here exports traces, and it costs CPU on every call.
 func Connect(ctx context.Context, cfg config.Config) (*Clients, error) {
-	opts, err := metrics.FirestoreOptions(cfg.FirestoreEmulatorHost, dialOptions()...)
+	dial := dialOptions()
+	opts, err := metrics.FirestoreOptions(cfg.FirestoreEmulatorHost, dial...)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +47,7 @@ func Connect(ctx context.Context, cfg config.Config) (*Clients, error) {
 		return nil, fmt.Errorf("firestore client for %s: %w", cfg.ProjectID, err)
 	}
 	psOpts := []option.ClientOption{option.WithTelemetryDisabled()}
-	for _, d := range dialOptions() {
+	for _, d := range dial {
 		psOpts = append(psOpts, option.WithGRPCDialOption(d))
 	}
 	ps, err := pubsub.NewClient(ctx, cfg.ProjectID, psOpts...)

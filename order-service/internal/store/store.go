@@ -88,7 +88,7 @@ func (s *Store) ref(id string) *firestore.DocumentRef { return s.fs.Collection(O
 // that order is returned instead; otherwise ErrKeyReused. The started-order
 // event is published, or re-published while it is still pending. created
 // says o is new.
-func (s *Store) Create(ctx context.Context, o order.Order, fingerprint string, start event.Message) (_ order.Order, created bool, err error) {
+func (s *Store) Create(ctx context.Context, o order.Order, fingerprint string, start event.Message) (order.Order, bool, error) {
 	ref := s.ref(o.ID)
 	doc := toDoc(o)
 	doc.Fingerprint = fingerprint
@@ -96,7 +96,7 @@ func (s *Store) Create(ctx context.Context, o order.Order, fingerprint string, s
 	doc.Pending = []string{StepStart}
 	// Create is atomic on its own (it fails if the document exists), so a
 	// new order costs one write and no transaction.
-	_, err = ref.Create(ctx, doc)
+	_, err := ref.Create(ctx, doc)
 	out, publish, created := o, start, err == nil
 	switch {
 	case status.Code(err) == codes.AlreadyExists:
