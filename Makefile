@@ -2,7 +2,7 @@
 GO ?= go
 DEVSTACK = $(GO) run ./infra/cmd/devstack
 
-.PHONY: run test test-unit test-integration lint bench check-emulators
+.PHONY: run test test-unit test-integration lint bench check-emulators check-ready
 
 ## run: emulators, topic and subscriptions, the three services; Ctrl-C stops all
 run:
@@ -25,6 +25,10 @@ check-emulators:
 	  [ -x "$$f" ] || { echo "make test: emulator missing: $$f (install google-cloud-cli-pubsub-emulator and google-cloud-cli-firestore-emulator)" >&2; exit 1; }; \
 	done; \
 	command -v java >/dev/null || { echo "make test: java not found; the emulators need a JRE (17+)" >&2; exit 1; }
+
+## check-ready: 20 fresh `make run` stacks, each sent an order the moment it is healthy
+check-ready: check-emulators
+	$(DEVSTACK) emulators -- $(GO) test -count=1 -run TestMakeRunIsReadyWhenHealthy -timeout 30m ./e2e -ready-runs=20
 
 lint:
 	gofmt -l . | tee /dev/stderr | (! read)

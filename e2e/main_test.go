@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -69,6 +70,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	if sum := drillSummary(); sum != "" {
+		fmt.Print("fault drills:\n" + sum)
+	}
 	stack.close()
 	os.Exit(code)
 }
@@ -78,6 +82,8 @@ type stackOptions struct {
 	// crash is the probability that a service "crashes" right after a
 	// commit, before publishing: the request is aborted mid-way.
 	crash float64
+	// env is more configuration, as the environment would give it.
+	env map[string]string
 }
 
 // startStack starts a stack for one test and stops it when the test ends.
@@ -110,10 +116,19 @@ func newStack(o stackOptions) (*Stack, error) {
 
 	var closers []func()
 	base := map[string]string{}
+	env := map[string]string{"GOOGLE_CLOUD_PROJECT": s.project, "PUBSUB_TOPIC": decl.Topic, "ORDER_TIMEOUT": o.timeout.String(),
+		"FIRESTORE_EMULATOR_HOST": os.Getenv("FIRESTORE_EMULATOR_HOST"), "OUTBOX_GRACE": "500ms",
+		"FAULT_CRASH_AFTER_COMMIT": fmt.Sprint(o.crash)}
+	for k, v := range o.env {
+		env[k] = v
+	}
+	if _, err := config.Load("e2e", func(k string) string { return env[k] }); err != nil {
+		return nil, err
+	}
 	s.config = func(service string) config.Config {
-		return config.Config{Service: service, ProjectID: s.project, Topic: decl.Topic, OrderTimeout: o.timeout,
-			FirestoreEmulatorHost: os.Getenv("FIRESTORE_EMULATOR_HOST"), StockShards: 16, StockLeases: true, ListenAfter: time.Second,
-			OutboxGrace: 500 * time.Millisecond, CrashAfterCommit: o.crash, Crash: func() { panic(http.ErrAbortHandler) }}
+		c, _ := config.Load(service, func(k string) string { return env[k] })
+		c.Crash = func() { panic(http.ErrAbortHandler) }
+		return c
 	}
 	s.log = func(service string) *slog.Logger { return logging.New(logFile, service, s.project, slog.LevelInfo) }
 	for _, svc := range []struct {
@@ -168,6 +183,22 @@ type deliveryLog struct {
 	// hold, when it returns true, answers a push to service 503 without
 	// handling it, as a service that is down would.
 	hold func(service string, attrs map[string]string) bool
+	// down services refuse every request: the connection is closed
+	// unanswered, as when the instance is gone.
+	down map[string]bool
+}
+
+// refused is the status recorded for a push a down service refused.
+const refused = 599
+
+// setDown takes service down (every request refused) or brings it back.
+func (l *deliveryLog) setDown(service string, down bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.down == nil {
+		l.down = map[string]bool{}
+	}
+	l.down[service] = down
 }
 
 // setHold installs (or, with nil, removes) the hold.
@@ -179,7 +210,21 @@ func (l *deliveryLog) setHold(h func(service string, attrs map[string]string) bo
 
 func (l *deliveryLog) wrap(service string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if len(r.URL.Path) < 6 || r.URL.Path[:6] != "/push/" {
+		l.mu.Lock()
+		down := l.down[service]
+		l.mu.Unlock()
+		isPush := strings.HasPrefix(r.URL.Path, "/push/")
+		if down {
+			if isPush {
+				m, _ := peekPush(r)
+				l.mu.Lock()
+				l.list = append(l.list, delivery{Service: service, EventType: m[event.AttrEventType], EventID: m[event.AttrEventID], Status: refused})
+				l.mu.Unlock()
+			}
+			refuse(w)
+			return
+		}
+		if !isPush {
 			h.ServeHTTP(w, r)
 			return
 		}
@@ -239,6 +284,17 @@ func (l *deliveryLog) waitQuiet(t *testing.T, quiet time.Duration) {
 		time.Sleep(50 * time.Millisecond) // sampling the delivery count for a quiet period
 	}
 	t.Fatalf("still busy after 60s")
+}
+
+// refuse closes the connection without an answer.
+func refuse(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			conn.Close()
+			return
+		}
+	}
+	http.Error(w, "down", http.StatusServiceUnavailable)
 }
 
 type statusRecorder struct {

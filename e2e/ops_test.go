@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -123,8 +122,10 @@ func TestPoisonMessageDeadLettersAndRedrives(t *testing.T) {
 
 // TestReconciliation: a failed order whose refund was lost (corrupted by
 // hand) is found and repaired by re-publishing the stored failed-ticket;
-// two runs in a row then report the same and change nothing; a run that
-// crashed midway resumes.
+// the next run re-checks that finding and resolves it, and a third finds
+// nothing new and changes nothing. Then, among newly settled orders, an
+// unreadable one is reported and skipped, and a run that crashed midway
+// resumes from its saved cursor.
 func TestReconciliation(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, stackOptions{timeout: 30 * time.Second})
@@ -160,38 +161,55 @@ func TestReconciliation(t *testing.T) {
 		return run
 	}
 	first := reconcile()
-	if first.Checked != 2 || first.Repaired != 1 || len(first.Findings) != 1 || first.Findings[0].OrderID != id ||
-		!strings.HasPrefix(first.Findings[0].Repair, "re-published failed-ticket") {
+	if first.Checked != 2 || first.Consistent != 1 || first.Repaired != 1 || first.Findings != 1 || len(first.Samples) != 1 ||
+		first.Samples[0].OrderID != id || !strings.HasPrefix(first.Samples[0].Repair, "re-published failed-ticket") {
 		t.Fatalf("first run = %+v", first)
 	}
 	waitBalance(t, s, user, 900)
 
-	second, third := reconcile(), reconcile()
-	if second.Checked != 2 || second.Consistent != 2 || len(second.Findings) != 0 || second.Repaired != 0 {
+	second := reconcile()
+	if second.Checked != 0 || second.Rechecked != 1 || second.Resolved != 1 || second.Findings != 0 || second.Repaired != 0 {
 		t.Fatalf("second run = %+v", second)
 	}
-	if fmt.Sprint(third.Checked, third.Consistent, third.Findings, third.Repaired) != fmt.Sprint(second.Checked, second.Consistent, second.Findings, second.Repaired) {
-		t.Errorf("third run %+v differs from second %+v", third, second)
+	third := reconcile()
+	if third.Checked != 0 || third.Rechecked != 0 || third.Findings != 0 || third.Repaired != 0 || !third.From.Equal(second.Through.Truncate(time.Microsecond)) {
+		t.Fatalf("third run = %+v (second through %s)", third, second.Through)
 	}
 	if got := s.balance(t, user); got != 900 {
 		t.Errorf("balance after reruns = %d, want 900", got)
 	}
 
-	// A run that crashes midway is resumed by the next one.
+	// Two orders settle; one of them is unreadable.
+	ticket2 := uniq("rect")
+	s.seedTicket(t, ticket2, 100, 5)
+	var newIDs []string
+	for range 2 {
+		r := do(t, "POST", s.order+"/orders", order(user, ticket2, 1, 100))
+		mustStatus(t, r, http.StatusCreated)
+		newIDs = append(newIDs, r.str("order_id"))
+	}
+	if _, err := s.fs.Collection("orders").Doc(newIDs[1]).Update(ctx, []firestore.Update{{Path: "status", Value: map[string]any{"not": "a status"}}}); err != nil {
+		t.Fatal(err)
+	}
 	ps, err := pubsub.NewClient(ctx, s.project)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ps.Close()
 	pub := outbox.NewPublisher(ps, s.decl.Topic)
-	r := &ops.Reconciler{FS: s.fs, Publisher: pub, Now: time.Now, Settle: time.Minute, CrashAfter: 1}
+	r := &ops.Reconciler{FS: s.fs, Publisher: pub, Now: time.Now, Settle: 0, CrashAfter: 1}
 	if _, err := r.Run(ctx); err != ops.ErrCrashed {
 		t.Fatalf("crashing run: %v", err)
 	}
 	r.CrashAfter = 0
 	resumed, err := r.Run(ctx)
-	if err != nil || resumed.Resumed != 1 || resumed.Status != "done" || resumed.Checked != 2 || len(resumed.Findings) != 0 {
+	if err != nil || resumed.Resumed != 1 || resumed.Status != "done" || resumed.Checked != 1 || resumed.Consistent != 1 ||
+		resumed.Unreadable != 1 || resumed.Findings != 1 || resumed.Samples[0].OrderID != newIDs[1] {
 		t.Fatalf("resumed run = %+v, %v", resumed, err)
+	}
+	all, err := ops.Findings(ctx, s.fs, resumed.ID)
+	if err != nil || len(all) != 1 || !strings.Contains(all[0].Problem, "unreadable order") {
+		t.Errorf("findings of %s = %+v, %v", resumed.ID, all, err)
 	}
 	runs, err := s.fs.Collection(ops.Runs).Documents(ctx).GetAll()
 	if err != nil || len(runs) != 4 {

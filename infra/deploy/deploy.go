@@ -315,6 +315,10 @@ func (p *Plan) iam() error {
 		if _, err := p.G.Run("pubsub", "topics", "add-iam-policy-binding", p.Decl.Topic, "--member="+member, "--role=roles/pubsub.publisher", p.pf()); err != nil {
 			return err
 		}
+		// /healthz checks that the topic exists (a topic lookup).
+		if _, err := p.G.Run("pubsub", "topics", "add-iam-policy-binding", p.Decl.Topic, "--member="+member, "--role=roles/pubsub.viewer", p.pf()); err != nil {
+			return err
+		}
 		// The push invoker and the scheduler may call it; nobody else
 		// (order-service is public for its API anyway).
 		for _, caller := range []string{SAPushInvoker, SAScheduler} {

@@ -74,6 +74,7 @@ func TestDryRunCoversEveryResource(t *testing.T) {
 		{"gcloud pubsub topics create saga-events-dead-letter"},
 		{"gcloud pubsub topics add-iam-policy-binding saga-events-dead-letter", "gcp-sa-pubsub", "roles/pubsub.publisher"},
 		{"gcloud pubsub topics add-iam-policy-binding saga-events ", "saga-point@", "roles/pubsub.publisher"},
+		{"gcloud pubsub topics add-iam-policy-binding saga-events ", "saga-order@", "roles/pubsub.viewer"},
 		{"gcloud projects add-iam-policy-binding demo-project", "saga-ticket@", "roles/datastore.user"},
 		{"gcloud run services add-iam-policy-binding point-service", "saga-push-invoker@", "roles/run.invoker"},
 		{"gcloud iam service-accounts add-iam-policy-binding saga-push-invoker@", "roles/iam.serviceAccountTokenCreator"},

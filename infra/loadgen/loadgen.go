@@ -123,6 +123,9 @@ type Order struct {
 	Price    int64  `json:"price"`
 	Status   string `json:"status"`
 	Reason   string `json:"reason"`
+	// UpdatedAt of a terminal order is when it ended.
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Answer is what a POST /orders answered.
@@ -133,8 +136,13 @@ type Answer struct {
 	Attempts int
 }
 
+// retryFor is how long PlaceOrder keeps retrying: longer than a service
+// restart or a drill's outage.
+const retryFor = 60 * time.Second
+
 // PlaceOrder posts an order with an Idempotency-Key; on a transport error
-// it retries with the same key, as a careful client does.
+// or a 5xx it retries with the same key, with a backoff, for up to a
+// minute, as a careful client does.
 func (c *Client) PlaceOrder(ctx context.Context, user, ticket string, qty, price int64, key string, wait time.Duration) (Answer, error) {
 	body := map[string]any{"user_id": user, "ticket_id": ticket, "quantity": qty, "price": price}
 	start := time.Now()
@@ -147,12 +155,12 @@ func (c *Client) PlaceOrder(ctx context.Context, user, ticket string, qty, price
 		if err == nil {
 			return Answer{Status: st, Order: o, Latency: time.Since(start), Attempts: attempt}, nil
 		}
-		if attempt == 30 || ctx.Err() != nil {
+		if time.Since(start) > retryFor || ctx.Err() != nil {
 			return Answer{Attempts: attempt}, fmt.Errorf("place order %s: %w", key, err)
 		}
 		select {
 		case <-ctx.Done():
-		case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
+		case <-time.After(min(time.Duration(attempt)*50*time.Millisecond, time.Second)):
 		}
 	}
 }
@@ -180,6 +188,9 @@ type Scenario struct {
 	Concurrency int
 	MaxQuantity int
 	Wait        time.Duration
+	// Pace, when set, starts one order every Pace (a stream) instead of
+	// as fast as Concurrency allows.
+	Pace time.Duration
 }
 
 // Placed is one order of a run: what was asked, and what the user was told.
@@ -230,7 +241,16 @@ func (r *Run) Fire(ctx context.Context, c *Client) {
 	r.Orders = make([]Placed, sc.Orders)
 	sem := make(chan struct{}, sc.Concurrency)
 	var wg sync.WaitGroup
+	var pace <-chan time.Time
+	if sc.Pace > 0 {
+		t := time.NewTicker(sc.Pace)
+		defer t.Stop()
+		pace = t.C
+	}
 	for i := range sc.Orders {
+		if pace != nil && i > 0 {
+			<-pace
+		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {

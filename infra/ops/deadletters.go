@@ -30,8 +30,12 @@ type DeadLetter struct {
 	EventType    string
 	EventID      string
 	OrderID      string
-	data         []byte
-	attributes   map[string]string
+	// OrderStatus is the order's status now: once it has ended, the
+	// self-healing replays did what the dead letter could not, and the
+	// dead letter needs nothing more.
+	OrderStatus string
+	data        []byte
+	attributes  map[string]string
 }
 
 // DeadLetters reads the dead-letter hold subscription.
@@ -127,7 +131,8 @@ func (d DeadLetters) release(ctx context.Context, ackIDs []string) error {
 	return nil
 }
 
-// List returns the held dead letters and leaves them held.
+// List returns the held dead letters, with the status of their orders
+// now, and leaves them held.
 func (d DeadLetters) List(ctx context.Context) ([]DeadLetter, error) {
 	dls, err := d.pull(ctx)
 	var ids []string
@@ -137,7 +142,33 @@ func (d DeadLetters) List(ctx context.Context) ([]DeadLetter, error) {
 	if rerr := d.release(ctx, ids); err == nil {
 		err = rerr
 	}
-	return dls, err
+	if err != nil {
+		return dls, err
+	}
+	status := map[string]string{}
+	for i, dl := range dls {
+		st, ok := status[dl.OrderID]
+		if !ok && dl.OrderID != "" {
+			o, err := getSaga(ctx, d.FS, Orders, dl.OrderID)
+			switch {
+			case err != nil:
+				st = "unreadable"
+			case o == nil:
+				st = "unknown"
+			default:
+				st = o.Status
+			}
+			status[dl.OrderID] = st
+		}
+		dls[i].OrderStatus = st
+	}
+	return dls, nil
+}
+
+// Ended reports whether the dead letter's order has ended: nothing is left
+// to do for it.
+func (dl DeadLetter) Ended() bool {
+	return dl.OrderStatus == "completed" || dl.OrderStatus == "failed" || dl.OrderStatus == "cancelled"
 }
 
 // Group is dead letters with the same subscription and reason.
@@ -145,7 +176,10 @@ type Group struct {
 	Subscription string
 	Reason       string
 	Count        int
-	EventIDs     []string
+	// Open: dead letters whose order has not ended; the others were
+	// healed by the timeout sweep's replays and need nothing.
+	Open     int
+	EventIDs []string
 }
 
 // GroupBy groups dead letters by subscription and reason.
@@ -157,6 +191,9 @@ func GroupBy(dls []DeadLetter) []Group {
 			m[k] = &Group{Subscription: dl.Subscription, Reason: dl.Reason}
 		}
 		m[k].Count++
+		if !dl.Ended() {
+			m[k].Open++
+		}
 		m[k].EventIDs = append(m[k].EventIDs, dl.EventID)
 	}
 	var out []Group

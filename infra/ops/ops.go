@@ -38,7 +38,14 @@ type sagaDoc struct {
 	UpdatedAt time.Time                `firestore:"updated_at"`
 	Steps     map[string]event.Message `firestore:"steps"`
 	Pending   []string                 `firestore:"outbox_pending"`
+	// The timeout sweep's self-healing of a stopping order.
+	Replays    int        `firestore:"replays"`
+	GaveUp     bool       `firestore:"gave_up"`
+	NextReplay *time.Time `firestore:"next_replay"`
 }
+
+// errUndecodable marks a stored document that cannot be read.
+var errUndecodable = errors.New("undecodable document")
 
 func getSaga(ctx context.Context, fs *firestore.Client, coll, id string) (*sagaDoc, error) {
 	snap, err := fs.Collection(coll).Doc(id).Get(ctx)
@@ -50,7 +57,7 @@ func getSaga(ctx context.Context, fs *firestore.Client, coll, id string) (*sagaD
 	}
 	var d sagaDoc
 	if err := snap.DataTo(&d); err != nil {
-		return nil, fmt.Errorf("decode %s/%s: %w", coll, id, err)
+		return nil, fmt.Errorf("%w %s/%s: %v", errUndecodable, coll, id, err)
 	}
 	return &d, nil
 }
@@ -125,6 +132,11 @@ type StuckOrder struct {
 	Status    string
 	CreatedAt time.Time
 	Age       time.Duration
+	// Replays the timeout sweep sent to drive it to its end, and the next
+	// one; GaveUp says they ended and an operator must look.
+	Replays    int
+	NextReplay *time.Time
+	GaveUp     bool
 }
 
 // Stuck lists orders pending or stopping for longer than age.
@@ -143,9 +155,12 @@ func Stuck(ctx context.Context, fs *firestore.Client, now time.Time, age time.Du
 		}
 		var d sagaDoc
 		if err := snap.DataTo(&d); err != nil {
-			return nil, fmt.Errorf("decode order %s: %w", snap.Ref.ID, err)
+			// Listed, not fatal: an operator needs to see it most.
+			out = append(out, StuckOrder{OrderID: snap.Ref.ID, Status: "unreadable: " + err.Error()})
+			continue
 		}
-		out = append(out, StuckOrder{OrderID: snap.Ref.ID, Status: d.Status, CreatedAt: d.CreatedAt, Age: now.Sub(d.CreatedAt)})
+		out = append(out, StuckOrder{OrderID: snap.Ref.ID, Status: d.Status, CreatedAt: d.CreatedAt, Age: now.Sub(d.CreatedAt),
+			Replays: d.Replays, NextReplay: d.NextReplay, GaveUp: d.GaveUp})
 	}
 	slices.SortFunc(out, func(a, b StuckOrder) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	return out, nil

@@ -11,11 +11,15 @@ import (
 
 	"cloud.google.com/go/firestore"
 	"github.com/google/uuid"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
+	"github.com/ticketsaga/saga/shared/config"
 	"github.com/ticketsaga/saga/shared/event"
 )
 
-// Finding is an order whose records across the services disagree.
+// Finding is an order whose records across the services disagree, or that
+// has not ended long after it should have.
 type Finding struct {
 	OrderID     string `firestore:"order_id" json:"order_id"`
 	Status      string `firestore:"status" json:"status"`
@@ -23,9 +27,15 @@ type Finding struct {
 	TicketState string `firestore:"ticket_state" json:"ticket_state"`
 	Problem     string `firestore:"problem" json:"problem"`
 	// Repair is what the run did: the event it re-published, or "" when
-	// the problem needs a person.
+	// the problem needs a person (or, for an unfinished order, belongs to
+	// the timeout sweep's replays).
 	Repair string `firestore:"repair" json:"repair,omitempty"`
 }
+
+// maxSamples is how many findings a run document holds; all of them are in
+// its findings subcollection, one document each, so a run document stays
+// small whatever it finds.
+const maxSamples = 20
 
 // Run is one reconciliation run, as recorded in reconcile_runs.
 type Run struct {
@@ -33,78 +43,126 @@ type Run struct {
 	Status     string    `firestore:"status" json:"status"` // running, done
 	StartedAt  time.Time `firestore:"started_at" json:"started_at"`
 	FinishedAt time.Time `firestore:"finished_at" json:"finished_at"`
-	Cursor     string    `firestore:"cursor" json:"-"`
-	Resumed    int       `firestore:"resumed" json:"resumed"`
-	Checked    int       `firestore:"checked" json:"checked"`
-	Consistent int       `firestore:"consistent" json:"consistent"`
-	InFlight   int       `firestore:"in_flight" json:"in_flight"`
-	Findings   []Finding `firestore:"findings" json:"findings"`
+	// The run checks the orders that settled in (From, Through]: the
+	// previous run's Through up to Settle before the run began.
+	From    time.Time `firestore:"from" json:"from"`
+	Through time.Time `firestore:"through" json:"through"`
+	// The cursor within the window: the last order checked.
+	CursorAt time.Time `firestore:"cursor_at" json:"-"`
+	CursorID string    `firestore:"cursor_id" json:"-"`
+	// Phase is where a run that died should resume: "recheck", "settled",
+	// "unfinished".
+	Phase string `firestore:"phase" json:"-"`
+	// Previous is the run whose findings this one re-checks.
+	Previous string `firestore:"previous" json:"previous,omitempty"`
+	Resumed  int    `firestore:"resumed" json:"resumed"`
+	// Checked settled orders of the window; Rechecked findings of the
+	// previous run, Resolved those of them now consistent.
+	Checked    int `firestore:"checked" json:"checked"`
+	Consistent int `firestore:"consistent" json:"consistent"`
+	Rechecked  int `firestore:"rechecked" json:"rechecked"`
+	Resolved   int `firestore:"resolved" json:"resolved"`
+	// InFlight: orders of the window not yet ended (the sweep owns them);
+	// Unfinished: orders not ended long after their bound (findings).
+	InFlight   int `firestore:"in_flight" json:"in_flight"`
+	Unfinished int `firestore:"unfinished" json:"unfinished"`
+	// Unreadable documents were reported as findings and skipped.
+	Unreadable int       `firestore:"unreadable" json:"unreadable"`
+	Findings   int       `firestore:"findings" json:"findings"`
 	Repaired   int       `firestore:"repaired" json:"repaired"`
+	Samples    []Finding `firestore:"samples" json:"samples"`
 }
 
-// Reconciler checks every settled order against the point and ticket
-// records: completed means points taken and tickets granted; failed or
-// cancelled means net zero. It repairs what it can by re-publishing the
-// stored event that drives the missing step (consumers absorb a repeat), so
-// running it twice, or again after a crash midway, changes nothing more.
+// State is where the next run starts.
+type State struct {
+	Through time.Time `firestore:"through"`
+	LastRun string    `firestore:"last_run"`
+}
+
+// Collections of the reconciliation's own records.
+const (
+	FindingsSub = "findings" // under each run
+	StateColl   = "reconcile_state"
+	stateDoc    = "cursor"
+)
+
+// Reconciler checks settled orders against the point and ticket records:
+// completed means points taken and tickets granted; failed or cancelled
+// means net zero. It works incrementally: each run checks what settled
+// since the last one, re-checks the last run's findings, and lists orders
+// that have not ended long after their bound. It repairs what it can by
+// re-publishing the stored event that drives the missing step (consumers
+// absorb a repeat), so running it twice, or again after a crash midway,
+// changes nothing more.
 type Reconciler struct {
 	FS        *firestore.Client
 	Publisher publisher
 	Now       func() time.Time
-	// Settle: orders updated more recently than this are left alone, as
-	// their compensations may still be in flight.
+	// Settle: orders updated more recently than this are left to the
+	// next run, as their compensations may still be in flight.
 	Settle time.Duration
+	// StuckAfter: an order not ended this long after it was created is a
+	// finding (the bound of the README, with room).
+	StuckAfter time.Duration
 	// CrashAfter, for tests, stops a run after this many orders, as a
 	// crash would, leaving it "running" to be resumed.
 	CrashAfter int
+
+	done int
 }
 
 const page = 200
 
+// NewReconciler returns the reconciler of a service configured by cfg:
+// orders settle within ORDER_TIMEOUT, and end within the README's bound,
+// ORDER_TIMEOUT + HEAL_MAX_INTERVAL plus a sweep; one more minute for Cloud
+// Scheduler's grain and another HEAL_MAX_INTERVAL of room make a finding.
+func NewReconciler(fs *firestore.Client, pub publisher, cfg config.Config) *Reconciler {
+	return &Reconciler{FS: fs, Publisher: pub, Now: time.Now, Settle: cfg.OrderTimeout,
+		StuckAfter: cfg.OrderTimeout + 2*cfg.Heal.Max + time.Minute}
+}
+
 // ErrCrashed is returned when CrashAfter stopped a run.
 var ErrCrashed = errors.New("reconciliation stopped midway (test fault)")
 
-// Run reconciles every order, resuming the last run if it did not finish.
+// Run reconciles, resuming the last run if it did not finish.
 func (r *Reconciler) Run(ctx context.Context) (Run, error) {
 	run, ref, err := r.begin(ctx)
 	if err != nil {
 		return Run{}, err
 	}
-	cutoff := r.Now().Add(-r.Settle)
-	done := 0
-	for {
-		q := r.FS.Collection(Orders).OrderBy(firestore.DocumentID, firestore.Asc).Limit(page)
-		if run.Cursor != "" {
-			q = q.StartAfter(run.Cursor)
+	r.done = 0
+	for _, ph := range []struct {
+		name string
+		fn   func(context.Context, *Run, *firestore.DocumentRef) error
+	}{{"recheck", r.recheck}, {"settled", r.settled}, {"unfinished", r.unfinished}} {
+		if run.Phase != ph.name {
+			continue
 		}
-		snaps, err := q.Documents(ctx).GetAll()
-		if err != nil {
-			return run, fmt.Errorf("list orders after %q: %w", run.Cursor, err)
+		if err := ph.fn(ctx, &run, ref); err != nil {
+			return run, err
 		}
-		for _, snap := range snaps {
-			if r.CrashAfter > 0 && done == r.CrashAfter {
-				return run, ErrCrashed
-			}
-			if err := r.check(ctx, &run, snap, cutoff); err != nil {
-				return run, err
-			}
-			run.Cursor = snap.Ref.ID
-			done++
-		}
-		// The cursor and counts are saved after every page, so a crashed
-		// run resumes where it was.
-		if _, err := ref.Set(ctx, run); err != nil {
-			return run, fmt.Errorf("save reconciliation run %s: %w", run.ID, err)
-		}
-		if len(snaps) < page {
-			break
+		next := map[string]string{"recheck": "settled", "settled": "unfinished", "unfinished": "done"}[ph.name]
+		run.Phase, run.CursorAt, run.CursorID = next, time.Time{}, ""
+		if err := r.save(ctx, ref, run); err != nil {
+			return run, err
 		}
 	}
 	run.Status, run.FinishedAt = "done", r.Now().UTC()
-	if _, err := ref.Set(ctx, run); err != nil {
-		return run, fmt.Errorf("finish reconciliation run %s: %w", run.ID, err)
+	if err := r.save(ctx, ref, run); err != nil {
+		return run, err
+	}
+	if _, err := r.FS.Collection(StateColl).Doc(stateDoc).Set(ctx, State{Through: run.Through, LastRun: run.ID}); err != nil {
+		return run, fmt.Errorf("save reconciliation cursor: %w", err)
 	}
 	return run, nil
+}
+
+func (r *Reconciler) save(ctx context.Context, ref *firestore.DocumentRef, run Run) error {
+	if _, err := ref.Set(ctx, run); err != nil {
+		return fmt.Errorf("save reconciliation run %s: %w", run.ID, err)
+	}
+	return nil
 }
 
 func (r *Reconciler) begin(ctx context.Context) (Run, *firestore.DocumentRef, error) {
@@ -121,7 +179,20 @@ func (r *Reconciler) begin(ctx context.Context) (Run, *firestore.DocumentRef, er
 		run.Resumed++
 		return run, snaps[0].Ref, nil
 	}
-	run := Run{ID: r.Now().UTC().Format("20060102T150405Z") + "-" + uuid.NewString()[:8], Status: "running", StartedAt: r.Now().UTC(), Findings: []Finding{}}
+	var st State
+	snap, err := r.FS.Collection(StateColl).Doc(stateDoc).Get(ctx)
+	switch {
+	case status.Code(err) == codes.NotFound:
+	case err != nil:
+		return Run{}, nil, fmt.Errorf("read reconciliation cursor: %w", err)
+	default:
+		if err := snap.DataTo(&st); err != nil {
+			return Run{}, nil, fmt.Errorf("decode reconciliation cursor: %w", err)
+		}
+	}
+	now := r.Now().UTC()
+	run := Run{ID: now.Format("20060102T150405Z") + "-" + uuid.NewString()[:8], Status: "running", StartedAt: now,
+		From: st.Through, Through: maxTime(st.Through, now.Add(-r.Settle)), Phase: "recheck", Previous: st.LastRun, Samples: []Finding{}}
 	ref := r.FS.Collection(Runs).Doc(run.ID)
 	if _, err := ref.Create(ctx, run); err != nil {
 		return Run{}, nil, fmt.Errorf("record reconciliation run: %w", err)
@@ -129,47 +200,211 @@ func (r *Reconciler) begin(ctx context.Context) (Run, *firestore.DocumentRef, er
 	return run, ref, nil
 }
 
-func (r *Reconciler) check(ctx context.Context, run *Run, snap *firestore.DocumentSnapshot, cutoff time.Time) error {
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// crash is the test fault: it stops the run after CrashAfter orders.
+func (r *Reconciler) crash() error {
+	if r.CrashAfter > 0 && r.done == r.CrashAfter {
+		return ErrCrashed
+	}
+	r.done++
+	return nil
+}
+
+// recheck checks again every finding of the previous run that concerned a
+// settled order: one that is consistent now is resolved (a repair worked);
+// one that is not stays a finding.
+func (r *Reconciler) recheck(ctx context.Context, run *Run, ref *firestore.DocumentRef) error {
+	if run.Previous == "" {
+		return nil
+	}
+	q := r.FS.Collection(Runs).Doc(run.Previous).Collection(FindingsSub).OrderBy(firestore.DocumentID, firestore.Asc)
+	return r.pages(ctx, run, ref, q, func(_ *firestore.DocumentSnapshot) {}, func(fsnap *firestore.DocumentSnapshot) error {
+		var f Finding
+		if err := fsnap.DataTo(&f); err != nil || f.OrderID == "" {
+			return nil // an unreadable finding of the last run: nothing to re-check
+		}
+		if f.Status == "pending" || f.Status == "stopping" {
+			return nil // unfinished orders are listed afresh by this run
+		}
+		osnap, err := r.FS.Collection(Orders).Doc(f.OrderID).Get(ctx)
+		if status.Code(err) == codes.NotFound {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read order %s: %w", f.OrderID, err)
+		}
+		run.Rechecked++
+		consistent, err := r.check(ctx, run, ref, osnap)
+		if err != nil {
+			return err
+		}
+		if consistent {
+			run.Resolved++
+		}
+		return nil
+	})
+}
+
+// settled checks the orders that settled in the run's window.
+func (r *Reconciler) settled(ctx context.Context, run *Run, ref *firestore.DocumentRef) error {
+	q := r.FS.Collection(Orders).Where("updated_at", ">", run.From).Where("updated_at", "<=", run.Through).
+		OrderBy("updated_at", firestore.Asc).OrderBy(firestore.DocumentID, firestore.Asc)
+	return r.pages(ctx, run, ref, q, func(last *firestore.DocumentSnapshot) {
+		if t, ok := last.Data()["updated_at"].(time.Time); ok {
+			run.CursorAt = t
+		}
+	}, func(snap *firestore.DocumentSnapshot) error {
+		var o sagaDoc
+		if err := snap.DataTo(&o); err != nil {
+			return r.unreadable(ctx, run, ref, snap.Ref.ID, "order", err)
+		}
+		if o.Status == "pending" || o.Status == "stopping" {
+			run.InFlight++ // the timeout sweep owns it; listed below if it overstays
+			return nil
+		}
+		run.Checked++
+		consistent, err := r.check(ctx, run, ref, snap)
+		if consistent {
+			run.Consistent++
+		}
+		return err
+	})
+}
+
+// unfinished lists the orders that have not ended long after their bound.
+func (r *Reconciler) unfinished(ctx context.Context, run *Run, ref *firestore.DocumentRef) error {
+	if r.StuckAfter <= 0 {
+		return nil
+	}
+	q := r.FS.Collection(Orders).Where("status", "in", []string{"pending", "stopping"}).
+		Where("created_at", "<=", run.StartedAt.Add(-r.StuckAfter)).OrderBy("created_at", firestore.Asc).OrderBy(firestore.DocumentID, firestore.Asc)
+	return r.pages(ctx, run, ref, q, func(last *firestore.DocumentSnapshot) {
+		if t, ok := last.Data()["created_at"].(time.Time); ok {
+			run.CursorAt = t
+		}
+	}, func(snap *firestore.DocumentSnapshot) error {
+		var o sagaDoc
+		if err := snap.DataTo(&o); err != nil {
+			return r.unreadable(ctx, run, ref, snap.Ref.ID, "order", err)
+		}
+		run.Unfinished++
+		f := Finding{OrderID: snap.Ref.ID, Status: o.Status, PointState: "?", TicketState: "?",
+			Problem: fmt.Sprintf("not ended %s after it was created (%d replays)", run.StartedAt.Sub(o.CreatedAt).Round(time.Second), o.Replays)}
+		if o.GaveUp {
+			f.Problem += "; replays ended: an operator must look"
+		}
+		return r.record(ctx, run, ref, f)
+	})
+}
+
+// pages runs visit on every document of q after the run's cursor, saving
+// the run (counts and cursor) after every page, so a run that dies resumes
+// where it was. cursor sets the run's cursor from the last document of a
+// page.
+func (r *Reconciler) pages(ctx context.Context, run *Run, ref *firestore.DocumentRef, q firestore.Query,
+	cursor func(last *firestore.DocumentSnapshot), visit func(*firestore.DocumentSnapshot) error) error {
+	for {
+		pq := q.Limit(page)
+		switch {
+		case run.CursorID != "" && !run.CursorAt.IsZero():
+			pq = pq.StartAfter(run.CursorAt, run.CursorID)
+		case run.CursorID != "":
+			pq = pq.StartAfter(run.CursorID)
+		}
+		snaps, err := pq.Documents(ctx).GetAll()
+		if err != nil {
+			return fmt.Errorf("reconciliation %s: list after %q: %w", run.Phase, run.CursorID, err)
+		}
+		for _, snap := range snaps {
+			if err := r.crash(); err != nil {
+				return err
+			}
+			if err := visit(snap); err != nil {
+				return err
+			}
+		}
+		if len(snaps) > 0 {
+			last := snaps[len(snaps)-1]
+			run.CursorID = last.Ref.ID
+			cursor(last)
+			if err := r.save(ctx, ref, *run); err != nil {
+				return err
+			}
+		}
+		if len(snaps) < page {
+			return nil
+		}
+	}
+}
+
+// record keeps a finding: in the run's findings subcollection, and among
+// the run document's samples while there is room.
+func (r *Reconciler) record(ctx context.Context, run *Run, ref *firestore.DocumentRef, f Finding) error {
+	if _, err := ref.Collection(FindingsSub).Doc(f.OrderID).Set(ctx, f); err != nil {
+		return fmt.Errorf("record finding on %s: %w", f.OrderID, err)
+	}
+	run.Findings++
+	if f.Repair != "" {
+		run.Repaired++
+	}
+	if len(run.Samples) < maxSamples {
+		run.Samples = append(run.Samples, f)
+	}
+	return nil
+}
+
+// unreadable reports a document that cannot be decoded, and goes on.
+func (r *Reconciler) unreadable(ctx context.Context, run *Run, ref *firestore.DocumentRef, id, what string, err error) error {
+	run.Unreadable++
+	return r.record(ctx, run, ref, Finding{OrderID: id, Problem: "unreadable " + what + ": " + err.Error()})
+}
+
+// check checks one settled order, repairs what it can and records a
+// finding; it reports whether the order was consistent.
+func (r *Reconciler) check(ctx context.Context, run *Run, ref *firestore.DocumentRef, snap *firestore.DocumentSnapshot) (bool, error) {
 	var o sagaDoc
 	if err := snap.DataTo(&o); err != nil {
-		run.Findings = append(run.Findings, Finding{OrderID: snap.Ref.ID, Problem: "undecodable order: " + err.Error()})
-		return nil
-	}
-	run.Checked++
-	if o.UpdatedAt.After(cutoff) || o.Status == "pending" || o.Status == "stopping" {
-		// Still moving: the timeout sweep and the outbox own it.
-		run.InFlight++
-		return nil
+		return false, r.unreadable(ctx, run, ref, snap.Ref.ID, "order", err)
 	}
 	pt, err := getSaga(ctx, r.FS, PointSagas, snap.Ref.ID)
+	if err != nil && !errors.Is(err, errUndecodable) {
+		return false, err
+	}
 	if err != nil {
-		return err
+		return false, r.unreadable(ctx, run, ref, snap.Ref.ID, "point saga", err)
 	}
 	tk, err := getSaga(ctx, r.FS, TicketSagas, snap.Ref.ID)
+	if err != nil && !errors.Is(err, errUndecodable) {
+		return false, err
+	}
 	if err != nil {
-		return err
+		return false, r.unreadable(ctx, run, ref, snap.Ref.ID, "ticket saga", err)
 	}
 	f := Finding{OrderID: snap.Ref.ID, Status: o.Status, PointState: state(pt), TicketState: state(tk)}
 	switch o.Status {
 	case "completed":
 		if f.PointState == "consumed" && f.TicketState == "granted" {
-			run.Consistent++
-			return nil
+			return true, nil
 		}
 		f.Problem = "completed order without its points taken and tickets granted"
 	case "failed", "cancelled":
 		pointZero := f.PointState != "consumed"
 		ticketZero := f.TicketState != "granted"
 		if pointZero && ticketZero {
-			run.Consistent++
-			return nil
+			return true, nil
 		}
 		switch {
 		case !ticketZero:
 			f.Problem = "tickets still granted on a " + o.Status + " order"
 			if m, ok := o.Steps["stop"]; ok {
 				if err := r.Publisher.Publish(ctx, m); err != nil {
-					return fmt.Errorf("repair order %s: %w", f.OrderID, err)
+					return false, fmt.Errorf("repair order %s: %w", f.OrderID, err)
 				}
 				f.Repair = "re-published " + string(m.Type) + " " + m.EventID
 			}
@@ -179,7 +414,7 @@ func (r *Reconciler) check(ctx context.Context, run *Run, snap *firestore.Docume
 			for _, step := range []string{"cancel", "grant"} {
 				if m, ok := tk.stepEvent(step); ok && (m.Type == event.FailedTicket || m.Type == event.CanceledTicket) {
 					if err := r.Publisher.Publish(ctx, m); err != nil {
-						return fmt.Errorf("repair order %s: %w", f.OrderID, err)
+						return false, fmt.Errorf("repair order %s: %w", f.OrderID, err)
 					}
 					f.Repair = "re-published " + string(m.Type) + " " + m.EventID
 					break
@@ -189,11 +424,7 @@ func (r *Reconciler) check(ctx context.Context, run *Run, snap *firestore.Docume
 	default:
 		f.Problem = "unknown order status " + o.Status
 	}
-	if f.Repair != "" {
-		run.Repaired++
-	}
-	run.Findings = append(run.Findings, f)
-	return nil
+	return false, r.record(ctx, run, ref, f)
 }
 
 func state(d *sagaDoc) string {
@@ -211,6 +442,23 @@ func (d *sagaDoc) stepEvent(step string) (event.Message, bool) {
 	return m, ok
 }
 
+// Findings returns the findings of run id, all of them.
+func Findings(ctx context.Context, fs *firestore.Client, runID string) ([]Finding, error) {
+	snaps, err := fs.Collection(Runs).Doc(runID).Collection(FindingsSub).Documents(ctx).GetAll()
+	if err != nil {
+		return nil, fmt.Errorf("read findings of run %s: %w", runID, err)
+	}
+	out := make([]Finding, 0, len(snaps))
+	for _, s := range snaps {
+		var f Finding
+		if err := s.DataTo(&f); err != nil {
+			f = Finding{OrderID: s.Ref.ID, Problem: "unreadable finding: " + err.Error()}
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
 // Handler serves the reconciliation as a task endpoint (Cloud Scheduler in
 // production): it answers the run's report as JSON.
 func (r *Reconciler) Handler(log *slog.Logger) http.Handler {
@@ -221,7 +469,11 @@ func (r *Reconciler) Handler(log *slog.Logger) http.Handler {
 			http.Error(w, `{"error":{"code":"reconcile_failed","message":"reconciliation failed; see logs"}}`, http.StatusInternalServerError)
 			return
 		}
-		log.InfoContext(req.Context(), "reconciliation done", "run_id", run.ID, "checked", run.Checked, "findings", len(run.Findings), "repaired", run.Repaired)
+		log.InfoContext(req.Context(), "reconciliation done", "run_id", run.ID, "checked", run.Checked, "findings", run.Findings,
+			"repaired", run.Repaired, "unfinished", run.Unfinished, "unreadable", run.Unreadable)
+		for _, f := range run.Samples {
+			log.WarnContext(req.Context(), "reconciliation finding", "run_id", run.ID, "order_id", f.OrderID, "status", f.Status, "problem", f.Problem, "repair", f.Repair)
+		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(run)
 	})

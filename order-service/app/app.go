@@ -10,6 +10,7 @@ import (
 
 	"github.com/ticketsaga/saga/infra/ops"
 	"github.com/ticketsaga/saga/order-service/internal/httpapi"
+	"github.com/ticketsaga/saga/order-service/internal/order"
 	"github.com/ticketsaga/saga/order-service/internal/store"
 	"github.com/ticketsaga/saga/shared/config"
 	"github.com/ticketsaga/saga/shared/deadletter"
@@ -26,19 +27,20 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*serve.App, 
 	if err != nil {
 		return nil, err
 	}
-	steps := &outbox.Steps{FS: c.Firestore, Collection: store.Orders, Service: event.OrderService, Publisher: c.Publisher, Log: log, Now: time.Now,
+	steps := &outbox.Steps{FS: c.Firestore, Collection: store.Orders, Service: event.OrderService, Publisher: c.Publisher, Log: log, Now: time.Now, Grace: cfg.OutboxGrace,
 		AfterCommit: serve.CrashHook(cfg, log)}
 	orders := store.New(c.Firestore, steps)
 	orders.ListenAfter = cfg.ListenAfter
 	api := &httpapi.API{Store: orders, Log: log,
 		Push: push.Endpoint{Log: log, Failures: deadletter.Recorder{FS: c.Firestore, Now: time.Now}}, Now: time.Now, Timeout: cfg.OrderTimeout,
-		Outbox:   steps.SweepHandler([]string{store.StepStart, store.StepStop}, cfg.OutboxGrace),
+		Heal: order.HealPolicy(cfg.Heal), SweepBudget: cfg.SweepBudget, Outbox: steps,
 		Draining: ctx.Done()}
-	reconciler := &ops.Reconciler{FS: c.Firestore, Publisher: c.Publisher, Now: time.Now, Settle: cfg.OrderTimeout}
+	reconciler := ops.NewReconciler(c.Firestore, c.Publisher, cfg)
 	return &serve.App{
-		API:   api.Routes(),
-		Push:  map[string]http.Handler{push.Path: api.PushHandler()},
-		Tasks: map[string]http.Handler{"/tasks/sweep": api.SweepHandler(), "/tasks/reconcile": reconciler.Handler(log)},
-		Close: func() { steps.Wait(); c.Close() },
+		API:    api.Routes(),
+		Push:   map[string]http.Handler{push.Path: api.PushHandler()},
+		Tasks:  map[string]http.Handler{"/tasks/sweep": api.SweepHandler(), "/tasks/reconcile": reconciler.Handler(log)},
+		Health: serve.NewHealth(c.Ping),
+		Close:  func() { steps.Wait(); c.Close() },
 	}, nil
 }

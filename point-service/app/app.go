@@ -25,14 +25,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*serve.App, 
 	if err != nil {
 		return nil, err
 	}
-	steps := &outbox.Steps{FS: c.Firestore, Collection: store.Sagas, Service: event.PointService, Publisher: c.Publisher, Log: log, Now: time.Now,
+	steps := &outbox.Steps{FS: c.Firestore, Collection: store.Sagas, Service: event.PointService, Publisher: c.Publisher, Log: log, Now: time.Now, Grace: cfg.OutboxGrace,
 		AfterCommit: serve.CrashHook(cfg, log)}
 	api := &httpapi.API{Store: store.New(c.Firestore, steps), Log: log,
 		Push: push.Endpoint{Log: log, Failures: deadletter.Recorder{FS: c.Firestore, Now: time.Now}}}
 	return &serve.App{
-		API:   api.Routes(),
-		Push:  map[string]http.Handler{push.Path: api.PushHandler()},
-		Tasks: map[string]http.Handler{"/tasks/outbox": steps.SweepHandler([]string{store.StepConsume, store.StepRefund}, cfg.OutboxGrace)},
-		Close: func() { steps.Wait(); c.Close() },
+		API:    api.Routes(),
+		Push:   map[string]http.Handler{push.Path: api.PushHandler()},
+		Tasks:  map[string]http.Handler{"/tasks/outbox": steps.SweepHandler([]string{store.StepConsume, store.StepRefund})},
+		Health: serve.NewHealth(c.Ping),
+		Close:  func() { steps.Wait(); c.Close() },
 	}, nil
 }

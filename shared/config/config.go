@@ -20,6 +20,14 @@ type Config struct {
 	ProjectID    string
 	Topic        string
 	OrderTimeout time.Duration
+	// Heal is when order-service's sweep replays the stop of a stopping
+	// order whose compensation stalled (HEAL_AFTER, HEAL_MAX_INTERVAL,
+	// HEAL_GIVE_UP).
+	Heal HealPolicy
+	// SweepBudget is how long one timeout sweep may start new pages of
+	// orders (SWEEP_BUDGET, default 60s, within Cloud Scheduler's 120 s
+	// attempt deadline).
+	SweepBudget time.Duration
 	// OutboxGrace is how long a committed event may stay unpublished
 	// before the outbox sweep publishes it.
 	OutboxGrace time.Duration
@@ -57,6 +65,12 @@ type Config struct {
 	Crash func()
 }
 
+// HealPolicy is order.HealPolicy as configured; config does not import
+// the services' domains.
+type HealPolicy struct {
+	First, Max, GiveUp time.Duration
+}
+
 // Load reads the configuration of service through getenv (os.Getenv).
 func Load(service string, getenv func(string) string) (Config, error) {
 	c := Config{
@@ -65,6 +79,8 @@ func Load(service string, getenv func(string) string) (Config, error) {
 		ProjectID:    or(getenv("GOOGLE_CLOUD_PROJECT"), DefaultProject),
 		Topic:        or(getenv("PUBSUB_TOPIC"), "saga-events"),
 		OrderTimeout: 30 * time.Second,
+		Heal:         HealPolicy{First: 30 * time.Second, Max: 2 * time.Minute, GiveUp: 24 * time.Hour},
+		SweepBudget:  time.Minute,
 		OutboxGrace:  2 * time.Second,
 		ListenAfter:  time.Second,
 
@@ -77,7 +93,8 @@ func Load(service string, getenv func(string) string) (Config, error) {
 	if (c.PushServiceAccount != "" || c.TaskServiceAccount != "") && c.AuthAudience == "" {
 		return Config{}, fmt.Errorf("PUSH_SERVICE_ACCOUNT or TASK_SERVICE_ACCOUNT needs AUTH_AUDIENCE (the service's URL)")
 	}
-	for name, dst := range map[string]*time.Duration{"ORDER_TIMEOUT": &c.OrderTimeout, "OUTBOX_GRACE": &c.OutboxGrace} {
+	for name, dst := range map[string]*time.Duration{"ORDER_TIMEOUT": &c.OrderTimeout, "OUTBOX_GRACE": &c.OutboxGrace,
+		"HEAL_AFTER": &c.Heal.First, "HEAL_MAX_INTERVAL": &c.Heal.Max, "HEAL_GIVE_UP": &c.Heal.GiveUp, "SWEEP_BUDGET": &c.SweepBudget} {
 		if v := getenv(name); v != "" {
 			d, err := time.ParseDuration(v)
 			if err != nil || d <= 0 {
@@ -85,6 +102,9 @@ func Load(service string, getenv func(string) string) (Config, error) {
 			}
 			*dst = d
 		}
+	}
+	if c.Heal.Max < c.Heal.First || c.Heal.GiveUp < c.Heal.Max {
+		return Config{}, fmt.Errorf("want HEAL_AFTER (%s) <= HEAL_MAX_INTERVAL (%s) <= HEAL_GIVE_UP (%s)", c.Heal.First, c.Heal.Max, c.Heal.GiveUp)
 	}
 	if v := getenv("LISTEN_AFTER"); v != "" {
 		d, err := time.ParseDuration(v)

@@ -30,3 +30,26 @@ func TestListenAfter(t *testing.T) {
 		}
 	}
 }
+
+func TestHealPolicy(t *testing.T) {
+	t.Parallel()
+	c, err := Load("order-service", env(nil))
+	if err != nil || c.Heal != (HealPolicy{First: 30 * time.Second, Max: 2 * time.Minute, GiveUp: 24 * time.Hour}) || c.SweepBudget != time.Minute {
+		t.Fatalf("defaults = %+v %s, %v", c.Heal, c.SweepBudget, err)
+	}
+	c, err = Load("order-service", env(map[string]string{"HEAL_AFTER": "2s", "HEAL_MAX_INTERVAL": "4s", "HEAL_GIVE_UP": "10m"}))
+	if err != nil || c.Heal != (HealPolicy{First: 2 * time.Second, Max: 4 * time.Second, GiveUp: 10 * time.Minute}) {
+		t.Fatalf("set = %+v, %v", c.Heal, err)
+	}
+	for _, bad := range []map[string]string{
+		{"HEAL_AFTER": "5m"},         // after the max interval
+		{"HEAL_MAX_INTERVAL": "48h"}, // after giving up
+		{"HEAL_GIVE_UP": "0s"},       // not positive
+		{"HEAL_AFTER": "soon"},       // not a duration
+		{"SWEEP_BUDGET": "-1s"},      // not positive
+	} {
+		if _, err := Load("order-service", env(bad)); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}

@@ -37,6 +37,11 @@ const (
 	AttrOrderID   = "order_id"
 	AttrEventID   = "event_id"
 	AttrSource    = "source"
+	// AttrReplay marks a message the timeout sweep re-sent to drive a
+	// stalled compensation on (self-healing). A step that already ran
+	// re-publishes its stored result for it, and the events it causes carry
+	// the mark on, so one replay walks the whole compensation chain.
+	AttrReplay = "replay"
 )
 
 // Service names, used in the source attribute and in history records.
@@ -78,6 +83,9 @@ type Envelope struct {
 	Order  *Order   `json:"order,omitempty"`
 	Point  *Section `json:"point,omitempty"`
 	Ticket *Section `json:"ticket,omitempty"`
+	// Replay says the message carrying the envelope was a replay
+	// (AttrReplay); it travels in the attributes, not in the data.
+	Replay bool `json:"-"`
 }
 
 // ErrMalformed marks an envelope that can never be processed.
@@ -196,7 +204,7 @@ func (e Envelope) WithRecords(service string, recs []Record) Envelope {
 }
 
 func (e Envelope) clone() Envelope {
-	out := Envelope{ID: e.ID}
+	out := Envelope{ID: e.ID, Replay: e.Replay}
 	if e.Order != nil {
 		o := *e.Order
 		o.History = slices.Clone(e.Order.History)
@@ -259,6 +267,18 @@ type Message struct {
 	OrderID    string            `firestore:"order_id" json:"order_id"`
 	Data       []byte            `firestore:"data" json:"data"`
 	Attributes map[string]string `firestore:"attributes" json:"attributes"`
+}
+
+// AsReplay returns a copy of m marked as a replay (AttrReplay): the same
+// data and event_id, so consumers still see the same event.
+func (m Message) AsReplay() Message {
+	attrs := make(map[string]string, len(m.Attributes)+1)
+	for k, v := range m.Attributes {
+		attrs[k] = v
+	}
+	attrs[AttrReplay] = "1"
+	m.Attributes = attrs
+	return m
 }
 
 // NewMessage builds the message for an event of type t, caused by source

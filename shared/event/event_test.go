@@ -107,3 +107,15 @@ func TestWithRecordsCarriesOwnTimeline(t *testing.T) {
 		t.Fatal("WithRecords changed its receiver")
 	}
 }
+
+func TestAsReplayMarksACopy(t *testing.T) {
+	t.Parallel()
+	m := Message{Type: StoppedOrder, EventID: "e1", Data: []byte(`{}`), Attributes: map[string]string{AttrEventID: "e1"}}
+	r := m.AsReplay()
+	if r.Attributes[AttrReplay] == "" || r.Attributes[AttrEventID] != "e1" || r.EventID != "e1" {
+		t.Errorf("replay = %+v", r)
+	}
+	if _, ok := m.Attributes[AttrReplay]; ok {
+		t.Error("AsReplay changed the stored message's attributes")
+	}
+}

@@ -9,8 +9,11 @@ import (
 
 	"cloud.google.com/go/firestore"
 	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/ticketsaga/saga/shared/config"
 	"github.com/ticketsaga/saga/shared/metrics"
@@ -22,6 +25,21 @@ type Clients struct {
 	Firestore *firestore.Client
 	PubSub    *pubsub.Client
 	Publisher *outbox.Publisher
+	topic     string
+}
+
+// Ping checks that the clients can serve: Firestore answers, and the saga
+// topic exists (so an event published now reaches its subscriptions, which
+// the bootstrap and the deploy create before the topic is used). It costs
+// one document read and one topic lookup.
+func (c *Clients) Ping(ctx context.Context) error {
+	if _, err := c.Firestore.Collection("health").Doc("ping").Get(ctx); err != nil && status.Code(err) != codes.NotFound {
+		return fmt.Errorf("firestore: %w", err)
+	}
+	if _, err := c.PubSub.TopicAdminClient.GetTopic(ctx, &pubsubpb.GetTopicRequest{Topic: c.topic}); err != nil {
+		return fmt.Errorf("pub/sub topic %s: %w", c.topic, err)
+	}
+	return nil
 }
 
 // window is the clients' fixed HTTP/2 flow-control window. Setting it turns
@@ -55,7 +73,8 @@ func Connect(ctx context.Context, cfg config.Config) (*Clients, error) {
 		fs.Close()
 		return nil, fmt.Errorf("pubsub client for %s: %w", cfg.ProjectID, err)
 	}
-	return &Clients{Firestore: fs, PubSub: ps, Publisher: outbox.NewPublisher(ps, cfg.Topic)}, nil
+	return &Clients{Firestore: fs, PubSub: ps, Publisher: outbox.NewPublisher(ps, cfg.Topic),
+		topic: "projects/" + cfg.ProjectID + "/topics/" + cfg.Topic}, nil
 }
 
 // Close closes the clients.

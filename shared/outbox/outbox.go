@@ -7,7 +7,6 @@ package outbox
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -21,7 +20,6 @@ import (
 	vkit "cloud.google.com/go/pubsub/v2/apiv1"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"github.com/google/uuid"
-	"google.golang.org/api/iterator"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -160,6 +158,9 @@ type Steps struct {
 	Publisher  *Publisher
 	Log        *slog.Logger
 	Now        func() time.Time
+	// Grace is how long a committed event may stay unpublished before the
+	// outbox sweep publishes it (OUTBOX_GRACE).
+	Grace time.Duration
 	// AfterCommit, when set, runs between a step's commit and its
 	// publish: the fault switch that proves a crash there loses nothing.
 	AfterCommit func(step string)
@@ -219,6 +220,17 @@ func (s *Steps) Run(ctx context.Context, step string, in event.Envelope, reads [
 	if err != nil {
 		return event.Message{}, fmt.Errorf("%s step %s for order %s: %w", s.Service, step, in.ID, err)
 	}
+	if in.Replay {
+		// Self-healing: the sweep replays an event because the order is
+		// still unfinished, so this step's result may have been lost
+		// downstream. Send it again, marked, whether or not it was
+		// published; consumers absorb it if it was not lost.
+		if pending {
+			s.Committed(step)
+			return msg, s.Publish(ctx, ref, step, msg.AsReplay())
+		}
+		return msg, s.Publisher.Publish(ctx, msg.AsReplay())
+	}
 	if !pending {
 		// Already published: a duplicate delivery causes no new event.
 		return msg, nil
@@ -244,48 +256,80 @@ func (s *Steps) Publish(ctx context.Context, ref *firestore.DocumentRef, step st
 	return nil
 }
 
+// SweepResult is what one outbox sweep did.
+type SweepResult struct {
+	Republished int
+	Failed      int
+	// Errors are the first failures, each naming its document.
+	Errors []error
+}
+
+// sweepPage is how many saga documents the outbox sweep reads at a time.
+const sweepPage = 300
+
 // Sweep publishes the events of steps that were committed but are still
 // unpublished after grace (their service crashed, or its publish failed and
-// no redelivery came). Publishing twice is harmless: consumers absorb it.
-func (s *Steps) Sweep(ctx context.Context, steps []string, grace time.Duration) (int, error) {
-	cutoff := s.Now().Add(-grace)
-	it := s.FS.Collection(s.Collection).Where(FieldPending, "array-contains-any", steps).Limit(500).Documents(ctx)
-	defer it.Stop()
-	n := 0
+// no redelivery came). Publishing twice is harmless: consumers absorb it. It
+// pages through any number of documents and keeps going past one that
+// fails; the error is for a query that failed.
+func (s *Steps) Sweep(ctx context.Context, steps []string) (SweepResult, error) {
+	var res SweepResult
+	cutoff := s.Now().Add(-s.Grace)
+	q := s.FS.Collection(s.Collection).Where(FieldPending, "array-contains-any", steps).OrderBy(firestore.DocumentID, firestore.Asc).Limit(sweepPage)
+	var last *firestore.DocumentSnapshot
 	for {
-		snap, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			return n, nil
+		pq := q
+		if last != nil {
+			pq = q.StartAfter(last)
 		}
+		snaps, err := pq.Documents(ctx).GetAll()
 		if err != nil {
-			return n, fmt.Errorf("sweep %s outbox: %w", s.Collection, err)
+			return res, fmt.Errorf("sweep %s outbox: %w", s.Collection, err)
 		}
-		var d struct {
-			Doc
-			UpdatedAt time.Time `firestore:"updated_at"`
-		}
-		if err := snap.DataTo(&d); err != nil {
-			s.Log.ErrorContext(ctx, "outbox sweep: undecodable saga document", "collection", s.Collection, "order_id", snap.Ref.ID, "error", err.Error())
-			continue
-		}
-		if d.UpdatedAt.After(cutoff) {
-			continue
-		}
-		for _, step := range d.Pending {
-			m, ok := d.Steps[step]
-			if !ok {
-				continue
+		for _, snap := range snaps {
+			n, err := s.sweepOne(ctx, snap, cutoff)
+			res.Republished += n
+			if err != nil {
+				res.Failed++
+				if len(res.Errors) < 20 {
+					res.Errors = append(res.Errors, fmt.Errorf("%s/%s: %w", s.Collection, snap.Ref.ID, err))
+				}
 			}
-			if err := s.Publisher.Publish(ctx, m); err != nil {
-				return n, err
-			}
-			if _, err := snap.Ref.Update(ctx, []firestore.Update{{Path: FieldPending, Value: firestore.ArrayRemove(step)}}); err != nil {
-				return n, fmt.Errorf("mark %s of %s published: %w", step, snap.Ref.ID, err)
-			}
-			n++
-			s.Log.InfoContext(ctx, "outbox sweep published a stranded event", "order_id", snap.Ref.ID, "step", step, "event_type", m.Type, "event_id", m.EventID)
 		}
+		if len(snaps) < sweepPage {
+			return res, nil
+		}
+		last = snaps[len(snaps)-1]
 	}
+}
+
+func (s *Steps) sweepOne(ctx context.Context, snap *firestore.DocumentSnapshot, cutoff time.Time) (int, error) {
+	var d struct {
+		Doc
+		UpdatedAt time.Time `firestore:"updated_at"`
+	}
+	if err := snap.DataTo(&d); err != nil {
+		return 0, fmt.Errorf("undecodable saga document: %w", err)
+	}
+	if d.UpdatedAt.After(cutoff) {
+		return 0, nil
+	}
+	n := 0
+	for _, step := range d.Pending {
+		m, ok := d.Steps[step]
+		if !ok {
+			continue
+		}
+		if err := s.Publisher.Publish(ctx, m); err != nil {
+			return n, err
+		}
+		if _, err := snap.Ref.Update(ctx, []firestore.Update{{Path: FieldPending, Value: firestore.ArrayRemove(step)}}); err != nil {
+			return n, fmt.Errorf("mark %s published: %w", step, err)
+		}
+		n++
+		s.Log.InfoContext(ctx, "outbox sweep published a stranded event", "order_id", snap.Ref.ID, "step", step, "event_type", m.Type, "event_id", m.EventID)
+	}
+	return n, nil
 }
 
 // Wait writes the publish marks still pending, for a graceful shutdown.
@@ -297,16 +341,29 @@ func (s *Steps) Wait() {
 }
 
 // SweepHandler serves the outbox sweep as a task endpoint (Cloud Scheduler
-// in production, the local runner's ticker in `make run`).
-func (s *Steps) SweepHandler(steps []string, grace time.Duration) http.Handler {
+// in production, the local runner's ticker in `make run`). Documents that
+// fail are logged and left for the next sweep; only a sweep that could not
+// run answers 500.
+func (s *Steps) SweepHandler(steps []string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n, err := s.Sweep(r.Context(), steps, grace)
+		res, err := s.Sweep(r.Context(), steps)
+		s.LogSweep(r.Context(), res)
 		if err != nil {
 			s.Log.ErrorContext(r.Context(), "outbox sweep failed", "collection", s.Collection, "error", err.Error())
 			http.Error(w, `{"error":{"code":"sweep_failed","message":"outbox sweep failed; see logs"}}`, http.StatusInternalServerError)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"republished":%d}`+"\n", n)
+		fmt.Fprintf(w, `{"republished":%d,"failed":%d}`+"\n", res.Republished, res.Failed)
 	})
+}
+
+// LogSweep logs the failures of an outbox sweep, once each.
+func (s *Steps) LogSweep(ctx context.Context, res SweepResult) {
+	for _, err := range res.Errors {
+		s.Log.ErrorContext(ctx, "outbox sweep: a document failed; the next sweep tries it again", "collection", s.Collection, "error", err.Error())
+	}
+	if extra := res.Failed - len(res.Errors); extra > 0 {
+		s.Log.ErrorContext(ctx, "outbox sweep: more documents failed", "collection", s.Collection, "count", extra)
+	}
 }

@@ -185,5 +185,6 @@ func Envelope(m Message) (event.Envelope, error) {
 	if id := m.Attributes[event.AttrOrderID]; id != e.ID {
 		return event.Envelope{}, Poison("order_id attribute %q does not match envelope id %q", id, e.ID)
 	}
+	e.Replay = m.Attributes[event.AttrReplay] != ""
 	return e, nil
 }

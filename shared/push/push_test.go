@@ -101,3 +101,20 @@ func TestHandlerDispatchesByEventType(t *testing.T) {
 		t.Fatalf("handled %v, want [canceled-ticket failed-ticket]", got)
 	}
 }
+
+func TestEnvelopeCarriesTheReplayMark(t *testing.T) {
+	t.Parallel()
+	data := []byte(`{"id":"o1","order":{"user_id":"u","ticket_id":"t","quantity":1,"price":1}}`)
+	for _, tc := range []struct {
+		attrs map[string]string
+		want  bool
+	}{
+		{map[string]string{event.AttrOrderID: "o1"}, false},
+		{map[string]string{event.AttrOrderID: "o1", event.AttrReplay: "1"}, true},
+	} {
+		e, err := Envelope(Message{Data: data, Attributes: tc.attrs})
+		if err != nil || e.Replay != tc.want {
+			t.Errorf("Envelope(%v) replay = %v, %v; want %v", tc.attrs, e.Replay, err, tc.want)
+		}
+	}
+}

@@ -26,7 +26,9 @@ type App struct {
 	API   http.Handler
 	Push  map[string]http.Handler // push endpoints by path
 	Tasks map[string]http.Handler // task endpoints (Cloud Scheduler) by path
-	Close func()
+	// Health answers GET /healthz: 200 only when the service can serve.
+	Health *Health
+	Close  func()
 
 	// PushAuth and TaskAuth, when set, require OIDC tokens on the push
 	// and task endpoints.
@@ -46,6 +48,7 @@ func (a *App) Handler() http.Handler {
 		mux.Handle("POST "+path, a.TaskAuth.Require(h))
 	}
 	mux.Handle("GET /metrics", metrics.Handler())
+	mux.Handle("GET /healthz", a.Health)
 	if a.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

@@ -168,6 +168,20 @@ func up(ctx context.Context, services []service, extra []service, pubsubPort, fi
 		os.Setenv(k, v)
 	}
 
+	// The topic and the subscriptions exist before any service starts, so
+	// an event published the moment a service reports healthy reaches its
+	// subscriptions. Their push endpoints are known from the ports.
+	if st.ps, err = pubsub.NewClient(ctx, cfg.ProjectID); err != nil {
+		return nil, err
+	}
+	st.cleanup = append(st.cleanup, func() { st.ps.Close() })
+	for _, s := range services {
+		st.base[s.name] = fmt.Sprintf("http://127.0.0.1:%d", s.port)
+	}
+	if err := bootstrap.Apply(ctx, st.ps, cfg.ProjectID, decl, st.base); err != nil {
+		return nil, err
+	}
+
 	// One CPU per service, as Cloud Run gives them (--cpu=1), where Go
 	// sizes GOMAXPROCS from the container's limit. With the machine's
 	// cores instead, each service keeps idle threads spinning for work:
@@ -194,14 +208,6 @@ func up(ctx context.Context, services []service, extra []service, pubsubPort, fi
 		if err := waitHealthy(ctx, u); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-	}
-
-	if st.ps, err = pubsub.NewClient(ctx, cfg.ProjectID); err != nil {
-		return nil, err
-	}
-	st.cleanup = append(st.cleanup, func() { st.ps.Close() })
-	if err := bootstrap.Apply(ctx, st.ps, cfg.ProjectID, decl, st.base); err != nil {
-		return nil, err
 	}
 	return st, nil
 }

@@ -6,7 +6,8 @@
 //	sagactl deadletters                   dead letters, grouped by subscription and reason
 //	sagactl redrive -subscription S [-event-id E]
 //	                                      redrive dead letters to the subscription they failed on
-//	sagactl reconcile                     check every order against points and tickets; repair; record the run
+//	sagactl reconcile                     check what settled since the last run; repair; record the run
+//	sagactl findings RUN_ID               every finding of a reconciliation run
 //
 // Every command takes -json for machine-readable output.
 package main
@@ -46,7 +47,8 @@ const usage = `usage: sagactl COMMAND [flags]
   stuck [-older-than 1m]                  orders pending or stopping for longer than that
   deadletters                             dead letters grouped by subscription and reason
   redrive -subscription S [-event-id E]   redrive dead letters to the subscription they failed on
-  reconcile                               check every order against points and tickets, repair, record the run
+  reconcile                               check what settled since the last run against points and tickets, repair, record the run
+  findings RUN_ID                         every finding of a reconciliation run
 flags: -json  machine-readable output
 environment: GOOGLE_CLOUD_PROJECT, PUBSUB_TOPIC, ORDER_TIMEOUT; PUBSUB_EMULATOR_HOST and FIRESTORE_EMULATOR_HOST locally`
 
@@ -110,9 +112,16 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 		return emit(list, func(w *tabwriter.Writer) {
 			fmt.Fprintf(w, "%d orders pending or stopping for more than %s\n", len(list), *olderThan)
-			fmt.Fprintln(w, "ORDER\tSTATUS\tCREATED\tAGE")
+			fmt.Fprintln(w, "ORDER\tSTATUS\tCREATED\tAGE\tREPLAYS\tNEXT REPLAY")
 			for _, o := range list {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", o.OrderID, o.Status, o.CreatedAt.Format(time.RFC3339), o.Age.Round(time.Second))
+				next := "-"
+				switch {
+				case o.GaveUp:
+					next = "none: replays ended, look at its timeline"
+				case o.NextReplay != nil:
+					next = o.NextReplay.Format(time.RFC3339)
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\n", o.OrderID, o.Status, o.CreatedAt.Format(time.RFC3339), o.Age.Round(time.Second), o.Replays, next)
 			}
 		})
 	case "deadletters", "redrive":
@@ -129,10 +138,14 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			}
 			groups := ops.GroupBy(dls)
 			return emit(groups, func(w *tabwriter.Writer) {
-				fmt.Fprintf(w, "%d dead letters\n", len(dls))
-				fmt.Fprintln(w, "SUBSCRIPTION\tCOUNT\tREASON\tEVENT_IDS")
+				open := 0
 				for _, g := range groups {
-					fmt.Fprintf(w, "%s\t%d\t%s\t%v\n", g.Subscription, g.Count, g.Reason, g.EventIDs)
+					open += g.Open
+				}
+				fmt.Fprintf(w, "%d dead letters, %d of orders not ended (open); the others were healed by the timeout sweep's replays\n", len(dls), open)
+				fmt.Fprintln(w, "SUBSCRIPTION\tCOUNT\tOPEN\tREASON\tEVENT_IDS")
+				for _, g := range groups {
+					fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%v\n", g.Subscription, g.Count, g.Open, g.Reason, g.EventIDs)
 				}
 			})
 		}
@@ -155,22 +168,44 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 		defer ps.Close()
 		pub := outbox.NewPublisher(ps, cfg.Topic)
-		r := &ops.Reconciler{FS: fs, Publisher: pub, Now: time.Now, Settle: cfg.OrderTimeout}
+		r := ops.NewReconciler(fs, pub, cfg)
 		res, err := r.Run(ctx)
 		if err != nil {
 			return err
 		}
 		return emit(res, func(w *tabwriter.Writer) {
-			fmt.Fprintf(w, "run %s: checked %d, consistent %d, in flight %d, findings %d, repaired %d (resumed %d times)\n",
-				res.ID, res.Checked, res.Consistent, res.InFlight, len(res.Findings), res.Repaired, res.Resumed)
-			if len(res.Findings) > 0 {
-				fmt.Fprintln(w, "ORDER\tSTATUS\tPOINT\tTICKET\tPROBLEM\tREPAIR")
-				for _, f := range res.Findings {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", f.OrderID, f.Status, f.PointState, f.TicketState, f.Problem, f.Repair)
-				}
+			fmt.Fprintf(w, "run %s: settled orders checked %d, consistent %d; last run's findings re-checked %d, resolved %d; in flight %d; "+
+				"unfinished %d; unreadable %d; findings %d, repaired %d (resumed %d times)\n",
+				res.ID, res.Checked, res.Consistent, res.Rechecked, res.Resolved, res.InFlight, res.Unfinished, res.Unreadable,
+				res.Findings, res.Repaired, res.Resumed)
+			printFindings(w, res.Samples)
+			if res.Findings > len(res.Samples) {
+				fmt.Fprintf(w, "... %d more: sagactl findings %s\n", res.Findings-len(res.Samples), res.ID)
 			}
+		})
+	case "findings":
+		if fl.NArg() != 1 {
+			return errors.New("findings needs one RUN_ID")
+		}
+		list, err := ops.Findings(ctx, fs, fl.Arg(0))
+		if err != nil {
+			return err
+		}
+		return emit(list, func(w *tabwriter.Writer) {
+			fmt.Fprintf(w, "%d findings\n", len(list))
+			printFindings(w, list)
 		})
 	default:
 		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+	}
+}
+
+func printFindings(w io.Writer, list []ops.Finding) {
+	if len(list) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "ORDER\tSTATUS\tPOINT\tTICKET\tPROBLEM\tREPAIR")
+	for _, f := range list {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", f.OrderID, f.Status, f.PointState, f.TicketState, f.Problem, f.Repair)
 	}
 }

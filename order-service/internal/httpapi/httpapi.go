@@ -15,6 +15,7 @@ import (
 	"github.com/ticketsaga/saga/order-service/internal/store"
 	"github.com/ticketsaga/saga/shared/event"
 	"github.com/ticketsaga/saga/shared/httpjson"
+	"github.com/ticketsaga/saga/shared/outbox"
 	"github.com/ticketsaga/saga/shared/push"
 )
 
@@ -32,8 +33,13 @@ type API struct {
 	Now   func() time.Time
 	// Timeout is how long an order may stay pending (ORDER_TIMEOUT).
 	Timeout time.Duration
+	// Heal schedules the replays that drive stopping orders to their end.
+	Heal order.HealPolicy
+	// SweepBudget is how long one timeout sweep may start new pages of
+	// orders; what is left waits for the next sweep.
+	SweepBudget time.Duration
 	// Outbox re-publishes order-service's stranded events.
-	Outbox http.Handler
+	Outbox *outbox.Steps
 	// Draining closes when the instance starts shutting down: long-polls
 	// then answer at once with the order as it is (202 + Location), so
 	// clients carry on with another instance instead of seeing an error.
@@ -45,7 +51,6 @@ func (a *API) Routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /orders", a.postOrder)
 	mux.HandleFunc("GET /orders/{order_id}", a.getOrder)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	return mux
 }
 
@@ -244,17 +249,63 @@ func toJSON(o order.Order) orderJSON {
 // SweepHandler is the timeout task endpoint.
 func (a *API) SweepHandler() http.Handler { return http.HandlerFunc(a.sweep) }
 
-// sweep is the timeout task: it stops every expired pending order, then
-// sweeps the outbox (a started-order or stopped-order whose publish was
-// lost). Cloud Scheduler calls it; so does `make run` every SWEEP_INTERVAL.
+type sweepJSON struct {
+	Stopped     int  `json:"stopped"`
+	Replayed    int  `json:"replayed"`
+	GaveUp      int  `json:"gave_up"`
+	Failed      int  `json:"failed"`
+	Republished int  `json:"republished"`
+	More        bool `json:"more"`
+}
+
+// sweep is the timeout task: it stops every expired pending order, replays
+// the stop of stopping orders whose compensation stalled (self-healing),
+// then sweeps the outbox (a started-order or stopped-order whose publish
+// was lost). Cloud Scheduler calls it; so does `make run` every
+// SWEEP_INTERVAL. Each part runs even when another failed, and an order
+// that fails is logged and left for the next sweep.
 func (a *API) sweep(w http.ResponseWriter, r *http.Request) {
-	n, err := a.Store.StopExpired(r.Context(), a.Now().UTC(), a.Timeout)
+	ctx := r.Context()
+	now := a.Now().UTC()
+	deadline := time.Now().Add(a.SweepBudget)
+	var out sweepJSON
+	var failures []error
+
+	stop, err := a.Store.StopExpired(ctx, now, a.Timeout, a.Heal, deadline)
 	if err != nil {
-		httpjson.WriteError(w, r, a.Log, err)
+		failures = append(failures, err)
+	}
+	heal, err := a.Store.Heal(ctx, now, a.Heal, deadline)
+	if err != nil {
+		failures = append(failures, err)
+	}
+	for _, res := range []store.SweepResult{stop, heal} {
+		for _, err := range res.Errors {
+			msg := "timeout sweep: an order failed; the next sweep tries it again"
+			if errors.Is(err, store.ErrGaveUp) {
+				msg = "timeout sweep: an order is still stopping after every replay; an operator must look (sagactl stuck)"
+			}
+			a.Log.ErrorContext(ctx, msg, "error", err.Error())
+		}
+		if extra := res.Failed + res.GaveUp - len(res.Errors); extra > 0 {
+			a.Log.ErrorContext(ctx, "timeout sweep: more orders failed", "count", extra)
+		}
+	}
+	ob, err := a.Outbox.Sweep(ctx, []string{store.StepStart, store.StepStop})
+	a.Outbox.LogSweep(ctx, ob)
+	if err != nil {
+		failures = append(failures, err)
+	}
+
+	out = sweepJSON{Stopped: stop.Done, Replayed: heal.Done, GaveUp: heal.GaveUp, Failed: stop.Failed + heal.Failed + ob.Failed,
+		Republished: ob.Republished, More: stop.More || heal.More}
+	if out != (sweepJSON{}) {
+		a.Log.InfoContext(ctx, "timeout sweep", "stopped", out.Stopped, "replayed", out.Replayed, "gave_up", out.GaveUp,
+			"failed", out.Failed, "republished", out.Republished, "more", out.More)
+	}
+	if len(failures) > 0 {
+		httpjson.WriteError(w, r, a.Log, errors.Join(failures...))
 		return
 	}
-	if n > 0 {
-		a.Log.InfoContext(r.Context(), "timeout sweep stopped orders", "stopped", n)
-	}
-	a.Outbox.ServeHTTP(w, r)
+	httpjson.Write(w, http.StatusOK, out)
 }

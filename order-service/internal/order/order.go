@@ -58,6 +58,76 @@ type Order struct {
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	History   []Entry
+	Recovery  Recovery
+}
+
+// Recovery is how the timeout sweep drives a stopping order to its end
+// when an event of its compensation was lost (dead-lettered during an
+// outage): it replays the stop, and the steps that already ran re-publish
+// what they stored, until the order is cancelled.
+type Recovery struct {
+	StoppedAt time.Time
+	// NextReplay is when the sweep replays the stop next; zero when no
+	// replay is due (not stopping, or given up).
+	NextReplay time.Time
+	Replays    int
+	// GaveUp: replays went on for HealPolicy.GiveUp without the order
+	// ending; something that retrying cannot fix needs an operator.
+	GaveUp bool
+}
+
+// HealPolicy says when the sweep replays a stopping order's compensation.
+type HealPolicy struct {
+	// First is how long after the stop the first replay comes: the
+	// normal path usually ends the order well before.
+	First time.Duration
+	// Max is the longest wait between two replays: after an outage ends,
+	// the order ends within Max plus one sweep interval.
+	Max time.Duration
+	// GiveUp is how long after the stop replays end, so that a fault no
+	// retry can fix is not retried forever.
+	GiveUp time.Duration
+}
+
+// wait is the delay before replay number n+1 (n replays done): First,
+// doubled after each replay, at most Max.
+func (p HealPolicy) wait(n int) time.Duration {
+	d := p.First
+	for range n {
+		if d >= p.Max/2 {
+			return p.Max
+		}
+		d *= 2
+	}
+	return min(d, p.Max)
+}
+
+// HealDecision is what the sweep does with a stopping order.
+type HealDecision int
+
+const (
+	// HealNone: nothing is due.
+	HealNone HealDecision = iota
+	// HealReplay: replay the stop now.
+	HealReplay
+	// HealGiveUp: stop replaying; an operator must look.
+	HealGiveUp
+)
+
+// Heal decides whether the sweep replays the stop of o at now, and returns
+// the order with its next replay scheduled.
+func Heal(o Order, now time.Time, p HealPolicy) (Order, HealDecision) {
+	r := o.Recovery
+	if o.Status != StatusStopping || r.GaveUp || r.NextReplay.IsZero() || now.Before(r.NextReplay) {
+		return o, HealNone
+	}
+	if now.Sub(r.StoppedAt) >= p.GiveUp {
+		o.Recovery.GaveUp, o.Recovery.NextReplay = true, time.Time{}
+		return o, HealGiveUp
+	}
+	o.Recovery.Replays++
+	o.Recovery.NextReplay = now.Add(p.wait(o.Recovery.Replays))
+	return o, HealReplay
 }
 
 // Request is a purchase request.
@@ -106,16 +176,19 @@ func Apply(o Order, eventType, reason string, at time.Time) (Order, bool) {
 		return o, false
 	}
 	next.UpdatedAt = at
+	next.Recovery.NextReplay = time.Time{}
 	return next, true
 }
 
 // Stop moves a pending order that is older than timeout at now to
-// stopping. It reports whether it did.
-func Stop(o Order, now time.Time, timeout time.Duration) (Order, bool) {
+// stopping, with its first replay scheduled by p. It reports whether it
+// did.
+func Stop(o Order, now time.Time, timeout time.Duration, p HealPolicy) (Order, bool) {
 	if o.Status != StatusPending || now.Sub(o.CreatedAt) < timeout {
 		return o, false
 	}
 	o.Status, o.UpdatedAt = StatusStopping, now
+	o.Recovery = Recovery{StoppedAt: now, NextReplay: now.Add(p.wait(0))}
 	return o, true
 }
 

@@ -35,17 +35,85 @@ func TestApply(t *testing.T) {
 	}
 }
 
+var policy = HealPolicy{First: 10 * time.Second, Max: time.Minute, GiveUp: time.Hour}
+
 func TestStop(t *testing.T) {
 	t.Parallel()
 	o := Order{Status: StatusPending, CreatedAt: t0}
-	if _, ok := Stop(o, t0.Add(time.Second), 2*time.Second); ok {
+	if _, ok := Stop(o, t0.Add(time.Second), 2*time.Second, policy); ok {
 		t.Error("stopped a young order")
 	}
-	if got, ok := Stop(o, t0.Add(3*time.Second), 2*time.Second); !ok || got.Status != StatusStopping {
+	got, ok := Stop(o, t0.Add(3*time.Second), 2*time.Second, policy)
+	if !ok || got.Status != StatusStopping {
 		t.Errorf("Stop = %v %v", got.Status, ok)
 	}
-	if _, ok := Stop(Order{Status: StatusCompleted, CreatedAt: t0}, t0.Add(time.Hour), time.Second); ok {
+	if want := (Recovery{StoppedAt: t0.Add(3 * time.Second), NextReplay: t0.Add(13 * time.Second)}); got.Recovery != want {
+		t.Errorf("recovery = %+v, want %+v", got.Recovery, want)
+	}
+	if _, ok := Stop(Order{Status: StatusCompleted, CreatedAt: t0}, t0.Add(time.Hour), time.Second, policy); ok {
 		t.Error("stopped a completed order")
+	}
+}
+
+// TestHealBacksOffAndGivesUp follows one stopping order that never ends:
+// replays come after 10 s, then 20, 40, 60, 60 ... s, and end after an hour.
+func TestHealBacksOffAndGivesUp(t *testing.T) {
+	t.Parallel()
+	o, _ := Stop(Order{Status: StatusPending, CreatedAt: t0}, t0, 0, policy)
+	if _, d := Heal(o, t0.Add(9*time.Second), policy); d != HealNone {
+		t.Fatalf("replayed before First: %v", d)
+	}
+	var gaps []time.Duration
+	now, last := t0, t0
+	for {
+		now = o.Recovery.NextReplay
+		var d HealDecision
+		o, d = Heal(o, now, policy)
+		if d == HealGiveUp {
+			break
+		}
+		if d != HealReplay {
+			t.Fatalf("at %s: decision %v", now.Sub(t0), d)
+		}
+		gaps = append(gaps, now.Sub(last))
+		last = now
+		if len(gaps) > 100 {
+			t.Fatal("never gave up")
+		}
+	}
+	want := []time.Duration{10 * time.Second, 20 * time.Second, 40 * time.Second, time.Minute}
+	for i, g := range gaps {
+		w := time.Minute
+		if i < len(want) {
+			w = want[i]
+		}
+		if g != w {
+			t.Fatalf("gap %d = %s, want %s (gaps %v)", i, g, w, gaps)
+		}
+	}
+	if now.Sub(t0) < policy.GiveUp || now.Sub(t0) > policy.GiveUp+policy.Max {
+		t.Errorf("gave up at %s, want within Max after %s", now.Sub(t0), policy.GiveUp)
+	}
+	if !o.Recovery.GaveUp || !o.Recovery.NextReplay.IsZero() {
+		t.Errorf("after giving up: %+v", o.Recovery)
+	}
+	if _, d := Heal(o, now.Add(time.Hour), policy); d != HealNone {
+		t.Errorf("replayed after giving up: %v", d)
+	}
+}
+
+func TestHealOnlyStoppingOrders(t *testing.T) {
+	t.Parallel()
+	o, _ := Stop(Order{Status: StatusPending, CreatedAt: t0}, t0, 0, policy)
+	done, changed := Apply(o, EventRefundedPoint, "", t0.Add(time.Second))
+	if !changed || done.Status != StatusCancelled {
+		t.Fatalf("Apply = %v %v", done.Status, changed)
+	}
+	if _, d := Heal(done, t0.Add(time.Hour), policy); d != HealNone {
+		t.Errorf("replayed a cancelled order: %v", d)
+	}
+	if _, d := Heal(Order{Status: StatusPending, CreatedAt: t0}, t0.Add(time.Hour), policy); d != HealNone {
+		t.Errorf("replayed a pending order: %v", d)
 	}
 }
 

@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
-	"github.com/google/uuid"
-	"google.golang.org/api/iterator"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -60,7 +58,22 @@ type orderDoc struct {
 	// The outbox, as in outbox.Doc.
 	Steps   map[string]event.Message `firestore:"steps,omitempty"`
 	Pending []string                 `firestore:"outbox_pending,omitempty"`
+
+	// Self-healing of a stopping order (order.Recovery). NextReplay is
+	// absent unless a replay is due, so the sweep's query on it finds only
+	// stopping orders.
+	StoppedAt  *time.Time `firestore:"stopped_at,omitempty"`
+	NextReplay *time.Time `firestore:"next_replay,omitempty"`
+	Replays    int        `firestore:"replays,omitempty"`
+	GaveUp     bool       `firestore:"gave_up,omitempty"`
 }
+
+// Fields of the order document the sweep queries.
+const (
+	fieldStatus     = "status"
+	fieldCreatedAt  = "created_at"
+	fieldNextReplay = "next_replay"
+)
 
 // Store reads and writes orders.
 type Store struct {
@@ -125,81 +138,6 @@ func (s *Store) Create(ctx context.Context, o order.Order, fingerprint string, s
 		return out, created, err
 	}
 	return out, created, nil
-}
-
-// StopExpired moves every pending order created more than timeout before
-// now to stopping, and publishes stopped-order for each. It returns how many
-// it stopped.
-func (s *Store) StopExpired(ctx context.Context, now time.Time, timeout time.Duration) (int, error) {
-	it := s.fs.Collection(Orders).Where("status", "==", string(order.StatusPending)).
-		Where("created_at", "<=", now.Add(-timeout)).Limit(500).Documents(ctx)
-	var ids []string
-	for {
-		snap, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			break
-		}
-		if err != nil {
-			it.Stop()
-			return 0, fmt.Errorf("list expired orders: %w", err)
-		}
-		ids = append(ids, snap.Ref.ID)
-	}
-	it.Stop()
-	n := 0
-	for _, id := range ids {
-		stopped, err := s.stop(ctx, id, now, timeout)
-		if err != nil {
-			return n, err
-		}
-		if stopped {
-			n++
-		}
-	}
-	return n, nil
-}
-
-// stop moves one order to stopping if it is still pending and expired:
-// the check and the stopped-order outbox record are one transaction, so a
-// settle event racing the timeout either lands first (and the order is not
-// stopped) or finds the order stopping (and is ignored).
-func (s *Store) stop(ctx context.Context, id string, now time.Time, timeout time.Duration) (bool, error) {
-	ref := s.ref(id)
-	var msg event.Message
-	stopped := false
-	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		stopped = false
-		snap, err := outbox.GetTx(tx, ref)
-		if err != nil || !snap.Exists() {
-			return err
-		}
-		o, err := decode(snap)
-		if err != nil {
-			return err
-		}
-		next, ok := order.Stop(o, now, timeout)
-		if !ok {
-			return nil
-		}
-		if msg, err = event.NewMessage(Envelope(o), event.StoppedOrder, event.OrderService, uuid.NewString(), order.ReasonTimeout, now); err != nil {
-			return err
-		}
-		stopped = true
-		return tx.Update(ref, []firestore.Update{
-			{Path: "status", Value: string(next.Status)},
-			{Path: "updated_at", Value: next.UpdatedAt},
-			{FieldPath: firestore.FieldPath{outbox.FieldSteps, StepStop}, Value: msg},
-			{Path: outbox.FieldPending, Value: firestore.ArrayUnion(StepStop)},
-		})
-	})
-	if err != nil {
-		return false, fmt.Errorf("stop order %s: %w", id, err)
-	}
-	if !stopped {
-		return false, nil
-	}
-	s.steps.Committed(StepStop)
-	return true, s.steps.Publish(ctx, ref, StepStop, msg)
 }
 
 // Envelope is the saga envelope of o as order-service starts it.
@@ -461,6 +399,7 @@ func (s *Store) Apply(ctx context.Context, in event.Envelope, t event.Type, reas
 			{Path: "reason", Value: out.Reason},
 			{Path: "updated_at", Value: out.UpdatedAt},
 			{Path: "history", Value: toDoc(out).History},
+			{Path: fieldNextReplay, Value: timeOrDelete(out.Recovery.NextReplay)},
 		})
 	})
 	if err != nil {
@@ -495,20 +434,41 @@ func stripIDs(recs []event.Record) []event.Record {
 }
 
 func decode(snap *firestore.DocumentSnapshot) (order.Order, error) {
+	_, o, err := decodeDoc(snap)
+	return o, err
+}
+
+func decodeDoc(snap *firestore.DocumentSnapshot) (orderDoc, order.Order, error) {
 	var d orderDoc
 	if err := snap.DataTo(&d); err != nil {
-		return order.Order{}, fmt.Errorf("decode order %s: %w", snap.Ref.ID, err)
+		return orderDoc{}, order.Order{}, fmt.Errorf("decode order %s: %w", snap.Ref.ID, err)
 	}
-	return fromDoc(snap.Ref.ID, d), nil
+	return d, fromDoc(snap.Ref.ID, d), nil
 }
 
 func fromDoc(id string, d orderDoc) order.Order {
 	o := order.Order{ID: id, UserID: d.UserID, TicketID: d.TicketID, Quantity: d.Quantity, Price: d.Price,
-		Status: order.Status(d.Status), Reason: d.Reason, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
+		Status: order.Status(d.Status), Reason: d.Reason, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
+		Recovery: order.Recovery{Replays: d.Replays, GaveUp: d.GaveUp}}
+	if d.StoppedAt != nil {
+		o.Recovery.StoppedAt = *d.StoppedAt
+	}
+	if d.NextReplay != nil {
+		o.Recovery.NextReplay = *d.NextReplay
+	}
 	for _, e := range d.History {
 		o.History = append(o.History, order.Entry(e))
 	}
 	return o
+}
+
+// timeOrDelete is t as a field value, or the deletion of the field when t
+// is zero.
+func timeOrDelete(t time.Time) any {
+	if t.IsZero() {
+		return firestore.Delete
+	}
+	return t
 }
 
 func toDoc(o order.Order) orderDoc {

@@ -26,7 +26,6 @@ func (a *API) Routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("PUT /accounts/{user_id}", a.putAccount)
 	mux.HandleFunc("GET /accounts/{user_id}", a.getAccount)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	return mux
 }
 

@@ -27,7 +27,6 @@ func (a *API) Routes() http.Handler {
 	mux.HandleFunc("PUT /tickets/{ticket_id}", a.putTicket)
 	mux.HandleFunc("GET /tickets/{ticket_id}", a.getTicket)
 	mux.HandleFunc("GET /users/{user_id}/tickets", a.userTickets)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	return mux
 }
 

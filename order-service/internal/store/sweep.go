@@ -1,0 +1,291 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/ticketsaga/saga/order-service/internal/order"
+	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/shared/outbox"
+)
+
+// Sweeping works in pages of orders, several orders of a page at a time:
+// each order is its own write, independent of the others.
+const (
+	sweepPage     = 300
+	sweepParallel = 16
+	// maxSweepErrors bounds the errors a sweep keeps for its report; the
+	// rest are counted.
+	maxSweepErrors = 20
+)
+
+// SweepResult is what one part of a sweep did.
+type SweepResult struct {
+	Done   int // orders stopped, or replayed
+	GaveUp int // orders whose replays ended (heal only)
+	Failed int // orders that failed; the next sweep tries them again
+	// Errors are the first errors, each naming its order: the failures,
+	// and what went wrong with orders that were still stopped, replayed
+	// or given up.
+	Errors []error
+	// More: the sweep reached its deadline with orders left; the next
+	// one carries on.
+	More bool
+}
+
+// outcome is what happened to one order of a page.
+type outcome int
+
+const (
+	skipped outcome = iota
+	done
+	gaveUp
+)
+
+// sweepPages runs visit on every document of q (ordered, so that a cursor
+// can page through it), a page at a time and several documents of a page at
+// once. A failing document is recorded and skipped. Between pages it stops
+// once deadline has passed. The error is for a failed query: a part of the
+// sweep that could not run at all.
+func sweepPages(ctx context.Context, q firestore.Query, deadline time.Time,
+	visit func(ctx context.Context, snap *firestore.DocumentSnapshot) (outcome, error)) (SweepResult, error) {
+	var (
+		res  SweepResult
+		mu   sync.Mutex
+		last *firestore.DocumentSnapshot
+	)
+	for {
+		pq := q.Limit(sweepPage)
+		if last != nil {
+			pq = pq.StartAfter(last)
+		}
+		snaps, err := pq.Documents(ctx).GetAll()
+		if err != nil {
+			return res, err
+		}
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(sweepParallel)
+		var panicked any
+		for _, snap := range snaps {
+			g.Go(func() error {
+				// A panic (the crash switch aborting the request) is
+				// raised again in the caller's goroutine, after the page.
+				defer func() {
+					if p := recover(); p != nil {
+						mu.Lock()
+						if panicked == nil {
+							panicked = p
+						}
+						mu.Unlock()
+					}
+				}()
+				out, err := visit(gctx, snap)
+				mu.Lock()
+				defer mu.Unlock()
+				switch out {
+				case done:
+					res.Done++
+				case gaveUp:
+					res.GaveUp++
+				}
+				if err != nil {
+					err = fmt.Errorf("order %s: %w", snap.Ref.ID, err)
+					if out == skipped {
+						res.Failed++
+					}
+					if len(res.Errors) < maxSweepErrors {
+						res.Errors = append(res.Errors, err)
+					}
+				}
+				return nil
+			})
+		}
+		_ = g.Wait() // visits record their errors instead of returning them
+		if panicked != nil {
+			panic(panicked)
+		}
+		if len(snaps) < sweepPage {
+			return res, nil
+		}
+		last = snaps[len(snaps)-1]
+		if time.Now().After(deadline) {
+			res.More = true
+			return res, nil
+		}
+	}
+}
+
+// StopExpired moves every pending order created at or before now-timeout
+// to stopping and publishes its stopped-order, scheduling its replays by
+// policy. It works through any number of orders in pages, and keeps going
+// past an order that fails.
+func (s *Store) StopExpired(ctx context.Context, now time.Time, timeout time.Duration, policy order.HealPolicy, deadline time.Time) (SweepResult, error) {
+	q := s.fs.Collection(Orders).Where(fieldStatus, "==", string(order.StatusPending)).
+		Where(fieldCreatedAt, "<=", now.Add(-timeout)).OrderBy(fieldCreatedAt, firestore.Asc)
+	res, err := sweepPages(ctx, q, deadline, func(ctx context.Context, snap *firestore.DocumentSnapshot) (outcome, error) {
+		stopped, err := s.stopSeen(ctx, snap, now, timeout, policy)
+		if stopped {
+			return done, err
+		}
+		return skipped, err
+	})
+	if err != nil {
+		return res, fmt.Errorf("list expired orders: %w", err)
+	}
+	return res, nil
+}
+
+// stopSeen stops the order the sweep's query read, with one write that
+// holds only if the order has not changed since the read: a settle racing
+// the timeout either lands first (and the write fails, and the order is
+// decided again in a transaction) or finds the order stopping (and is
+// ignored).
+func (s *Store) stopSeen(ctx context.Context, snap *firestore.DocumentSnapshot, now time.Time, timeout time.Duration, policy order.HealPolicy) (bool, error) {
+	o, err := decode(snap)
+	if err != nil {
+		return false, err
+	}
+	next, ok := order.Stop(o, now, timeout, policy)
+	if !ok {
+		return false, nil
+	}
+	msg, err := stopMessage(o, now)
+	if err != nil {
+		return false, err
+	}
+	_, err = snap.Ref.Update(ctx, stopUpdates(next, msg), firestore.LastUpdateTime(snap.UpdateTime))
+	if status.Code(err) == codes.FailedPrecondition {
+		return s.stop(ctx, snap.Ref, now, timeout, policy)
+	}
+	if err != nil {
+		return false, fmt.Errorf("stop: %w", err)
+	}
+	return true, s.publishStop(ctx, snap.Ref, msg)
+}
+
+// stop moves one order to stopping if it is still pending and expired, in
+// a transaction.
+func (s *Store) stop(ctx context.Context, ref *firestore.DocumentRef, now time.Time, timeout time.Duration, policy order.HealPolicy) (bool, error) {
+	var msg event.Message
+	stopped := false
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		stopped = false
+		snap, err := outbox.GetTx(tx, ref)
+		if err != nil || !snap.Exists() {
+			return err
+		}
+		o, err := decode(snap)
+		if err != nil {
+			return err
+		}
+		next, ok := order.Stop(o, now, timeout, policy)
+		if !ok {
+			return nil
+		}
+		if msg, err = stopMessage(o, now); err != nil {
+			return err
+		}
+		stopped = true
+		return tx.Update(ref, stopUpdates(next, msg))
+	})
+	if err != nil {
+		return false, fmt.Errorf("stop: %w", err)
+	}
+	if !stopped {
+		return false, nil
+	}
+	return true, s.publishStop(ctx, ref, msg)
+}
+
+func stopMessage(o order.Order, now time.Time) (event.Message, error) {
+	return event.NewMessage(Envelope(o), event.StoppedOrder, event.OrderService, uuid.NewString(), order.ReasonTimeout, now)
+}
+
+// stopUpdates writes a stop: the status, the replay schedule and the
+// stopped-order event in the outbox, together.
+func stopUpdates(next order.Order, msg event.Message) []firestore.Update {
+	return []firestore.Update{
+		{Path: fieldStatus, Value: string(next.Status)},
+		{Path: "updated_at", Value: next.UpdatedAt},
+		{Path: "stopped_at", Value: next.Recovery.StoppedAt},
+		{Path: fieldNextReplay, Value: next.Recovery.NextReplay},
+		{FieldPath: firestore.FieldPath{outbox.FieldSteps, StepStop}, Value: msg},
+		{Path: outbox.FieldPending, Value: firestore.ArrayUnion(StepStop)},
+	}
+}
+
+// publishStop publishes a committed stopped-order. If that fails the stop
+// still stands: the outbox sweep publishes the event later.
+func (s *Store) publishStop(ctx context.Context, ref *firestore.DocumentRef, msg event.Message) error {
+	s.steps.Committed(StepStop)
+	if err := s.steps.Publish(ctx, ref, StepStop, msg); err != nil {
+		return fmt.Errorf("stopped, publish left to the outbox sweep: %w", err)
+	}
+	return nil
+}
+
+// ErrGaveUp marks an order whose replays ended without it ending.
+var ErrGaveUp = errors.New("replays ended without the order ending; an operator must look")
+
+// Heal replays the stop of every stopping order whose replay is due: the
+// stored stopped-order goes out again marked as a replay, every step that
+// already ran re-publishes its result, and so an event lost on the way
+// (dead-lettered during an outage) is sent again until the order is
+// cancelled. Replays back off by policy and end after policy.GiveUp.
+func (s *Store) Heal(ctx context.Context, now time.Time, policy order.HealPolicy, deadline time.Time) (SweepResult, error) {
+	// Only stopping orders have next_replay: a settle deletes it.
+	q := s.fs.Collection(Orders).Where(fieldNextReplay, "<=", now).OrderBy(fieldNextReplay, firestore.Asc)
+	res, err := sweepPages(ctx, q, deadline, func(ctx context.Context, snap *firestore.DocumentSnapshot) (outcome, error) {
+		return s.healSeen(ctx, snap, now, policy)
+	})
+	if err != nil {
+		return res, fmt.Errorf("list stopping orders due a replay: %w", err)
+	}
+	return res, nil
+}
+
+func (s *Store) healSeen(ctx context.Context, snap *firestore.DocumentSnapshot, now time.Time, policy order.HealPolicy) (outcome, error) {
+	d, o, err := decodeDoc(snap)
+	if err != nil {
+		return skipped, err
+	}
+	next, decision := order.Heal(o, now, policy)
+	updates := []firestore.Update{
+		{Path: fieldNextReplay, Value: timeOrDelete(next.Recovery.NextReplay)},
+		{Path: "replays", Value: next.Recovery.Replays},
+		{Path: "gave_up", Value: next.Recovery.GaveUp},
+	}
+	switch decision {
+	case order.HealNone:
+		return skipped, nil
+	case order.HealGiveUp:
+		if _, err := snap.Ref.Update(ctx, updates, firestore.LastUpdateTime(snap.UpdateTime)); err != nil && status.Code(err) != codes.FailedPrecondition {
+			return skipped, fmt.Errorf("record that replays ended: %w", err)
+		}
+		return gaveUp, fmt.Errorf("stopping since %s after %d replays: %w", o.Recovery.StoppedAt.Format(time.RFC3339), o.Recovery.Replays, ErrGaveUp)
+	}
+	stop, ok := d.Steps[StepStop]
+	if !ok {
+		return skipped, fmt.Errorf("stopping order without its stopped-order event")
+	}
+	// Publish, then schedule the next replay: if the schedule is lost,
+	// the order is only replayed once more.
+	if err := s.steps.Publisher.Publish(ctx, stop.AsReplay()); err != nil {
+		return skipped, fmt.Errorf("replay: %w", err)
+	}
+	// The precondition keeps a settle that raced the replay: the order
+	// then has no replay to schedule.
+	if _, err := snap.Ref.Update(ctx, updates, firestore.LastUpdateTime(snap.UpdateTime)); err != nil && status.Code(err) != codes.FailedPrecondition {
+		return done, fmt.Errorf("schedule the next replay: %w", err)
+	}
+	return done, nil
+}

@@ -1,0 +1,58 @@
+package serve
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Health answers GET /healthz: 200 only when the service can serve, that is
+// when Check passes. The answer is cached, so frequent probes cost one
+// check per OKFor (or per FailFor after a failure), not one each.
+type Health struct {
+	Check   func(ctx context.Context) error
+	OKFor   time.Duration
+	FailFor time.Duration
+	Timeout time.Duration
+
+	mu      sync.Mutex
+	checked time.Time
+	err     error
+}
+
+// NewHealth returns a Health with the defaults: a passing check is trusted
+// for 10 s, a failing one for 1 s, and a check may take 3 s.
+func NewHealth(check func(ctx context.Context) error) *Health {
+	return &Health{Check: check, OKFor: 10 * time.Second, FailFor: time.Second, Timeout: 3 * time.Second}
+}
+
+// Err runs the check, or returns its cached result.
+func (h *Health) Err(ctx context.Context) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ttl := h.OKFor
+	if h.err != nil {
+		ttl = h.FailFor
+	}
+	if !h.checked.IsZero() && time.Since(h.checked) < ttl {
+		return h.err
+	}
+	ctx, cancel := context.WithTimeout(ctx, h.Timeout)
+	defer cancel()
+	h.err, h.checked = h.Check(ctx), time.Now()
+	return h.err
+}
+
+// ServeHTTP answers the probe.
+func (h *Health) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := h.Err(r.Context()); err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": "unavailable", "message": "cannot serve: " + err.Error()}})
+		return
+	}
+	_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+}
