@@ -2,18 +2,34 @@
 GO ?= go
 DEVSTACK = $(GO) run ./infra/cmd/devstack
 
-.PHONY: run test test-unit test-integration lint bench check-emulators check-ready
+.PHONY: run test test-unit test-integration fuzz lint bench check-emulators check-ready
 
 ## run: emulators, topic and subscriptions, the three services; Ctrl-C stops all
 run:
 	$(DEVSTACK) run
 
-## test: unit tests, then integration and end-to-end tests on fresh emulators
-test: test-unit test-integration
+## test: unit tests, a short fuzz of every decoder, then integration and end-to-end tests on fresh emulators
+test: test-unit fuzz test-integration
 
 test-unit:
 	$(GO) vet ./...
 	$(GO) test -short -count=1 ./...
+
+# The fuzz targets: the decoders of everything that comes from outside.
+FUZZ_TARGETS = shared/httpjson:FuzzDecodeBytes shared/event:FuzzDecode shared/push:FuzzDecode \
+	order-service/internal/httpapi:FuzzDecodeOrderRequest
+FUZZTIME ?= 5s
+
+## fuzz: each fuzz target for FUZZTIME (make test: 5s each; FUZZTIME=5m for a real run)
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "fuzz $$fn in ./$$pkg for $(FUZZTIME)"; \
+	  out=$$($(GO) test -run='^$$' -fuzz="^$$fn\$$" -fuzztime=$(FUZZTIME) ./$$pkg 2>&1); rc=$$?; \
+	  echo "$$out" | grep -v '^fuzz: elapsed' | tail -20; \
+	  echo "$$out" | grep '^fuzz: elapsed' | tail -1; \
+	  [ $$rc -eq 0 ] || exit $$rc; \
+	done
 
 test-integration: check-emulators
 	$(DEVSTACK) emulators -- $(GO) test -count=1 -p 1 -timeout 20m ./...

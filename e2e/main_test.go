@@ -139,9 +139,11 @@ func newStack(o stackOptions) (*Stack, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", svc.name, err)
 		}
-		srv := httptest.NewServer(s.deliveries.wrap(svc.name, app.Handler()))
+		srv := httptest.NewUnstartedServer(s.deliveries.wrap(svc.name, app.Handler()))
+		serve.Limit(srv.Config) // the production server's limits
 		// Aborted requests are the fault switch at work, not news.
 		srv.Config.ErrorLog = stdlog.New(io.Discard, "", 0)
+		srv.Start()
 		closers = append(closers, srv.Close, app.Close)
 		base[svc.name] = srv.URL
 	}

@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,8 +17,10 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 
 	"github.com/ticketsaga/saga/infra/ops"
+	"github.com/ticketsaga/saga/shared/deadletter"
 	"github.com/ticketsaga/saga/shared/event"
 	"github.com/ticketsaga/saga/shared/outbox"
+	"github.com/ticketsaga/saga/shared/push"
 )
 
 // sagactl builds the operator tool once per test and runs it against s.
@@ -39,26 +43,31 @@ func (s *Stack) sagactl(t *testing.T) func(args ...string) []byte {
 	}
 }
 
-// TestPoisonMessageDeadLettersAndRedrives: a started-order whose point
-// saga document is corrupt fails on every delivery, lands on the
-// dead-letter topic after 5 attempts, is listed by sagactl with its reason,
-// and, once the document is fixed, is redriven to point-events only.
-func TestPoisonMessageDeadLettersAndRedrives(t *testing.T) {
+// TestDeadLetterAndRedrive: a started-order that point-service keeps
+// failing on (a fault: it answers 503) lands on the dead-letter topic after
+// 5 attempts, is listed by sagactl with its recorded reason, and, once
+// point-service is well, is redriven to point-events only.
+func TestDeadLetterAndRedrive(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, stackOptions{timeout: 30 * time.Second})
 	ctx := context.Background()
 	user, ticket, id := uniq("dl"), uniq("dlt"), uniq("dl-order")
 	s.seedAccount(t, user, 1000)
 	s.seedTicket(t, ticket, 100, 5)
-	corrupt := s.fs.Collection("point_sagas").Doc(id)
-	if _, err := corrupt.Set(ctx, map[string]any{"state": map[string]any{"not": "a string"}}); err != nil {
-		t.Fatal(err)
-	}
 	env := event.Envelope{ID: id, Order: &event.Order{UserID: user, TicketID: ticket, Quantity: 1, Price: 100}}
 	m, err := event.NewMessage(env, event.StartedOrder, event.OrderService, uniq("ev"), "", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
+	recorder := deadletter.Recorder{FS: s.fs, Now: time.Now}
+	s.deliveries.setHold(func(service string, attrs map[string]string) bool {
+		if service != event.PointService || attrs[event.AttrEventID] != m.EventID {
+			return false
+		}
+		// What point-service would record if Firestore were down.
+		_ = recorder.RecordFailure(ctx, push.Message{Attributes: attrs, Subscription: "projects/x/subscriptions/point-events"}, errors.New("firestore unavailable (held by the test)"))
+		return true
+	})
 	pub := s.pubsub.Publisher(s.decl.Topic)
 	defer pub.Stop()
 	if _, err := pub.Publish(ctx, &pubsub.Message{Data: m.Data, Attributes: m.Attributes}).Get(ctx); err != nil {
@@ -77,29 +86,16 @@ func TestPoisonMessageDeadLettersAndRedrives(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if len(groups) != 1 || groups[0].Subscription != "point-events" || groups[0].Count != 1 ||
-		!strings.Contains(groups[0].Reason, "decode point saga") || groups[0].EventIDs[0] != m.EventID {
+	if len(groups) != 1 || groups[0].Subscription != "point-events" || groups[0].Count != 1 || groups[0].Open != 1 ||
+		!strings.Contains(groups[0].Reason, "firestore unavailable") || groups[0].EventIDs[0] != m.EventID {
 		t.Fatalf("dead letters = %+v", groups)
-	}
-	failed := 0
-	s.deliveries.mu.Lock()
-	for _, d := range s.deliveries.list {
-		if d.Service == event.PointService && d.EventID == m.EventID && d.Status >= 500 {
-			failed++
-		}
-	}
-	s.deliveries.mu.Unlock()
-	if failed != 5 {
-		t.Errorf("point-events failed %d times, want 5 attempts before dead-lettering", failed)
 	}
 	if got := s.balance(t, user); got != 1000 {
 		t.Fatalf("balance = %d while dead-lettered", got)
 	}
 
-	// The operator fixes the document and redrives.
-	if _, err := corrupt.Delete(ctx); err != nil {
-		t.Fatal(err)
-	}
+	// point-service is well again; the operator redrives.
+	s.deliveries.setHold(nil)
 	var redrive struct{ Redriven int }
 	if err := json.Unmarshal(sagactl("redrive", "-subscription", "point-events", "-json"), &redrive); err != nil || redrive.Redriven != 1 {
 		t.Fatalf("redrive = %+v, %v", redrive, err)
@@ -113,10 +109,85 @@ func TestPoisonMessageDeadLettersAndRedrives(t *testing.T) {
 	if err := json.Unmarshal(sagactl("deadletters", "-json"), &groups); err != nil || len(groups) != 0 {
 		t.Errorf("dead letters after redrive = %+v, %v", groups, err)
 	}
-	// Redriven to point-events only: no other subscription handled it.
 	tl := sagactl("timeline", id)
 	if !strings.Contains(string(tl), "consumed-point") {
 		t.Errorf("timeline lacks consumed-point:\n%s", tl)
+	}
+}
+
+// TestCorruptRecords: a stored record that cannot be decoded is a
+// permanent error, not a fault: the push is acked at once (no retries, no
+// dead letter), and the order still ends where the saga can decide safely:
+// an unreadable account cannot pay (unknown_account), an unreadable ticket
+// type sells nothing (unknown_ticket, points refunded). A read of such a
+// record answers 409 corrupt_record.
+func TestCorruptRecords(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, stackOptions{timeout: 30 * time.Second})
+	ctx := context.Background()
+	corruptUser, user, ticket, corruptTicket := uniq("cr"), uniq("cr"), uniq("crt"), uniq("crt")
+	s.seedAccount(t, corruptUser, 1000)
+	s.seedAccount(t, user, 1000)
+	s.seedTicket(t, ticket, 100, 5)
+	s.seedTicket(t, corruptTicket, 100, 5)
+	if _, err := s.fs.Collection("accounts").Doc(corruptUser).Set(ctx, map[string]any{"balance": "a lot"}); err != nil {
+		t.Fatal(err)
+	}
+	for k := range 16 {
+		if _, err := s.fs.Collection("tickets").Doc(corruptTicket).Collection("stock_shards").Doc(fmt.Sprint(k)).
+			Set(ctx, map[string]any{"stock": []int{1}, "price": 100}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	r := do(t, "POST", s.order+"/orders?wait=30s", order(corruptUser, ticket, 1, 100))
+	if r.Status != http.StatusConflict || r.str("reason") != "unknown_account" {
+		t.Errorf("order by an unreadable account: %d %s", r.Status, r.Raw)
+	}
+	r = do(t, "POST", s.order+"/orders?wait=30s", order(user, corruptTicket, 1, 100))
+	if r.Status != http.StatusConflict || r.str("reason") != "unknown_ticket" {
+		t.Errorf("order of an unreadable ticket: %d %s", r.Status, r.Raw)
+	}
+	if got := s.balance(t, user); got != 1000 {
+		t.Errorf("balance = %d, want 1000 (refunded)", got)
+	}
+	for _, path := range []string{s.point + "/accounts/" + corruptUser, s.ticket + "/tickets/" + corruptTicket} {
+		if r := do(t, "GET", path, nil); r.Status != http.StatusConflict || r.str("error", "code") != "corrupt_record" {
+			t.Errorf("GET %s: %d %s", path, r.Status, r.Raw)
+		}
+	}
+
+	// A step's own record is corrupt: the push is acked at once, once.
+	id := uniq("cr-order")
+	if _, err := s.fs.Collection("point_sagas").Doc(id).Set(ctx, map[string]any{"state": map[string]any{"not": "a string"}}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := event.NewMessage(event.Envelope{ID: id, Order: &event.Order{UserID: user, TicketID: ticket, Quantity: 1, Price: 100}},
+		event.StartedOrder, event.OrderService, uniq("ev"), "", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := outbox.NewPublisher(s.pubsub, s.decl.Topic)
+	if err := pub.Publish(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	s.deliveries.waitForCount(t, "the started-order with a corrupt record", 1, func(d delivery) bool {
+		return d.Service == event.PointService && d.EventID == m.EventID
+	})
+	s.deliveries.waitQuiet(t, 2*time.Second)
+	attempts := 0
+	s.deliveries.mu.Lock()
+	for _, d := range s.deliveries.list {
+		if d.Service == event.PointService && d.EventID == m.EventID {
+			attempts++
+		}
+	}
+	s.deliveries.mu.Unlock()
+	if attempts != 1 {
+		t.Errorf("%d deliveries of a message that can never succeed, want 1 (acked)", attempts)
+	}
+	if got := s.balance(t, user); got != 1000 {
+		t.Errorf("balance = %d after a poison message", got)
 	}
 }
 

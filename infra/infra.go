@@ -38,6 +38,25 @@ func Indexes() ([]Index, error) {
 	return d.Indexes, nil
 }
 
+// TTL is a Firestore TTL policy: a document of the collection group is
+// deleted once the time in its field has passed.
+type TTL struct {
+	CollectionGroup string `json:"collection_group"`
+	Field           string `json:"field"`
+	Retention       string `json:"retention"`
+}
+
+// TTLs returns the TTL policies the saga's documents need.
+func TTLs() ([]TTL, error) {
+	var d struct {
+		TTL []TTL `json:"ttl"`
+	}
+	if err := json.Unmarshal(indexDeclaration, &d); err != nil {
+		return nil, fmt.Errorf("infra/indexes.json: %w", err)
+	}
+	return d.TTL, nil
+}
+
 // PubSub is the declaration.
 type PubSub struct {
 	Topic                  string         `json:"topic"`

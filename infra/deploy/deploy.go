@@ -53,6 +53,7 @@ type Plan struct {
 	Project, Region string
 	Decl            infra.PubSub
 	Indexes         []infra.Index
+	TTLs            []infra.TTL
 	G               *Gcloud
 	Log             io.Writer
 	// URLs overrides the services' URLs (tests against the emulator).
@@ -169,6 +170,13 @@ func (p *Plan) firestore() error {
 			args = append(args, "--field-config=field-path="+f+",order=ascending")
 		}
 		if _, err := p.G.Run(append(args, "--async", p.pf())...); err != nil && !errors.Is(err, errExists) {
+			return err
+		}
+	}
+	// Retention: what would otherwise grow forever expires (infra/indexes.json, "ttl").
+	for _, ttl := range p.TTLs {
+		if _, err := p.G.Run("firestore", "fields", "ttls", "update", ttl.Field, "--collection-group="+ttl.CollectionGroup,
+			"--enable-ttl", "--async", p.pf()); err != nil {
 			return err
 		}
 	}

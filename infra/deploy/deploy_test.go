@@ -27,7 +27,11 @@ func plan(t *testing.T, out *bytes.Buffer) *Plan {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Plan{Project: "demo-project", Region: "asia-northeast1", Decl: decl, Indexes: idx,
+	ttls, err := infra.TTLs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Plan{Project: "demo-project", Region: "asia-northeast1", Decl: decl, Indexes: idx, TTLs: ttls,
 		G: &Gcloud{Dry: true, Out: out}, Log: out, OrderTimeout: "30s"}
 }
 
@@ -70,6 +74,9 @@ func TestDryRunCoversEveryResource(t *testing.T) {
 		{"gcloud firestore databases create", "--type=firestore-native"},
 		{"gcloud firestore indexes composite create --collection-group=orders", "field-path=status", "field-path=created_at"},
 		{"gcloud firestore indexes composite create --collection-group=ticket_sagas", "field-path=user_id", "field-path=state"},
+		{"gcloud firestore fields ttls update expire_at", "--collection-group=push_failures", "--enable-ttl"},
+		{"gcloud firestore fields ttls update expire_at", "--collection-group=reconcile_runs", "--enable-ttl"},
+		{"gcloud firestore fields ttls update expire_at", "--collection-group=findings", "--enable-ttl"},
 		{"gcloud pubsub topics create saga-events "},
 		{"gcloud pubsub topics create saga-events-dead-letter"},
 		{"gcloud pubsub topics add-iam-policy-binding saga-events-dead-letter", "gcp-sa-pubsub", "roles/pubsub.publisher"},

@@ -30,6 +30,8 @@ type Finding struct {
 	// the problem needs a person (or, for an unfinished order, belongs to
 	// the timeout sweep's replays).
 	Repair string `firestore:"repair" json:"repair,omitempty"`
+	// ExpireAt: Firestore's TTL policy deletes the finding then.
+	ExpireAt time.Time `firestore:"expire_at,omitempty" json:"-"`
 }
 
 // maxSamples is how many findings a run document holds; all of them are in
@@ -71,7 +73,13 @@ type Run struct {
 	Findings   int       `firestore:"findings" json:"findings"`
 	Repaired   int       `firestore:"repaired" json:"repaired"`
 	Samples    []Finding `firestore:"samples" json:"samples"`
+	// ExpireAt: Firestore's TTL policy deletes the run then.
+	ExpireAt time.Time `firestore:"expire_at" json:"-"`
 }
+
+// Retention is how long a run and its findings are kept (a TTL policy on
+// expire_at; infra/indexes.json).
+const Retention = 90 * 24 * time.Hour
 
 // State is where the next run starts.
 type State struct {
@@ -192,7 +200,8 @@ func (r *Reconciler) begin(ctx context.Context) (Run, *firestore.DocumentRef, er
 	}
 	now := r.Now().UTC()
 	run := Run{ID: now.Format("20060102T150405Z") + "-" + uuid.NewString()[:8], Status: "running", StartedAt: now,
-		From: st.Through, Through: maxTime(st.Through, now.Add(-r.Settle)), Phase: "recheck", Previous: st.LastRun, Samples: []Finding{}}
+		From: st.Through, Through: maxTime(st.Through, now.Add(-r.Settle)), Phase: "recheck", Previous: st.LastRun, Samples: []Finding{},
+		ExpireAt: now.Add(Retention)}
 	ref := r.FS.Collection(Runs).Doc(run.ID)
 	if _, err := ref.Create(ctx, run); err != nil {
 		return Run{}, nil, fmt.Errorf("record reconciliation run: %w", err)
@@ -346,6 +355,7 @@ func (r *Reconciler) pages(ctx context.Context, run *Run, ref *firestore.Documen
 // record keeps a finding: in the run's findings subcollection, and among
 // the run document's samples while there is room.
 func (r *Reconciler) record(ctx context.Context, run *Run, ref *firestore.DocumentRef, f Finding) error {
+	f.ExpireAt = run.ExpireAt
 	if _, err := ref.Collection(FindingsSub).Doc(f.OrderID).Set(ctx, f); err != nil {
 		return fmt.Errorf("record finding on %s: %w", f.OrderID, err)
 	}

@@ -34,7 +34,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*serve.App, 
 	api := &httpapi.API{Store: orders, Log: log,
 		Push: push.Endpoint{Log: log, Failures: deadletter.Recorder{FS: c.Firestore, Now: time.Now}}, Now: time.Now, Timeout: cfg.OrderTimeout,
 		Heal: order.HealPolicy(cfg.Heal), SweepBudget: cfg.SweepBudget, Outbox: steps,
-		Draining: ctx.Done()}
+		MaxLongPolls: cfg.MaxLongPolls,
+		Draining:     ctx.Done()}
 	reconciler := ops.NewReconciler(c.Firestore, c.Publisher, cfg)
 	return &serve.App{
 		API:    api.Routes(),

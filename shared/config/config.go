@@ -36,7 +36,10 @@ type Config struct {
 	// also listens to the order document (LISTEN_AFTER, default 1s; 0
 	// listens at once). See order-service's store.Watch.
 	ListenAfter time.Duration
-	LogLevel    slog.Level
+	// MaxLongPolls bounds the long-polls one order-service instance holds
+	// at once (LONG_POLL_MAX, default 2000).
+	MaxLongPolls int64
+	LogLevel     slog.Level
 	// CrashAfterCommit is a test-only fault switch: the probability
 	// (0-1) that the service exits right after a step's commit, before
 	// publishing.
@@ -112,6 +115,14 @@ func Load(service string, getenv func(string) string) (Config, error) {
 			return Config{}, fmt.Errorf("LISTEN_AFTER=%q: want a Go duration from 0s to 1m", v)
 		}
 		c.ListenAfter = d
+	}
+	c.MaxLongPolls = 2000
+	if v := getenv("LONG_POLL_MAX"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 || n > 100000 {
+			return Config{}, fmt.Errorf("LONG_POLL_MAX=%q: want 1 to 100000", v)
+		}
+		c.MaxLongPolls = n
 	}
 	c.StockLeases = getenv("STOCK_LEASES") != "0"
 	c.Pprof = getenv("PPROF") == "1"

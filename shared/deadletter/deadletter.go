@@ -17,6 +17,11 @@ import (
 // Collection holds one failure record per subscription and event.
 const Collection = "push_failures"
 
+// Retention is how long a failure record is kept after the last failed
+// delivery it counts: Firestore's TTL policy on expire_at deletes it then
+// (infra/indexes.json). The dead letter itself is held seven days.
+const Retention = 30 * 24 * time.Hour
+
 // Failure is why one event keeps failing on one subscription.
 type Failure struct {
 	Subscription string    `firestore:"subscription"`
@@ -54,6 +59,7 @@ func (r Recorder) RecordFailure(ctx context.Context, m push.Message, cause error
 		"error":        cause.Error(),
 		"attempts":     firestore.Increment(1),
 		"last_at":      r.Now().UTC(),
+		"expire_at":    r.Now().UTC().Add(Retention),
 	}, firestore.MergeAll)
 	if err != nil {
 		return fmt.Errorf("record failure of %s on %s: %w", eventID, sub, err)

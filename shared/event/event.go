@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -91,32 +92,42 @@ type Envelope struct {
 // ErrMalformed marks an envelope that can never be processed.
 var ErrMalformed = errors.New("malformed envelope")
 
+// MaxAmount is the largest amount (balance, price, stock, quantity) the
+// saga accepts, 2^53 - 1: every JavaScript client reads it exactly
+// (CONTRACT §2). Sums of two amounts still fit an int64 with room.
+const MaxAmount = 1<<53 - 1
+
 // Decode parses and checks an envelope. A failure wraps ErrMalformed.
 func Decode(data []byte) (Envelope, error) {
 	var e Envelope
 	if err := json.Unmarshal(data, &e); err != nil {
 		return Envelope{}, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	if e.ID == "" {
-		return Envelope{}, fmt.Errorf("%w: missing id", ErrMalformed)
-	}
-	if e.Order == nil {
+	switch {
+	case !ValidID(e.ID):
+		return Envelope{}, fmt.Errorf("%w: bad id %q", ErrMalformed, e.ID)
+	case e.Order == nil:
 		return Envelope{}, fmt.Errorf("%w: missing order", ErrMalformed)
-	}
-	if !ValidID(e.Order.UserID) || !ValidID(e.Order.TicketID) {
+	case !ValidID(e.Order.UserID) || !ValidID(e.Order.TicketID):
 		return Envelope{}, fmt.Errorf("%w: bad user_id or ticket_id", ErrMalformed)
-	}
-	if e.Order.Quantity <= 0 || e.Order.Price <= 0 {
-		return Envelope{}, fmt.Errorf("%w: non-positive quantity or price", ErrMalformed)
+	case e.Order.Quantity <= 0 || e.Order.Price <= 0 || e.Order.Quantity > MaxAmount || e.Order.Price > MaxAmount:
+		return Envelope{}, fmt.Errorf("%w: quantity and price must be 1 to 2^53-1", ErrMalformed)
 	}
 	return e, nil
 }
 
-// ValidID reports whether s is 1-128 letters, digits, '-', '_' or '.'
-// (CONTRACT §2). Such IDs are safe as Firestore document IDs, except the
-// reserved "." and "..", which are rejected too.
+// IDRule says what ValidID accepts, for error messages.
+const IDRule = "1-128 of [A-Za-z0-9._-], not '.', '..' or __name__"
+
+// ValidID reports whether s is an id the saga accepts (CONTRACT §2): 1-128
+// letters, digits, '-', '_' or '.', and none of the document ids Firestore
+// reserves ("." and "..", and ids that start and end with "__"), so every
+// id is a document id that Firestore stores.
 func ValidID(s string) bool {
 	if len(s) == 0 || len(s) > 128 || s == "." || s == ".." {
+		return false
+	}
+	if len(s) >= 4 && strings.HasPrefix(s, "__") && strings.HasSuffix(s, "__") {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

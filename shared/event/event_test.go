@@ -18,6 +18,7 @@ func TestValidID(t *testing.T) {
 		{"u1", true}, {"A-b_c.9", true}, {strings.Repeat("x", 128), true},
 		{"", false}, {strings.Repeat("x", 129), false}, {"a/b", false}, {"a b", false},
 		{".", false}, {"..", false}, {"ü", false},
+		{"__x__", false}, {"____", false}, {"__", true}, {"___", true}, {"__x", true}, {"x__", true}, {"_x_", true}, {"...", true},
 	} {
 		if got := ValidID(tc.id); got != tc.want {
 			t.Errorf("ValidID(%q) = %v, want %v", tc.id, got, tc.want)
@@ -62,7 +63,14 @@ func TestDecodeRejectsMalformed(t *testing.T) {
 	t.Parallel()
 	for _, data := range []string{``, `{`, `[]`, `{"id":""}`, `{"id":"o"}`,
 		`{"id":"o","order":{"user_id":"u","ticket_id":"t","quantity":0,"price":1}}`,
-		`{"id":"o","order":{"user_id":"a/b","ticket_id":"t","quantity":1,"price":1}}`} {
+		`{"id":"o","order":{"user_id":"a/b","ticket_id":"t","quantity":1,"price":1}}`,
+		`{"id":"__o__","order":{"user_id":"u","ticket_id":"t","quantity":1,"price":1}}`,
+		`{"id":"o/p","order":{"user_id":"u","ticket_id":"t","quantity":1,"price":1}}`,
+		`{"id":"o","order":{"user_id":"u","ticket_id":"__t__","quantity":1,"price":1}}`,
+		`{"id":"o","order":{"user_id":"u","ticket_id":"t","quantity":9007199254740992,"price":1}}`,
+		`{"id":"o","order":{"user_id":"u","ticket_id":"t","quantity":1,"price":9007199254740992}}`,
+		`{"id":"o","order":{"user_id":"u","ticket_id":"t","quantity":1,"price":-1}}`,
+		`{"id":"o","order":{"user_id":"u","ticket_id":"t","quantity":1.5,"price":1}}`} {
 		if _, err := Decode([]byte(data)); !errors.Is(err, ErrMalformed) {
 			t.Errorf("Decode(%q) err = %v, want ErrMalformed", data, err)
 		}

@@ -24,6 +24,8 @@ var (
 	Publishes       atomic.Int64
 	FirestoreReads  atomic.Int64
 	FirestoreWrites atomic.Int64
+	// LongPolls is a gauge: the long-polls order-service holds now.
+	LongPolls atomic.Int64
 )
 
 // Snapshot is the counters at one moment.
@@ -31,11 +33,13 @@ type Snapshot struct {
 	Publishes       int64 `json:"pubsub_publishes"`
 	FirestoreReads  int64 `json:"firestore_reads"`
 	FirestoreWrites int64 `json:"firestore_writes"`
+	LongPolls       int64 `json:"long_polls"`
 }
 
 // Now reads the counters.
 func Now() Snapshot {
-	return Snapshot{Publishes: Publishes.Load(), FirestoreReads: FirestoreReads.Load(), FirestoreWrites: FirestoreWrites.Load()}
+	return Snapshot{Publishes: Publishes.Load(), FirestoreReads: FirestoreReads.Load(), FirestoreWrites: FirestoreWrites.Load(),
+		LongPolls: LongPolls.Load()}
 }
 
 // Handler serves the counters as JSON.

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/shared/fault"
 )
 
 // MaxBody bounds a push request: Pub/Sub messages are at most 10 MB, ours
@@ -88,9 +89,10 @@ func (m *Message) decodeData(raw json.RawMessage) error {
 	return nil
 }
 
-// Func handles one push message. nil acks; an error wrapping ErrPoison is
-// logged at ERROR and acked; any other error is a fault and asks Pub/Sub to
-// retry with the subscription's backoff.
+// Func handles one push message. nil acks; an error wrapping ErrPoison, or
+// any permanent error (fault.IsPermanent), is logged at ERROR and acked; any
+// other error is a fault and asks Pub/Sub to retry with the subscription's
+// backoff.
 type Func func(ctx context.Context, m Message) error
 
 // AttrRedriveTo marks a message redriven from the dead-letter topic: only
@@ -144,8 +146,10 @@ func (e Endpoint) Handler(routes Routes) http.Handler {
 		log := e.Log.With("path", r.URL.Path, "subscription", m.SubscriptionName(), "message_id", m.ID,
 			"delivery_attempt", m.DeliveryAttempt, "event_type", m.Attributes[event.AttrEventType],
 			"order_id", m.Attributes[event.AttrOrderID], "event_id", m.Attributes[event.AttrEventID])
-		if errors.Is(err, ErrPoison) {
-			log.ErrorContext(ctx, "dropping poison message", "error", err.Error())
+		if errors.Is(err, ErrPoison) || fault.IsPermanent(err) {
+			// Retrying cannot help: five attempts and a dead letter would
+			// only delay the operator who must look at it.
+			log.ErrorContext(ctx, "dropping poison message: it can never succeed", "error", err.Error())
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}

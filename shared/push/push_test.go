@@ -4,13 +4,18 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/shared/fault"
 )
 
 func TestHandlerAckOrRetry(t *testing.T) {
@@ -31,6 +36,9 @@ func TestHandlerAckOrRetry(t *testing.T) {
 		{"not handled", msg("granted-ticket"), errors.New("must not be called"), 204, false},
 		{"fault", msg("started-order"), errors.New("firestore down"), 500, true},
 		{"poison", msg("started-order"), Poison("bad"), 204, true},
+		{"corrupt document", msg("started-order"), fmt.Errorf("consume: %w", fault.Corrupt("point_sagas/o1", errors.New("bad"))), 204, true},
+		{"refused by firestore", msg("started-order"), status.Error(codes.InvalidArgument, "bad name"), 204, true},
+		{"unavailable", msg("started-order"), status.Error(codes.Unavailable, "down"), 500, true},
 		{"garbage", `not json`, nil, 204, false},
 		{"empty", ``, nil, 204, false},
 	} {

@@ -17,6 +17,28 @@ import (
 // kills the instance 10 s after it.
 const DrainTimeout = 9 * time.Second
 
+// Limits of every server: a client that trickles its headers or its body
+// is cut off within seconds, an idle keep-alive connection is closed, and
+// headers are bounded. Long-polls are unaffected: the read deadline is
+// lifted once the body is read, and the write timeout leaves room for the
+// 60 s maximum wait.
+const (
+	ReadHeaderTimeout = 5 * time.Second
+	ReadTimeout       = 10 * time.Second // headers and body (at most 64 KiB)
+	WriteTimeout      = 75 * time.Second
+	IdleTimeout       = 30 * time.Second
+	MaxHeaderBytes    = 64 << 10
+)
+
+// Limit sets the limits on srv.
+func Limit(srv *http.Server) {
+	srv.ReadHeaderTimeout = ReadHeaderTimeout
+	srv.ReadTimeout = ReadTimeout
+	srv.WriteTimeout = WriteTimeout
+	srv.IdleTimeout = IdleTimeout
+	srv.MaxHeaderBytes = MaxHeaderBytes
+}
+
 // Run serves h on addr until ctx is done, then shuts down gracefully.
 func Run(ctx context.Context, log *slog.Logger, addr string, h http.Handler) error {
 	// No TCP keep-alive probes: Pub/Sub pushes and Cloud Run's front end
@@ -26,13 +48,8 @@ func Run(ctx context.Context, log *slog.Logger, addr string, h http.Handler) err
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		// Long-polls last up to 60 s.
-		WriteTimeout: 75 * time.Second,
-		BaseContext:  func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
+	srv := &http.Server{Handler: h, BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
+	Limit(srv)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("listening", "addr", ln.Addr().String())

@@ -42,9 +42,13 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	ttls, err := infra.TTLs()
+	if err != nil {
+		return err
+	}
 	dry := os.Getenv("DRY_RUN") != "" && os.Getenv("DRY_RUN") != "0"
 	p := &deploy.Plan{
-		Project: project, Region: region, Decl: decl, Indexes: indexes,
+		Project: project, Region: region, Decl: decl, Indexes: indexes, TTLs: ttls,
 		G:                      &deploy.Gcloud{Dry: dry, Out: os.Stdout},
 		Log:                    os.Stdout,
 		URLs:                   map[string]string{},

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/ticketsaga/saga/order-service/internal/store"
 	"github.com/ticketsaga/saga/shared/event"
 	"github.com/ticketsaga/saga/shared/httpjson"
+	"github.com/ticketsaga/saga/shared/metrics"
 	"github.com/ticketsaga/saga/shared/outbox"
 	"github.com/ticketsaga/saga/shared/push"
 )
@@ -40,6 +43,10 @@ type API struct {
 	SweepBudget time.Duration
 	// Outbox re-publishes order-service's stranded events.
 	Outbox *outbox.Steps
+	// MaxLongPolls bounds the long-polls this instance holds at once:
+	// past it, a request is answered at once as if it asked wait=0s (202
+	// with Location, or the order as it is), with Retry-After.
+	MaxLongPolls int64
 	// Draining closes when the instance starts shutting down: long-polls
 	// then answer at once with the order as it is (202 + Location), so
 	// clients carry on with another instance instead of seeing an error.
@@ -67,35 +74,68 @@ type orderRequest struct {
 	Price    *int64  `json:"price"`
 }
 
+// decodeOrderRequest reads a POST /orders body: strict JSON, every field
+// present, every value within the contract's rules.
+func decodeOrderRequest(raw []byte) (order.Request, *httpjson.Error) {
+	var body orderRequest
+	if herr := httpjson.DecodeBytes(raw, &body); herr != nil {
+		return order.Request{}, herr
+	}
+	if body.UserID == nil || body.TicketID == nil || body.Quantity == nil || body.Price == nil {
+		return order.Request{}, httpjson.BadRequest("missing_field", "user_id, ticket_id, quantity and price are required")
+	}
+	req := order.Request{UserID: *body.UserID, TicketID: *body.TicketID, Quantity: *body.Quantity, Price: *body.Price}
+	if err := req.Validate(event.ValidID, event.IDRule, event.MaxAmount); err != nil {
+		var ve *order.ValidationError
+		errors.As(err, &ve)
+		return order.Request{}, httpjson.BadRequest(ve.Code, "%s", ve.Message)
+	}
+	return req, nil
+}
+
+// idempotencyKey returns the request's Idempotency-Key, if it has one: one
+// header of 1-255 characters (not bytes) of printable UTF-8.
+func idempotencyKey(r *http.Request) (string, bool, *httpjson.Error) {
+	vals, ok := r.Header["Idempotency-Key"]
+	if !ok {
+		return "", false, nil
+	}
+	bad := httpjson.BadRequest("invalid_idempotency_key", "Idempotency-Key must be one value of 1-%d printable characters", order.MaxIdempotencyKey)
+	if len(vals) != 1 || vals[0] == "" || !utf8.ValidString(vals[0]) || utf8.RuneCountInString(vals[0]) > order.MaxIdempotencyKey {
+		return "", false, bad
+	}
+	for _, c := range vals[0] {
+		if !unicode.IsPrint(c) {
+			return "", false, bad
+		}
+	}
+	return vals[0], true, nil
+}
+
 func (a *API) postOrder(w http.ResponseWriter, r *http.Request) {
 	wait, herr := parseWait(r)
 	if herr != nil {
 		httpjson.WriteError(w, r, a.Log, herr)
 		return
 	}
-	var body orderRequest
-	if herr := httpjson.Decode(w, r, &body); herr != nil {
+	raw, herr := httpjson.ReadBody(w, r)
+	if herr != nil {
 		httpjson.WriteError(w, r, a.Log, herr)
 		return
 	}
-	if body.UserID == nil || body.TicketID == nil || body.Quantity == nil || body.Price == nil {
-		httpjson.WriteError(w, r, a.Log, httpjson.BadRequest("missing_field", "user_id, ticket_id, quantity and price are required"))
+	req, herr := decodeOrderRequest(raw)
+	if herr != nil {
+		httpjson.WriteError(w, r, a.Log, herr)
 		return
 	}
-	req := order.Request{UserID: *body.UserID, TicketID: *body.TicketID, Quantity: *body.Quantity, Price: *body.Price}
-	if err := req.Validate(event.ValidID); err != nil {
-		var ve *order.ValidationError
-		errors.As(err, &ve)
-		httpjson.WriteError(w, r, a.Log, httpjson.BadRequest(ve.Code, "%s", ve.Message))
+	key, keyed, herr := idempotencyKey(r)
+	if herr != nil {
+		httpjson.WriteError(w, r, a.Log, herr)
 		return
 	}
 	id := uuid.NewString()
-	if key, ok := r.Header["Idempotency-Key"]; ok {
-		if len(key) != 1 || key[0] == "" || len(key[0]) > order.MaxIdempotencyKey {
-			httpjson.WriteError(w, r, a.Log, httpjson.BadRequest("invalid_idempotency_key", "Idempotency-Key must be one value of 1-%d characters", order.MaxIdempotencyKey))
-			return
-		}
-		id = order.IDForKey(req.UserID, key[0])
+	if keyed {
+		id = order.IDForKey(req.UserID, key)
 	}
 
 	now := a.Now().UTC()
@@ -129,6 +169,8 @@ func (a *API) postOrder(w http.ResponseWriter, r *http.Request) {
 		a.Log.WarnContext(ctx, "started-order not published yet", "order_id", id, "error", err.Error())
 	}
 	if !o.Status.Terminal() {
+		wait, release := a.longPoll(w, wait)
+		defer release()
 		if o, err = watch.Wait(ctx, wait, a.Draining, created); err != nil {
 			httpjson.WriteError(w, r, a.Log, err)
 			return
@@ -150,7 +192,7 @@ func (a *API) postOrder(w http.ResponseWriter, r *http.Request) {
 func (a *API) getOrder(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("order_id")
 	if !event.ValidID(id) {
-		httpjson.WriteError(w, r, a.Log, httpjson.BadRequest("invalid_order_id", "order_id must be 1-128 of [A-Za-z0-9._-]"))
+		httpjson.WriteError(w, r, a.Log, httpjson.BadRequest("invalid_order_id", "order_id must be %s", event.IDRule))
 		return
 	}
 	wait, herr := parseWait(r)
@@ -158,6 +200,8 @@ func (a *API) getOrder(w http.ResponseWriter, r *http.Request) {
 		httpjson.WriteError(w, r, a.Log, herr)
 		return
 	}
+	wait, release := a.longPoll(w, wait)
+	defer release()
 	o, err := a.Store.WaitTerminal(r.Context(), id, wait, a.Draining)
 	if errors.Is(err, store.ErrNotFound) {
 		httpjson.WriteError(w, r, a.Log, &httpjson.Error{Status: http.StatusNotFound, Code: "order_not_found", Message: "no order " + id})
@@ -168,6 +212,20 @@ func (a *API) getOrder(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpjson.Write(w, http.StatusOK, toJSON(o))
+}
+
+// longPoll takes one of the instance's long-poll places for a wait; when
+// none is left, the wait becomes 0 and the answer says when to ask again.
+func (a *API) longPoll(w http.ResponseWriter, wait time.Duration) (time.Duration, func()) {
+	if wait <= 0 {
+		return 0, func() {}
+	}
+	if n := metrics.LongPolls.Add(1); a.MaxLongPolls > 0 && n > a.MaxLongPolls {
+		metrics.LongPolls.Add(-1)
+		w.Header().Set("Retry-After", "1")
+		return 0, func() {}
+	}
+	return wait, func() { metrics.LongPolls.Add(-1) }
 }
 
 func parseWait(r *http.Request) (time.Duration, *httpjson.Error) {

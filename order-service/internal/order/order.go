@@ -200,19 +200,18 @@ type ValidationError struct {
 
 func (e *ValidationError) Error() string { return e.Code + ": " + e.Message }
 
-// Validate checks r's values; validID is the contract's id rule.
-func (r Request) Validate(validID func(string) bool) error {
+// Validate checks r's values; validID is the contract's id rule, maxAmount
+// the largest quantity or price.
+func (r Request) Validate(validID func(string) bool, idRule string, maxAmount int64) error {
 	switch {
 	case !validID(r.UserID):
-		return &ValidationError{"invalid_user_id", "user_id must be 1-128 of [A-Za-z0-9._-]"}
+		return &ValidationError{"invalid_user_id", "user_id must be " + idRule}
 	case !validID(r.TicketID):
-		return &ValidationError{"invalid_ticket_id", "ticket_id must be 1-128 of [A-Za-z0-9._-]"}
-	case r.Quantity <= 0:
-		return &ValidationError{"invalid_quantity", "quantity must be positive"}
-	case r.Price <= 0:
-		return &ValidationError{"invalid_price", "price must be positive"}
-	case r.Quantity > 1_000_000 || r.Price > 1_000_000_000_000:
-		return &ValidationError{"too_large", fmt.Sprintf("quantity %d or price %d is out of range", r.Quantity, r.Price)}
+		return &ValidationError{"invalid_ticket_id", "ticket_id must be " + idRule}
+	case r.Quantity <= 0 || r.Quantity > maxAmount:
+		return &ValidationError{"invalid_quantity", fmt.Sprintf("quantity must be 1 to %d", maxAmount)}
+	case r.Price <= 0 || r.Price > maxAmount:
+		return &ValidationError{"invalid_price", fmt.Sprintf("price must be 1 to %d", maxAmount)}
 	}
 	return nil
 }

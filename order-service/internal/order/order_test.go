@@ -119,19 +119,27 @@ func TestHealOnlyStoppingOrders(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	t.Parallel()
+	const maxAmount = 1<<53 - 1
 	valid := func(s string) bool { return s != "" && s != "bad/id" }
-	ok := Request{UserID: "u", TicketID: "t", Quantity: 1, Price: 10}
-	if err := ok.Validate(valid); err != nil {
-		t.Fatalf("valid request: %v", err)
+	for _, ok := range []Request{
+		{UserID: "u", TicketID: "t", Quantity: 1, Price: 10},
+		{UserID: "u", TicketID: "t", Quantity: maxAmount, Price: maxAmount},
+	} {
+		if err := ok.Validate(valid, "rule", maxAmount); err != nil {
+			t.Fatalf("valid request %+v: %v", ok, err)
+		}
 	}
 	for _, r := range []Request{
 		{UserID: "", TicketID: "t", Quantity: 1, Price: 1},
 		{UserID: "u", TicketID: "bad/id", Quantity: 1, Price: 1},
 		{UserID: "u", TicketID: "t", Quantity: 0, Price: 1},
 		{UserID: "u", TicketID: "t", Quantity: 1, Price: -1},
+		{UserID: "u", TicketID: "t", Quantity: maxAmount + 1, Price: 1},
+		{UserID: "u", TicketID: "t", Quantity: 1, Price: maxAmount + 1},
+		{UserID: "u", TicketID: "t", Quantity: -1 << 63, Price: 1},
 	} {
 		var ve *ValidationError
-		if err := r.Validate(valid); !errors.As(err, &ve) {
+		if err := r.Validate(valid, "rule", maxAmount); !errors.As(err, &ve) {
 			t.Errorf("Validate(%+v) = %v, want a ValidationError", r, err)
 		}
 	}

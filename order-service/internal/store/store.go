@@ -18,6 +18,7 @@ import (
 
 	"github.com/ticketsaga/saga/order-service/internal/order"
 	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/shared/fault"
 	"github.com/ticketsaga/saga/shared/outbox"
 )
 
@@ -119,7 +120,7 @@ func (s *Store) Create(ctx context.Context, o order.Order, fingerprint string, s
 		}
 		var d orderDoc
 		if err := snap.DataTo(&d); err != nil {
-			return order.Order{}, false, fmt.Errorf("decode order %s: %w", o.ID, err)
+			return order.Order{}, false, fault.Corrupt("order "+o.ID, err)
 		}
 		if d.Fingerprint != fingerprint {
 			return order.Order{}, false, fmt.Errorf("create order %s: %w", o.ID, ErrKeyReused)
@@ -441,7 +442,7 @@ func decode(snap *firestore.DocumentSnapshot) (order.Order, error) {
 func decodeDoc(snap *firestore.DocumentSnapshot) (orderDoc, order.Order, error) {
 	var d orderDoc
 	if err := snap.DataTo(&d); err != nil {
-		return orderDoc{}, order.Order{}, fmt.Errorf("decode order %s: %w", snap.Ref.ID, err)
+		return orderDoc{}, order.Order{}, fault.Corrupt("order "+snap.Ref.ID, err)
 	}
 	return d, fromDoc(snap.Ref.ID, d), nil
 }

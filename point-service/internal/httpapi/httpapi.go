@@ -44,7 +44,7 @@ type account struct {
 func (a *API) putAccount(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("user_id")
 	if !event.ValidID(id) {
-		httpjson.WriteError(w, r, a.Log, httpjson.BadRequest("invalid_id", "user_id must be 1-128 of [A-Za-z0-9._-]"))
+		httpjson.WriteError(w, r, a.Log, httpjson.BadRequest("invalid_id", "user_id must be %s", event.IDRule))
 		return
 	}
 	var body struct {
@@ -58,8 +58,8 @@ func (a *API) putAccount(w http.ResponseWriter, r *http.Request) {
 	case body.Balance == nil:
 		httpjson.WriteError(w, r, a.Log, httpjson.BadRequest("missing_field", "balance is required"))
 		return
-	case *body.Balance < 0:
-		httpjson.WriteError(w, r, a.Log, httpjson.BadRequest("invalid_balance", "balance must be zero or more"))
+	case *body.Balance < 0 || *body.Balance > event.MaxAmount:
+		httpjson.WriteError(w, r, a.Log, httpjson.BadRequest("invalid_balance", "balance must be 0 to %d", int64(event.MaxAmount)))
 		return
 	}
 	if err := a.Store.SetBalance(r.Context(), id, *body.Balance); err != nil {
@@ -72,7 +72,7 @@ func (a *API) putAccount(w http.ResponseWriter, r *http.Request) {
 func (a *API) getAccount(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("user_id")
 	if !event.ValidID(id) {
-		httpjson.WriteError(w, r, a.Log, httpjson.BadRequest("invalid_id", "user_id must be 1-128 of [A-Za-z0-9._-]"))
+		httpjson.WriteError(w, r, a.Log, httpjson.BadRequest("invalid_id", "user_id must be %s", event.IDRule))
 		return
 	}
 	bal, err := a.Store.Balance(r.Context(), id)

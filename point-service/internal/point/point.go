@@ -3,6 +3,12 @@
 // Pub/Sub.
 package point
 
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
 // Failure reasons of the consume step (CONTRACT §2).
 const (
 	ReasonInsufficientPoints = "insufficient_points"
@@ -64,16 +70,24 @@ type RefundResult struct {
 	Account *Account // the new balance, nil when unchanged
 }
 
+// ErrOverflow: a refund would take a balance past what an int64 holds,
+// which only a corrupt balance can make happen (balances are at most 2^53-1
+// when set, and a refund gives back what was taken).
+var ErrOverflow = errors.New("refund would overflow the balance")
+
 // Refund gives back what the order took. With nothing taken it is a null
 // compensation: it records that it ran, so a late consume is blocked.
-func Refund(s Saga, acct *Account) RefundResult {
+func Refund(s Saga, acct *Account) (RefundResult, error) {
 	if s.State != StateConsumed {
-		return RefundResult{Saga: Saga{State: StateRefunded, UserID: s.UserID}}
+		return RefundResult{Saga: Saga{State: StateRefunded, UserID: s.UserID}}, nil
 	}
 	next := Saga{State: StateRefunded, UserID: s.UserID, Amount: s.Amount}
 	if acct == nil {
 		// The account was deleted since; nothing to credit.
-		return RefundResult{Saga: next}
+		return RefundResult{Saga: next}, nil
 	}
-	return RefundResult{Saga: next, Account: &Account{Balance: acct.Balance + s.Amount}}
+	if s.Amount < 0 || acct.Balance > math.MaxInt64-s.Amount {
+		return RefundResult{}, fmt.Errorf("%w: balance %d + %d", ErrOverflow, acct.Balance, s.Amount)
+	}
+	return RefundResult{Saga: next, Account: &Account{Balance: acct.Balance + s.Amount}}, nil
 }

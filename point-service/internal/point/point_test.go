@@ -1,6 +1,10 @@
 package point
 
-import "testing"
+import (
+	"errors"
+	"math"
+	"testing"
+)
 
 func TestConsume(t *testing.T) {
 	t.Parallel()
@@ -36,14 +40,38 @@ func TestConsume(t *testing.T) {
 
 func TestRefund(t *testing.T) {
 	t.Parallel()
-	got := Refund(Saga{State: StateConsumed, UserID: "u", Amount: 40}, &Account{Balance: 10})
-	if got.Account == nil || got.Account.Balance != 50 || got.Saga.State != StateRefunded {
-		t.Fatalf("refund of a consume = %+v", got)
+	got, err := Refund(Saga{State: StateConsumed, UserID: "u", Amount: 40}, &Account{Balance: 10})
+	if err != nil || got.Account == nil || got.Account.Balance != 50 || got.Saga.State != StateRefunded {
+		t.Fatalf("refund of a consume = %+v, %v", got, err)
 	}
 	for _, s := range []Saga{{}, {State: StateFailed}, {State: StateRefunded, Amount: 40}} {
-		got := Refund(s, &Account{Balance: 10})
-		if got.Account != nil || got.Saga.State != StateRefunded {
-			t.Fatalf("Refund(%+v) = %+v, want a null compensation", s, got)
+		got, err := Refund(s, &Account{Balance: 10})
+		if err != nil || got.Account != nil || got.Saga.State != StateRefunded {
+			t.Fatalf("Refund(%+v) = %+v, %v, want a null compensation", s, got, err)
 		}
+	}
+}
+
+// TestAmountsAtTheBoundaries: the largest amounts the API accepts consume
+// and refund exactly; only a corrupt balance could overflow, and then the
+// refund refuses instead of wrapping.
+func TestAmountsAtTheBoundaries(t *testing.T) {
+	t.Parallel()
+	const maxAmount = 1<<53 - 1
+	c := Consume(Saga{}, &Account{Balance: maxAmount}, "u", maxAmount)
+	if c.Reason != "" || c.Account.Balance != 0 || c.Saga.Amount != maxAmount {
+		t.Fatalf("consume of everything = %+v", c)
+	}
+	if c := Consume(Saga{}, &Account{Balance: maxAmount - 1}, "u", maxAmount); c.Reason != ReasonInsufficientPoints {
+		t.Fatalf("consume of one more than the balance = %+v", c)
+	}
+	// An admin set the balance to the maximum while the order was in
+	// flight: the refund still adds up exactly (past 2^53, within int64).
+	r, err := Refund(c.Saga, &Account{Balance: maxAmount})
+	if err != nil || r.Account.Balance != 2*maxAmount {
+		t.Fatalf("refund onto a full balance = %+v, %v", r, err)
+	}
+	if _, err := Refund(Saga{State: StateConsumed, Amount: 2}, &Account{Balance: math.MaxInt64 - 1}); !errors.Is(err, ErrOverflow) {
+		t.Fatalf("refund past int64 = %v, want ErrOverflow", err)
 	}
 }

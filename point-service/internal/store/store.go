@@ -13,6 +13,7 @@ import (
 
 	"github.com/ticketsaga/saga/point-service/internal/point"
 	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/shared/fault"
 	"github.com/ticketsaga/saga/shared/outbox"
 )
 
@@ -71,7 +72,7 @@ func (s *Store) Balance(ctx context.Context, userID string) (int64, error) {
 	}
 	var a accountDoc
 	if err := snap.DataTo(&a); err != nil {
-		return 0, fmt.Errorf("decode account %s: %w", userID, err)
+		return 0, fault.Corrupt("account "+userID, err)
 	}
 	return a.Balance, nil
 }
@@ -87,6 +88,12 @@ func (s *Store) Consume(ctx context.Context, in event.Envelope) (event.Message, 
 				return outbox.Decision{}, err
 			}
 			acct, err := readAccount(docs[0])
+			if errors.Is(err, fault.ErrCorrupt) {
+				// An account that cannot be read cannot pay: the order
+				// fails as for an unknown account, nothing taken.
+				s.steps.Log.ErrorContext(ctx, "consume: the account cannot be read; failing the order as unknown_account", "order_id", in.ID, "error", err.Error())
+				acct, err = nil, nil
+			}
 			if err != nil {
 				return outbox.Decision{}, err
 			}
@@ -119,10 +126,16 @@ func (s *Store) Refund(ctx context.Context, in event.Envelope, cause string) (ev
 				saga.UserID = in.Order.UserID
 			}
 			acct, err := readAccount(docs[0])
+			if errors.Is(err, fault.ErrCorrupt) && saga.State != point.StateConsumed {
+				acct, err = nil, nil // a null refund needs no account
+			}
 			if err != nil {
 				return outbox.Decision{}, err
 			}
-			res := point.Refund(saga, acct)
+			res, err := point.Refund(saga, acct)
+			if err != nil {
+				return outbox.Decision{}, fault.Permanent(err)
+			}
 			if res.Account != nil {
 				if err := tx.Set(acctRef, accountDoc{Balance: res.Account.Balance}); err != nil {
 					return outbox.Decision{}, err
@@ -138,7 +151,7 @@ func readSaga(snap *firestore.DocumentSnapshot) (point.Saga, error) {
 	}
 	var d sagaDoc
 	if err := snap.DataTo(&d); err != nil {
-		return point.Saga{}, fmt.Errorf("decode point saga %s: %w", snap.Ref.ID, err)
+		return point.Saga{}, fault.Corrupt("point saga "+snap.Ref.ID, err)
 	}
 	return point.Saga{State: point.State(d.State), UserID: d.UserID, Amount: d.Amount}, nil
 }
@@ -149,7 +162,7 @@ func readAccount(snap *firestore.DocumentSnapshot) (*point.Account, error) {
 	}
 	var a accountDoc
 	if err := snap.DataTo(&a); err != nil {
-		return nil, fmt.Errorf("decode account %s: %w", snap.Ref.ID, err)
+		return nil, fault.Corrupt("account "+snap.Ref.ID, err)
 	}
 	return &point.Account{Balance: a.Balance}, nil
 }

@@ -42,7 +42,7 @@ type ticketJSON struct {
 	Stock    int64  `json:"stock"`
 }
 
-var errInvalidID = httpjson.BadRequest("invalid_id", "ids must be 1-128 of [A-Za-z0-9._-]")
+var errInvalidID = httpjson.BadRequest("invalid_id", "ids must be %s", event.IDRule)
 
 func (a *API) putTicket(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("ticket_id")
@@ -62,11 +62,11 @@ func (a *API) putTicket(w http.ResponseWriter, r *http.Request) {
 	case body.Price == nil || body.Stock == nil:
 		httpjson.WriteError(w, r, a.Log, httpjson.BadRequest("missing_field", "price and stock are required"))
 		return
-	case *body.Price <= 0:
-		httpjson.WriteError(w, r, a.Log, httpjson.BadRequest("invalid_price", "price must be positive"))
+	case *body.Price <= 0 || *body.Price > event.MaxAmount:
+		httpjson.WriteError(w, r, a.Log, httpjson.BadRequest("invalid_price", "price must be 1 to %d", int64(event.MaxAmount)))
 		return
-	case *body.Stock < 0:
-		httpjson.WriteError(w, r, a.Log, httpjson.BadRequest("invalid_stock", "stock must be zero or more"))
+	case *body.Stock < 0 || *body.Stock > event.MaxAmount:
+		httpjson.WriteError(w, r, a.Log, httpjson.BadRequest("invalid_stock", "stock must be 0 to %d", int64(event.MaxAmount)))
 		return
 	}
 	if err := a.Store.PutTicket(r.Context(), id, *body.Price, *body.Stock); err != nil {

@@ -111,4 +111,20 @@ func (l *leases) release(ticketID string, k int) {
 	p.free[k] = true
 	close(p.wake)
 	p.wake = make(chan struct{})
+	// A pool with every shard free holds nothing: drop it, so the map
+	// holds only the ticket types being granted right now, not every
+	// ticket type ever sold. A waiter woken above looks the pool up again.
+	for _, free := range p.free {
+		if !free {
+			return
+		}
+	}
+	delete(l.pools, ticketID)
+}
+
+// size is how many ticket types have a pool.
+func (l *leases) size() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.pools)
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -71,5 +72,31 @@ func TestLeasesOffNeverWait(t *testing.T) {
 		if _, _, err := l.one(context.Background(), "t"); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestLeasesForgetIdleTicketTypes: the pools hold only the ticket types
+// being granted now, not every ticket type ever sold.
+func TestLeasesForgetIdleTicketTypes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	l := newLeases(4, true)
+	for i := range 1000 {
+		_, release, err := l.one(ctx, fmt.Sprint("ticket-", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		release()
+	}
+	releaseAll, err := l.all(ctx, "busy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := l.size(); n != 1 {
+		t.Errorf("%d pools while one ticket type is leased, want 1", n)
+	}
+	releaseAll()
+	if n := l.size(); n != 0 {
+		t.Errorf("%d pools after every lease was released, want 0", n)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/shared/fault"
 	"github.com/ticketsaga/saga/shared/outbox"
 	"github.com/ticketsaga/saga/ticket-service/internal/ticket"
 )
@@ -36,6 +37,10 @@ const (
 
 // ErrNotFound is returned for an unknown ticket type.
 var ErrNotFound = errors.New("not found")
+
+// MaxShards is the most stock shards a ticket type can have (STOCK_SHARDS
+// is at most this).
+const MaxShards = 100
 
 type ticketDoc struct {
 	Price  int64 `firestore:"price"`
@@ -100,9 +105,11 @@ func (s *Store) PutTicket(ctx context.Context, id string, price, stock int64) er
 		if snap.Exists() {
 			var d ticketDoc
 			if err := snap.DataTo(&d); err != nil {
-				return fmt.Errorf("decode ticket %s: %w", id, err)
+				// Replacing a corrupt ticket repairs it: delete every
+				// shard it may have had.
+				d.Shards = MaxShards
 			}
-			old = d.Shards
+			old = min(d.Shards, MaxShards)
 		}
 		if err := tx.Set(ref, ticketDoc{Price: price, Shards: s.shards}); err != nil {
 			return err
@@ -141,22 +148,26 @@ func (s *Store) Ticket(ctx context.Context, id string) (Stock, error) {
 		return Stock{}, fmt.Errorf("read ticket %s: %w", id, err)
 	}
 	var d ticketDoc
-	if err := snap.DataTo(&d); err != nil {
-		return Stock{}, fmt.Errorf("decode ticket %s: %w", id, err)
+	if err := snap.DataTo(&d); err != nil || d.Shards < 1 || d.Shards > MaxShards {
+		return Stock{}, fault.Corrupt("ticket "+id, fmt.Errorf("shards %d: %v", d.Shards, err))
 	}
 	shards, err := s.fs.GetAll(ctx, s.shardRefs(id, d.Shards))
 	if err != nil {
 		return Stock{}, fmt.Errorf("read stock of %s: %w", id, err)
 	}
-	out := Stock{Price: d.Price}
+	stock := make([]int64, 0, len(shards))
 	for _, sh := range shards {
 		d, err := readShard(sh)
 		if err != nil {
 			return Stock{}, err
 		}
-		out.Stock += d.Stock
+		stock = append(stock, d.Stock)
 	}
-	return out, nil
+	sum, ok := ticket.SumStock(stock)
+	if !ok {
+		return Stock{}, fault.Corrupt("stock of ticket "+id, fmt.Errorf("shards %v do not sum", stock))
+	}
+	return Stock{Price: d.Price, Stock: sum}, nil
 }
 
 // Holdings returns the tickets userID owns.
@@ -209,6 +220,13 @@ func (s *Store) Grant(ctx context.Context, in event.Envelope) (event.Message, er
 				return outbox.Decision{}, err
 			}
 			t, shards, err := s.readAll(tx, id)
+			if errors.Is(err, fault.ErrCorrupt) {
+				// A ticket type whose records cannot be read sells
+				// nothing: the order fails as for an unknown ticket, and
+				// its points are refunded.
+				s.steps.Log.ErrorContext(ctx, "grant: the ticket cannot be read; failing the order as unknown_ticket", "order_id", in.ID, "error", err.Error())
+				t, shards, err = nil, nil, nil
+			}
 			if err != nil {
 				return outbox.Decision{}, err
 			}
@@ -233,7 +251,7 @@ func (s *Store) grantFromOneShard(ctx context.Context, in event.Envelope, req ti
 			}
 			sh, err := readShard(docs[0])
 			if err != nil {
-				return outbox.Decision{}, err
+				return outbox.Decision{}, errNeedAll // decided, and reported, on every shard
 			}
 			shards := map[int]int64{k: sh.Stock}
 			res := ticket.Grant(saga, &ticket.Ticket{Price: sh.Price}, shards, false, req)
@@ -266,10 +284,10 @@ func (s *Store) readAll(tx *firestore.Transaction, id string) (*ticket.Ticket, m
 		return nil, nil, err
 	}
 	var d ticketDoc
-	if err := snap.DataTo(&d); err != nil {
-		return nil, nil, fmt.Errorf("decode ticket %s: %w", id, err)
+	if err := snap.DataTo(&d); err != nil || d.Shards < 1 || d.Shards > MaxShards {
+		return nil, nil, fault.Corrupt("ticket "+id, fmt.Errorf("shards %d: %v", d.Shards, err))
 	}
-	snaps, err := tx.GetAll(s.shardRefs(id, max(d.Shards, 1)))
+	snaps, err := tx.GetAll(s.shardRefs(id, d.Shards))
 	if err != nil {
 		return nil, nil, fmt.Errorf("read stock of %s: %w", id, err)
 	}
@@ -279,6 +297,9 @@ func (s *Store) readAll(tx *firestore.Transaction, id string) (*ticket.Ticket, m
 		if err != nil {
 			return nil, nil, err
 		}
+		if sd.Stock < 0 {
+			return nil, nil, fault.Corrupt("stock shard "+sh.Ref.Path, fmt.Errorf("negative stock %d", sd.Stock))
+		}
 		shards[k] = sd.Stock
 	}
 	return &ticket.Ticket{Price: d.Price}, shards, nil
@@ -286,10 +307,13 @@ func (s *Store) readAll(tx *firestore.Transaction, id string) (*ticket.Ticket, m
 
 // Cancel takes back the order's grant, once per order, and returns the
 // canceled-ticket event. The stock goes back to the shards it came from,
-// by increments, so a cancel reads nothing but its saga.
+// by increments; a shard that a re-PUT of the ticket removed since gives
+// its part to the shard of the same number modulo the shards there are
+// now, so the stock stays exact.
 func (s *Store) Cancel(ctx context.Context, in event.Envelope) (event.Message, error) {
-	return s.steps.Run(ctx, StepCancel, in, nil,
-		func(tx *firestore.Transaction, sagaSnap *firestore.DocumentSnapshot, _ []*firestore.DocumentSnapshot) (outbox.Decision, error) {
+	ticketRef := s.fs.Collection(Tickets).Doc(in.Order.TicketID)
+	return s.steps.Run(ctx, StepCancel, in, []*firestore.DocumentRef{ticketRef},
+		func(tx *firestore.Transaction, sagaSnap *firestore.DocumentSnapshot, docs []*firestore.DocumentSnapshot) (outbox.Decision, error) {
 			saga, err := readSaga(sagaSnap)
 			if err != nil {
 				return outbox.Decision{}, err
@@ -298,9 +322,15 @@ func (s *Store) Cancel(ctx context.Context, in event.Envelope) (event.Message, e
 				saga.UserID, saga.TicketID = in.Order.UserID, in.Order.TicketID
 			}
 			res := ticket.Cancel(saga)
-			for k, n := range res.Give {
-				if err := tx.Set(s.shardRef(saga.TicketID, k), map[string]any{"stock": firestore.Increment(n)}, firestore.MergeAll); err != nil {
-					return outbox.Decision{}, err
+			if len(res.Give) > 0 {
+				var t ticketDoc
+				if err := docs[0].DataTo(&t); err != nil || t.Shards < 1 || t.Shards > MaxShards {
+					return outbox.Decision{}, fault.Corrupt("ticket "+saga.TicketID, fmt.Errorf("shards %d: %v", t.Shards, err))
+				}
+				for k, n := range ticket.GiveBack(res.Give, t.Shards) {
+					if err := tx.Set(s.shardRef(saga.TicketID, k), map[string]any{"stock": firestore.Increment(n)}, firestore.MergeAll); err != nil {
+						return outbox.Decision{}, err
+					}
 				}
 			}
 			return outbox.Decision{Event: event.CanceledTicket, Reason: ticket.ReasonCompensated, Fields: sagaFields(res.Saga)}, nil
@@ -313,13 +343,13 @@ func readSaga(snap *firestore.DocumentSnapshot) (ticket.Saga, error) {
 	}
 	var d sagaDoc
 	if err := snap.DataTo(&d); err != nil {
-		return ticket.Saga{}, fmt.Errorf("decode ticket saga %s: %w", snap.Ref.ID, err)
+		return ticket.Saga{}, fault.Corrupt("ticket saga "+snap.Ref.ID, err)
 	}
 	taken := map[int]int64{}
 	for k, n := range d.Taken {
 		i, err := strconv.Atoi(k)
-		if err != nil {
-			return ticket.Saga{}, fmt.Errorf("ticket saga %s: bad shard %q", snap.Ref.ID, k)
+		if err != nil || i < 0 || i >= MaxShards || n < 0 {
+			return ticket.Saga{}, fault.Corrupt("ticket saga "+snap.Ref.ID, fmt.Errorf("bad shard %q: %d", k, n))
 		}
 		taken[i] = n
 	}
@@ -332,7 +362,7 @@ func readShard(snap *firestore.DocumentSnapshot) (shardDoc, error) {
 		return d, nil
 	}
 	if err := snap.DataTo(&d); err != nil {
-		return d, fmt.Errorf("decode stock shard %s: %w", snap.Ref.Path, err)
+		return d, fault.Corrupt("stock shard "+snap.Ref.Path, err)
 	}
 	return d, nil
 }

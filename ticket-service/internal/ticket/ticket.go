@@ -11,6 +11,8 @@ package ticket
 
 import (
 	"maps"
+	"math"
+	"math/bits"
 	"slices"
 )
 
@@ -39,6 +41,30 @@ func Split(stock int64, n int) []int64 {
 		}
 	}
 	return out
+}
+
+// PriceMatches reports whether quantity tickets at unit points each cost
+// exactly total. The product is computed in 128 bits: a product that does
+// not fit 64 bits matches no total, instead of wrapping around to a small
+// one (a ticket sold for almost nothing).
+func PriceMatches(unit, quantity, total int64) bool {
+	if unit <= 0 || quantity <= 0 || total <= 0 {
+		return false
+	}
+	hi, lo := bits.Mul64(uint64(unit), uint64(quantity))
+	return hi == 0 && lo == uint64(total)
+}
+
+// SumStock adds the stock of shards; ok is false when a shard is negative
+// or the sum would overflow (only a corrupt shard can do either).
+func SumStock(shards []int64) (sum int64, ok bool) {
+	for _, n := range shards {
+		if n < 0 || sum > math.MaxInt64-n {
+			return 0, false
+		}
+		sum += n
+	}
+	return sum, true
 }
 
 // State is where one order stands in ticket-service.
@@ -87,7 +113,7 @@ func Grant(s Saga, t *Ticket, shards map[int]int64, all bool, req Request) Grant
 		return GrantResult{Saga: s, Reason: ReasonCompensated}
 	case t == nil:
 		return GrantResult{Saga: failed, Reason: ReasonUnknownTicket}
-	case t.Price*req.Quantity != req.Price:
+	case !PriceMatches(t.Price, req.Quantity, req.Price):
 		return GrantResult{Saga: failed, Reason: ReasonPriceMismatch}
 	}
 	take := map[int]int64{}
@@ -125,6 +151,17 @@ func Cancel(s Saga) CancelResult {
 		return CancelResult{Saga: next}
 	}
 	return CancelResult{Saga: next, Give: maps.Clone(s.Taken)}
+}
+
+// GiveBack maps the tickets a cancel puts back (shard → count) onto the
+// shards the ticket type has now: shard k if it still exists, else k
+// modulo their number (a re-PUT may have changed it).
+func GiveBack(give map[int]int64, shards int) map[int]int64 {
+	out := map[int]int64{}
+	for k, n := range give {
+		out[k%max(shards, 1)] += n
+	}
+	return out
 }
 
 // Holding is how many tickets of one type a user owns.

@@ -2,6 +2,7 @@ package ticket
 
 import (
 	"maps"
+	"math"
 	"slices"
 	"testing"
 )
@@ -39,6 +40,57 @@ func TestGrant(t *testing.T) {
 				t.Fatalf("saga = %+v", got.Saga)
 			}
 		})
+	}
+}
+
+// TestPriceAtTheBoundaries: a unit price times a quantity that does not fit
+// 64 bits matches no total: before, 2^62 × 4 wrapped to 0 and a huge order
+// could pass for a cheap one.
+func TestPriceAtTheBoundaries(t *testing.T) {
+	t.Parallel()
+	const maxAmount = 1<<53 - 1
+	for _, tc := range []struct {
+		unit, qty, total int64
+		want             bool
+	}{
+		{100, 2, 200, true},
+		{maxAmount, 1, maxAmount, true},
+		{1, maxAmount, maxAmount, true},
+		{maxAmount, 2, 2 * maxAmount, true}, // exact in int64; the API refuses the total anyway
+		{1 << 62, 4, 0, false},
+		{1 << 62, 5, 1 << 62, false},             // wraps to 2^62 in 64 bits
+		{maxAmount, maxAmount, 1 - 1<<54, false}, // the product modulo 2^64, read as an int64
+		{3037000500, 3037000500, -1, false},      // just past int64
+		{0, 1, 0, false}, {1, 0, 0, false}, {-1, -1, 1, false},
+	} {
+		if got := PriceMatches(tc.unit, tc.qty, tc.total); got != tc.want {
+			t.Errorf("PriceMatches(%d, %d, %d) = %v, want %v", tc.unit, tc.qty, tc.total, got, tc.want)
+		}
+	}
+	g := Grant(Saga{}, &Ticket{Price: 1 << 62}, map[int]int64{0: 10}, true, Request{UserID: "u", TicketID: "t", Quantity: 4, Price: 0})
+	if g.Reason != ReasonPriceMismatch {
+		t.Errorf("Grant with a wrapping price = %+v", g)
+	}
+	if sum, ok := SumStock([]int64{maxAmount, maxAmount, 0}); !ok || sum != 2*maxAmount {
+		t.Errorf("SumStock = %d %v", sum, ok)
+	}
+	if _, ok := SumStock([]int64{math.MaxInt64, 1}); ok {
+		t.Error("SumStock overflowed silently")
+	}
+	if _, ok := SumStock([]int64{5, -1}); ok {
+		t.Error("SumStock accepted a negative shard")
+	}
+}
+
+func TestGiveBack(t *testing.T) {
+	t.Parallel()
+	// Taken from shards 1 and 10 of 16; the ticket has 4 shards now.
+	got := GiveBack(map[int]int64{1: 2, 10: 3}, 4)
+	if !maps.Equal(got, map[int]int64{1: 2, 2: 3}) {
+		t.Errorf("GiveBack onto 4 shards = %v", got)
+	}
+	if got := GiveBack(map[int]int64{1: 2, 5: 1}, 16); !maps.Equal(got, map[int]int64{1: 2, 5: 1}) {
+		t.Errorf("GiveBack onto the same shards = %v", got)
 	}
 }
 
