@@ -2,11 +2,15 @@
 GO ?= go
 DEVSTACK = $(GO) run ./infra/cmd/devstack
 
-.PHONY: run test test-unit test-integration fuzz lint bench check-emulators check-ready
+.PHONY: run tools test test-unit test-integration fuzz lint bench check-emulators check-ready
 
 ## run: emulators, topic and subscriptions, the three services; Ctrl-C stops all
-run:
+run: tools
 	$(DEVSTACK) run
+
+## tools: the pinned firebase-tools (the Auth emulator) in tools/firebase, cached per machine
+tools:
+	@bash infra/tools/install-firebase.sh
 
 ## test: unit tests, a short fuzz of every decoder, then integration and end-to-end tests on fresh emulators
 test: test-unit fuzz test-integration
@@ -31,7 +35,7 @@ fuzz:
 	  [ $$rc -eq 0 ] || exit $$rc; \
 	done
 
-test-integration: check-emulators
+test-integration: check-emulators tools
 	$(DEVSTACK) emulators -- $(GO) test -count=1 -p 1 -timeout 20m ./...
 
 check-emulators:
@@ -40,10 +44,11 @@ check-emulators:
 	for f in "$$sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator" "$$sdk/platform/cloud-firestore-emulator/cloud_firestore_emulator"; do \
 	  [ -x "$$f" ] || { echo "make test: emulator missing: $$f (install google-cloud-cli-pubsub-emulator and google-cloud-cli-firestore-emulator)" >&2; exit 1; }; \
 	done; \
-	command -v java >/dev/null || { echo "make test: java not found; the emulators need a JRE (17+)" >&2; exit 1; }
+	command -v java >/dev/null || { echo "make test: java not found; the emulators need a JRE (17+)" >&2; exit 1; }; \
+	command -v node >/dev/null || { echo "make test: node not found; the Firebase Auth emulator needs Node.js 20+" >&2; exit 1; }
 
 ## check-ready: 20 fresh `make run` stacks, each sent an order the moment it is healthy
-check-ready: check-emulators
+check-ready: check-emulators tools
 	$(DEVSTACK) emulators -- $(GO) test -count=1 -run TestMakeRunIsReadyWhenHealthy -timeout 30m ./e2e -ready-runs=20
 
 lint:
@@ -51,7 +56,7 @@ lint:
 	$(GO) vet ./...
 
 ## bench: a fresh stack on free ports, measured (BENCH_DURATION per throughput phase, default 10s)
-bench: check-emulators
+bench: check-emulators tools
 	$(GO) build -o bin/bench ./infra/cmd/bench
 	$(DEVSTACK) bench -- bin/bench
 

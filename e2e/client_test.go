@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -54,7 +55,7 @@ func do(t *testing.T, method, url string, body any, header ...string) resp {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
+		req.Header.Add(header[i], header[i+1])
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -67,6 +68,29 @@ func do(t *testing.T, method, url string, body any, header ...string) resp {
 		_ = json.Unmarshal(raw, &out.Body)
 	}
 	return out
+}
+
+// bearer returns the Authorization header of the test buyer user (signed
+// in to the Auth emulator, created if need be), then the header pairs more.
+func (s *Stack) bearer(t *testing.T, user string, more ...string) []string {
+	t.Helper()
+	tok, err := s.buyers.Token(context.Background(), user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append([]string{"Authorization", "Bearer " + tok}, more...)
+}
+
+// buy posts an order as user: POST /orders+query with body.
+func (s *Stack) buy(t *testing.T, user, query string, body any, header ...string) resp {
+	t.Helper()
+	return do(t, "POST", s.order+"/orders"+query, body, s.bearer(t, user, header...)...)
+}
+
+// orderOf reads an order as user: GET path (/orders/{id}?...).
+func (s *Stack) orderOf(t *testing.T, user, path string) resp {
+	t.Helper()
+	return do(t, "GET", s.order+path, nil, s.bearer(t, user)...)
 }
 
 func mustStatus(t *testing.T, r resp, want int) {
@@ -145,15 +169,18 @@ func jsonBody(v any) io.Reader {
 	return bytes.NewReader(raw)
 }
 
-// postOrder posts an order with an Idempotency-Key the way a careful
-// client does: on a transport error (the service crashed mid-request) it
-// retries with the same key, with a backoff, up to 40 times.
-func postOrder(t *testing.T, base, query string, body map[string]any, key string) (resp, int) {
+// postOrder posts an order as user with an Idempotency-Key the way a
+// careful client does: on a transport error (the service crashed
+// mid-request) it retries with the same key, with a backoff, up to 40
+// times.
+func postOrder(t *testing.T, s *Stack, user, query string, body map[string]any, key string) (resp, int) {
 	t.Helper()
+	auth := s.bearer(t, user)
 	for attempt := 1; ; attempt++ {
-		req, _ := http.NewRequest("POST", base+"/orders"+query, jsonBody(body))
+		req, _ := http.NewRequest("POST", s.order+"/orders"+query, jsonBody(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Idempotency-Key", key)
+		req.Header.Set(auth[0], auth[1])
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			if attempt == 40 {

@@ -95,19 +95,20 @@ func (s *Stack) outage(service string, d time.Duration) (start, end time.Time) {
 	return start, time.Now()
 }
 
-// settleAll long-polls every order until it is terminal, within limit.
-func settleAll(t *testing.T, c *loadgen.Client, ids []string, limit time.Duration) map[string]loadgen.Order {
+// settleAll long-polls every order (id → its buyer) until it is terminal,
+// within limit.
+func settleAll(t *testing.T, c *loadgen.Client, ids map[string]string, limit time.Duration) map[string]loadgen.Order {
 	t.Helper()
 	ctx := context.Background()
 	deadline := time.Now().Add(limit)
 	out := map[string]loadgen.Order{}
-	for _, id := range ids {
+	for id, user := range ids {
 		for {
 			left := time.Until(deadline)
 			if left <= 0 {
 				t.Fatalf("order %s not terminal within %s (last %+v)", id, limit, out[id])
 			}
-			o, err := c.Await(ctx, id, min(left.Truncate(time.Second)+time.Second, 60*time.Second))
+			o, err := c.Await(ctx, user, id, min(left.Truncate(time.Second)+time.Second, 60*time.Second))
 			if err != nil {
 				t.Fatalf("await %s: %v", id, err)
 			}
@@ -191,7 +192,7 @@ func (s *Stack) client() *loadgen.Client { return loadgen.NewClient(s.order, s.p
 
 func (s *Stack) place(t *testing.T, user, ticket string, qty, price int64) string {
 	t.Helper()
-	r := do(t, "POST", s.order+"/orders?wait=0s", order(user, ticket, qty, price))
+	r := s.buy(t, user, "?wait=0s", order(user, ticket, qty, price))
 	if r.Status != http.StatusAccepted && r.Status != http.StatusCreated && r.Status != http.StatusConflict {
 		t.Fatalf("POST /orders: %d %s", r.Status, r.Raw)
 	}
@@ -210,17 +211,20 @@ func TestDrillOrderServiceDownDuringRefund(t *testing.T) {
 	s.seedAccount(t, user, 1000)
 	s.seedTicket(t, soldOut, 100, 0)
 	s.seedTicket(t, onSale, 100, 10)
-	var soldOutIDs, ids []string
+	var soldOutIDs []string
+	ids := map[string]string{}
 	for range 3 {
 		soldOutIDs = append(soldOutIDs, s.place(t, user, soldOut, 1, 100))
-		ids = append(ids, s.place(t, user, onSale, 1, 100))
+		ids[s.place(t, user, onSale, 1, 100)] = user
 	}
-	ids = append(ids, soldOutIDs...)
+	for _, id := range soldOutIDs {
+		ids[id] = user
+	}
 	start, end := s.outage(event.OrderService, drillConfig.outage)
 
 	orders := settleAll(t, s.client(), ids, 2*time.Minute)
 	spent, bought := int64(0), int64(0)
-	for _, id := range ids {
+	for id := range ids {
 		if o := orders[id]; o.Status == "completed" {
 			spent, bought = spent+o.Price, bought+o.Quantity
 		}
@@ -257,7 +261,7 @@ func TestDrillTicketServiceDownDuringStop(t *testing.T) {
 	waitBalance(t, s, user, 900) // charged
 	start, end := s.outage(event.TicketService, drillConfig.outage)
 
-	orders := settleAll(t, s.client(), []string{id}, 2*time.Minute)
+	orders := settleAll(t, s.client(), map[string]string{id: user}, 2*time.Minute)
 	if o := orders[id]; o.Status != "cancelled" || o.Reason != "timeout" {
 		t.Errorf("order = %+v, want cancelled (timeout)", o)
 	}
@@ -292,7 +296,7 @@ func TestDrillPointServiceDownDuringCancel(t *testing.T) {
 	start, end := s.outage(event.PointService, drillConfig.outage)
 	s.deliveries.setHold(nil)
 
-	orders := settleAll(t, s.client(), []string{id}, 2*time.Minute)
+	orders := settleAll(t, s.client(), map[string]string{id: user}, 2*time.Minute)
 	if o := orders[id]; o.Status != "cancelled" || o.Reason != "timeout" {
 		t.Errorf("order = %+v, want cancelled (timeout)", o)
 	}
@@ -336,12 +340,12 @@ func TestDrillEveryServiceInTurn(t *testing.T) {
 	}
 	<-fired
 
-	var ids []string
+	ids := map[string]string{}
 	for _, p := range run.Orders {
 		if p.Err != nil {
 			t.Fatalf("order %s: %v", p.Key, p.Err)
 		}
-		ids = append(ids, p.Answer.Order.OrderID)
+		ids[p.Answer.Order.OrderID] = p.User
 	}
 	orders := settleAll(t, c, ids, 3*time.Minute)
 	finals := make([]loadgen.Order, len(run.Orders))

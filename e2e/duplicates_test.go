@@ -23,7 +23,7 @@ func TestDuplicateEventsChangeNothing(t *testing.T) {
 	user, ticket := uniq("dup"), uniq("dupt")
 	stack.seedAccount(t, user, 5000)
 	stack.seedTicket(t, ticket, 1000, 3)
-	r := do(t, "POST", stack.order+"/orders", order(user, ticket, 1, 1000))
+	r := stack.buy(t, user, "", order(user, ticket, 1, 1000))
 	mustStatus(t, r, http.StatusCreated)
 	id := r.str("order_id")
 
@@ -84,7 +84,7 @@ func TestDuplicateEventsChangeNothing(t *testing.T) {
 	if got := stack.owned(t, user)[ticket]; got != 1 {
 		t.Errorf("owns %d, want 1", got)
 	}
-	g := do(t, "GET", stack.order+"/orders/"+id, nil)
+	g := stack.orderOf(t, user, "/orders/"+id)
 	if g.str("status") != "completed" || len(historyTypes(g)) != 3 {
 		t.Errorf("order after copies = %s", g.Raw)
 	}

@@ -97,7 +97,10 @@ func TestHostileInput(t *testing.T) {
 		{"price 1e400", "order", "POST", "/orders", valid(p, `"price":1e400`), nil, 400, "invalid_type"},
 		{"price null", "order", "POST", "/orders", valid(p, `"price":null`), nil, 400, "missing_field"},
 		{"price missing", "order", "POST", "/orders", valid(","+p, ""), nil, 400, "missing_field"},
-		{"user missing", "order", "POST", "/orders", valid(u+",", ""), nil, 400, "missing_field"},
+		{"ticket missing", "order", "POST", "/orders", valid(tk+",", ""), nil, 400, "missing_field"},
+		// Who the buyer is (CONTRACT §2: 401, then 400/413, then 403).
+		{"another buyer's user_id", "order", "POST", "/orders", valid(u, `"user_id":"someone-else"`), nil, 403, "forbidden"},
+		{"malformed beats forbidden", "order", "POST", "/orders", valid(u, `"user_id":"someone-else"`, q, `"quantity":0`), nil, 400, "invalid_quantity"},
 		// Ids.
 		{"user id with slash", "order", "POST", "/orders", valid(u, `"user_id":"a/b"`), nil, 400, "invalid_user_id"},
 		{"user id 129 long", "order", "POST", "/orders", valid(u, `"user_id":"`+strings.Repeat("u", 129)+`"`), nil, 400, "invalid_user_id"},
@@ -189,8 +192,12 @@ func TestHostileInput(t *testing.T) {
 			t.Fatalf("%s: %v", c.name, err)
 		}
 		req.Header.Set("Content-Type", "application/json")
-		for i := 0; i+1 < len(c.header); i += 2 {
-			req.Header.Add(c.header[i], c.header[i+1])
+		header := c.header
+		if c.svc == "order" && !strings.HasPrefix(c.path, "/push/") {
+			header = s.bearer(t, user, header...)
+		}
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Add(header[i], header[i+1])
 		}
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -212,20 +219,21 @@ func TestHostileInput(t *testing.T) {
 	// changes nothing.
 	for _, a := range []struct {
 		name       string
+		buyer      string
 		body       string
 		header     []string
 		wantReason string
 	}{
 		// 4097 × 2^52 wraps to 2^52 in 64 bits: before the checked
 		// product this bought 2^52 tickets for 2^52 points.
-		{"price that wraps", fmt.Sprintf(`{"user_id":%q,"ticket_id":%q,"quantity":4503599627370496,"price":4503599627370496}`, rich, huge), nil, "price_mismatch"},
-		{"largest amounts", fmt.Sprintf(`{"user_id":%q,"ticket_id":%q,"quantity":%s,"price":%s}`, rich, huge, maxAmount, maxAmount), nil, "price_mismatch"},
-		{"more points than the user has", fmt.Sprintf(`{"user_id":%q,"ticket_id":%q,"quantity":2,"price":%s}`, user, ticket, maxAmount), nil, "insufficient_points"},
-		{"key of 255 two-byte characters", valid(q, `"quantity":3`, p, `"price":301`), []string{"Idempotency-Key", strings.Repeat("é", 255)}, "price_mismatch"},
-		{"unknown ticket", valid(tk, `"ticket_id":"no-such-ticket"`), nil, "unknown_ticket"},
-		{"unknown user", valid(u, `"user_id":"no-such-user"`), nil, "unknown_account"},
+		{"price that wraps", rich, fmt.Sprintf(`{"user_id":%q,"ticket_id":%q,"quantity":4503599627370496,"price":4503599627370496}`, rich, huge), nil, "price_mismatch"},
+		{"largest amounts", rich, fmt.Sprintf(`{"user_id":%q,"ticket_id":%q,"quantity":%s,"price":%s}`, rich, huge, maxAmount, maxAmount), nil, "price_mismatch"},
+		{"more points than the user has", user, fmt.Sprintf(`{"user_id":%q,"ticket_id":%q,"quantity":2,"price":%s}`, user, ticket, maxAmount), nil, "insufficient_points"},
+		{"key of 255 two-byte characters", user, valid(q, `"quantity":3`, p, `"price":301`), []string{"Idempotency-Key", strings.Repeat("é", 255)}, "price_mismatch"},
+		{"unknown ticket", user, valid(tk, `"ticket_id":"no-such-ticket"`), nil, "unknown_ticket"},
+		{"a buyer without an account", "no-such-user", valid(u, `"user_id":"no-such-user"`), nil, "unknown_account"},
 	} {
-		r := do(t, "POST", s.order+"/orders?wait=30s", a.body, a.header...)
+		r := s.buy(t, a.buyer, "?wait=30s", a.body, a.header...)
 		if r.Status != http.StatusConflict || r.str("status") != "failed" || r.str("reason") != a.wantReason {
 			t.Errorf("%s: %d %s, want 409 failed %s", a.name, r.Status, r.Raw, a.wantReason)
 		}

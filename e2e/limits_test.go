@@ -114,11 +114,13 @@ func TestLongPollsAtScale(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fs.Close()
+	buyer := uniq("poller")
+	auth := stack.bearer(t, buyer)
 	now := time.Now().UTC()
 	bw := fs.BulkWriter(ctx)
 	for i := range n + 1 {
 		if _, err := bw.Create(fs.Collection("orders").Doc(fmt.Sprintf("poll-%04d", i)), map[string]any{
-			"user_id": "u", "ticket_id": "t", "quantity": 1, "price": 100, "status": "pending", "created_at": now, "updated_at": now,
+			"user_id": buyer, "ticket_id": "t", "quantity": 1, "price": 100, "status": "pending", "created_at": now, "updated_at": now,
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -166,7 +168,9 @@ func TestLongPollsAtScale(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := client.Get(fmt.Sprintf("%s/orders/poll-%04d?wait=%s", base, i, wait))
+			req, _ := http.NewRequest("GET", fmt.Sprintf("%s/orders/poll-%04d?wait=%s", base, i, wait), nil)
+			req.Header.Set(auth[0], auth[1])
+			res, err := client.Do(req)
 			if err != nil {
 				return
 			}
@@ -181,7 +185,9 @@ func TestLongPollsAtScale(t *testing.T) {
 
 	// Past the cap: answered at once, with Retry-After.
 	start := time.Now()
-	res, err := client.Get(fmt.Sprintf("%s/orders/poll-%04d?wait=%s", base, n, wait))
+	req, _ := http.NewRequest("GET", fmt.Sprintf("%s/orders/poll-%04d?wait=%s", base, n, wait), nil)
+	req.Header.Set(auth[0], auth[1])
+	res, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 
 	"github.com/ticketsaga/saga/infra"
+	"github.com/ticketsaga/saga/infra/authemu"
 	"github.com/ticketsaga/saga/infra/bootstrap"
 	"github.com/ticketsaga/saga/infra/emulator"
 	orderapp "github.com/ticketsaga/saga/order-service/app"
@@ -44,8 +45,10 @@ type Stack struct {
 	order, point, ticket string // base URLs
 	pubsub               *pubsub.Client
 	fs                   *firestore.Client
-	deliveries           *deliveryLog
-	close                func()
+	// buyers signs test buyers in to the Auth emulator.
+	buyers     *authemu.Client
+	deliveries *deliveryLog
+	close      func()
 	// config and log are a service's configuration and logger here.
 	config func(service string) config.Config
 	log    func(service string) *slog.Logger
@@ -60,7 +63,7 @@ func TestMain(m *testing.M) {
 		fmt.Println("e2e: not run in -short mode (unit tests only)")
 		os.Exit(0)
 	}
-	if _, _, err := emulator.Require(); err != nil {
+	if err := emulator.Require(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		os.Exit(1)
 	}
@@ -118,6 +121,7 @@ func newStack(o stackOptions) (*Stack, error) {
 	base := map[string]string{}
 	env := map[string]string{"GOOGLE_CLOUD_PROJECT": s.project, "PUBSUB_TOPIC": decl.Topic, "ORDER_TIMEOUT": o.timeout.String(),
 		"FIRESTORE_EMULATOR_HOST": os.Getenv("FIRESTORE_EMULATOR_HOST"), "OUTBOX_GRACE": "500ms",
+		"FIREBASE_AUTH_EMULATOR_HOST": os.Getenv("FIREBASE_AUTH_EMULATOR_HOST"), "FIREBASE_PROJECT": os.Getenv("FIREBASE_PROJECT"),
 		"FAULT_CRASH_AFTER_COMMIT": fmt.Sprint(o.crash)}
 	for k, v := range o.env {
 		env[k] = v
@@ -149,6 +153,7 @@ func newStack(o stackOptions) (*Stack, error) {
 	}
 	s.order, s.point, s.ticket = base[event.OrderService], base[event.PointService], base[event.TicketService]
 
+	s.buyers = authemu.New(os.Getenv("FIREBASE_AUTH_EMULATOR_HOST"), os.Getenv("FIREBASE_PROJECT"))
 	if s.pubsub, err = pubsub.NewClient(ctx, s.project); err != nil {
 		return nil, err
 	}

@@ -140,11 +140,11 @@ func TestCorruptRecords(t *testing.T) {
 		}
 	}
 
-	r := do(t, "POST", s.order+"/orders?wait=30s", order(corruptUser, ticket, 1, 100))
+	r := s.buy(t, corruptUser, "?wait=30s", order(corruptUser, ticket, 1, 100))
 	if r.Status != http.StatusConflict || r.str("reason") != "unknown_account" {
 		t.Errorf("order by an unreadable account: %d %s", r.Status, r.Raw)
 	}
-	r = do(t, "POST", s.order+"/orders?wait=30s", order(user, corruptTicket, 1, 100))
+	r = s.buy(t, user, "?wait=30s", order(user, corruptTicket, 1, 100))
 	if r.Status != http.StatusConflict || r.str("reason") != "unknown_ticket" {
 		t.Errorf("order of an unreadable ticket: %d %s", r.Status, r.Raw)
 	}
@@ -204,9 +204,9 @@ func TestReconciliation(t *testing.T) {
 	user, ticket := uniq("rec"), uniq("rect")
 	s.seedAccount(t, user, 1000)
 	s.seedTicket(t, ticket, 100, 1)
-	ok := do(t, "POST", s.order+"/orders", order(user, ticket, 1, 100))
+	ok := s.buy(t, user, "", order(user, ticket, 1, 100))
 	mustStatus(t, ok, http.StatusCreated)
-	bad := do(t, "POST", s.order+"/orders", order(user, ticket, 1, 100))
+	bad := s.buy(t, user, "", order(user, ticket, 1, 100))
 	mustStatus(t, bad, http.StatusConflict)
 	id := bad.str("order_id")
 
@@ -255,7 +255,7 @@ func TestReconciliation(t *testing.T) {
 	s.seedTicket(t, ticket2, 100, 5)
 	var newIDs []string
 	for range 2 {
-		r := do(t, "POST", s.order+"/orders", order(user, ticket2, 1, 100))
+		r := s.buy(t, user, "", order(user, ticket2, 1, 100))
 		mustStatus(t, r, http.StatusCreated)
 		newIDs = append(newIDs, r.str("order_id"))
 	}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"fmt"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ticketsaga/saga/infra/authemu"
 	"github.com/ticketsaga/saga/infra/emulator"
 )
 
@@ -40,7 +42,7 @@ func TestMakeRunIsReadyWhenHealthy(t *testing.T) {
 func readyOnce(t *testing.T, bin string, i int) error {
 	env := os.Environ()
 	ports := map[string]int{}
-	for _, name := range []string{"ORDER_PORT", "POINT_PORT", "TICKET_PORT", "PUBSUB_PORT", "FIRESTORE_PORT"} {
+	for _, name := range []string{"ORDER_PORT", "POINT_PORT", "TICKET_PORT", "PUBSUB_PORT", "FIRESTORE_PORT", "AUTH_PORT"} {
 		p, err := emulator.FreePort()
 		if err != nil {
 			return err
@@ -51,7 +53,9 @@ func readyOnce(t *testing.T, bin string, i int) error {
 	var out bytes.Buffer
 	cmd := exec.Command(bin, "run")
 	cmd.Dir = ".." // the repository root, as `make run` runs it
-	cmd.Env = append(env, fmt.Sprintf("GOOGLE_CLOUD_PROJECT=ready-%d", i), "PUBSUB_EMULATOR_HOST=", "FIRESTORE_EMULATOR_HOST=")
+	project := fmt.Sprintf("ready-%d", i)
+	cmd.Env = append(env, "GOOGLE_CLOUD_PROJECT="+project, "PUBSUB_EMULATOR_HOST=", "FIRESTORE_EMULATOR_HOST=",
+		"FIREBASE_AUTH_EMULATOR_HOST=", "FIREBASE_PROJECT=")
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -96,7 +100,12 @@ func readyOnce(t *testing.T, bin string, i int) error {
 	user, ticket := fmt.Sprintf("ready-user-%d", i), fmt.Sprintf("ready-ticket-%d", i)
 	mustStatus(t, do(t, "PUT", url("POINT_PORT")+"/accounts/"+user, map[string]any{"balance": 1000}), 200)
 	mustStatus(t, do(t, "PUT", url("TICKET_PORT")+"/tickets/"+ticket, map[string]any{"price": 100, "stock": 1}), 200)
-	r := do(t, "POST", url("ORDER_PORT")+"/orders?wait=30s", order(user, ticket, 1, 100))
+	buyers := authemu.New(fmt.Sprintf("127.0.0.1:%d", ports["AUTH_PORT"]), project)
+	tok, err := buyers.Token(context.Background(), user)
+	if err != nil {
+		return err
+	}
+	r := do(t, "POST", url("ORDER_PORT")+"/orders?wait=30s", order(user, ticket, 1, 100), "Authorization", "Bearer "+tok)
 	if r.Status != http.StatusCreated || r.str("status") != "completed" {
 		return fmt.Errorf("order sent at healthy: %d %s", r.Status, r.Raw)
 	}

@@ -33,9 +33,9 @@ func TestRePutKeepsStockExact(t *testing.T) {
 	s.deliveries.setHold(func(service string, attrs map[string]string) bool {
 		return service == event.OrderService && attrs[event.AttrEventType] == string(event.GrantedTicket)
 	})
-	var ids []string
+	ids := map[string]string{}
 	for _, u := range users {
-		ids = append(ids, s.place(t, u, ticket, 2, 20))
+		ids[s.place(t, u, ticket, 2, 20)] = u
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for s.stock(t, ticket) != 12 {

@@ -19,7 +19,7 @@ func TestHappyPath(t *testing.T) {
 	stack.seedAccount(t, user, 10000)
 	stack.seedTicket(t, ticket, 1000, 5)
 
-	r := do(t, "POST", stack.order+"/orders", order(user, ticket, 2, 2000))
+	r := stack.buy(t, user, "", order(user, ticket, 2, 2000))
 	mustStatus(t, r, http.StatusCreated)
 	if r.str("status") != "completed" || r.Body["reason"] != nil {
 		t.Fatalf("order = %s", r.Raw)
@@ -36,7 +36,7 @@ func TestHappyPath(t *testing.T) {
 	if got := stack.owned(t, user); got[ticket] != 2 || len(got) != 1 {
 		t.Errorf("tickets = %v, want %s: 2", got, ticket)
 	}
-	g := do(t, "GET", stack.order+"/orders/"+r.str("order_id"), nil)
+	g := stack.orderOf(t, user, "/orders/"+r.str("order_id"))
 	mustStatus(t, g, http.StatusOK)
 	if g.str("status") != "completed" || len(historyTypes(g)) != 3 {
 		t.Errorf("GET order = %s", g.Raw)
@@ -68,7 +68,7 @@ func TestBusinessFailures(t *testing.T) {
 			if tc.ticketPrice > 0 {
 				stack.seedTicket(t, ticket, tc.ticketPrice, tc.stock)
 			}
-			r := do(t, "POST", stack.order+"/orders", order(user, ticket, 1, tc.orderPrice))
+			r := stack.buy(t, user, "", order(user, ticket, 1, tc.orderPrice))
 			mustStatus(t, r, http.StatusConflict)
 			if r.str("status") != "failed" || r.str("reason") != tc.reason || r.str("error", "code") != tc.reason {
 				t.Fatalf("order = %s", r.Raw)
@@ -108,9 +108,9 @@ func TestIdempotencyKey(t *testing.T) {
 	stack.seedTicket(t, ticket, 500, 10)
 	body := order(user, ticket, 2, 1000)
 
-	first := do(t, "POST", stack.order+"/orders", body, "Idempotency-Key", "buy-1")
+	first := stack.buy(t, user, "", body, "Idempotency-Key", "buy-1")
 	mustStatus(t, first, http.StatusCreated)
-	again := do(t, "POST", stack.order+"/orders", body, "Idempotency-Key", "buy-1")
+	again := stack.buy(t, user, "", body, "Idempotency-Key", "buy-1")
 	mustStatus(t, again, http.StatusCreated)
 	if first.str("order_id") != again.str("order_id") {
 		t.Fatalf("replay made a new order: %s then %s", first.str("order_id"), again.str("order_id"))
@@ -122,7 +122,7 @@ func TestIdempotencyKey(t *testing.T) {
 		t.Errorf("stock = %d, want 8", got)
 	}
 
-	other := do(t, "POST", stack.order+"/orders", order(user, ticket, 1, 500), "Idempotency-Key", "buy-1")
+	other := stack.buy(t, user, "", order(user, ticket, 1, 500), "Idempotency-Key", "buy-1")
 	mustStatus(t, other, http.StatusUnprocessableEntity)
 	if other.str("error", "code") != "idempotency_key_reused" {
 		t.Errorf("body = %s", other.Raw)
@@ -134,7 +134,7 @@ func TestIdempotencyKey(t *testing.T) {
 	// Keys are scoped per user: another user's same key is a new order.
 	user2 := uniq("idem")
 	stack.seedAccount(t, user2, 10000)
-	r := do(t, "POST", stack.order+"/orders", order(user2, ticket, 2, 1000), "Idempotency-Key", "buy-1")
+	r := stack.buy(t, user2, "", order(user2, ticket, 2, 1000), "Idempotency-Key", "buy-1")
 	mustStatus(t, r, http.StatusCreated)
 	if r.str("order_id") == first.str("order_id") {
 		t.Error("a key was shared across users")
@@ -147,13 +147,13 @@ func TestLongPoll(t *testing.T) {
 	stack.seedAccount(t, user, 1000)
 	stack.seedTicket(t, ticket, 100, 1)
 
-	r := do(t, "POST", stack.order+"/orders?wait=0s", order(user, ticket, 1, 100))
+	r := stack.buy(t, user, "?wait=0s", order(user, ticket, 1, 100))
 	mustStatus(t, r, http.StatusAccepted)
 	loc := r.Header.Get("Location")
 	if loc != "/orders/"+r.str("order_id") || r.str("status") != "pending" {
 		t.Fatalf("Location %q, body %s", loc, r.Raw)
 	}
-	g := do(t, "GET", stack.order+loc+"?wait=30s", nil)
+	g := stack.orderOf(t, user, loc+"?wait=30s")
 	mustStatus(t, g, http.StatusOK)
 	if g.str("status") != "completed" {
 		t.Fatalf("after long-poll: %s", g.Raw)
@@ -165,7 +165,7 @@ func TestLongPoll(t *testing.T) {
 
 func TestUnknownOrder(t *testing.T) {
 	t.Parallel()
-	r := do(t, "GET", stack.order+"/orders/"+uniq("nope")+"?wait=0s", nil)
+	r := stack.orderOf(t, uniq("nobody"), "/orders/"+uniq("nope")+"?wait=0s")
 	mustStatus(t, r, http.StatusNotFound)
 	if r.str("error", "code") == "" {
 		t.Errorf("body = %s", r.Raw)
@@ -211,7 +211,11 @@ func TestBadInput(t *testing.T) {
 			case strings.HasPrefix(tc.path, "/tickets"):
 				base = stack.ticket
 			}
-			r := do(t, tc.method, base+tc.path, tc.body, tc.header...)
+			header := tc.header
+			if base == stack.order {
+				header = stack.bearer(t, user, header...)
+			}
+			r := do(t, tc.method, base+tc.path, tc.body, header...)
 			mustStatus(t, r, tc.want)
 			if r.str("error", "code") == "" || r.str("error", "message") == "" {
 				t.Errorf("error body = %s", r.Raw)
@@ -295,7 +299,7 @@ func TestConcurrentSoldOut(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				r := do(t, "POST", stack.order+"/orders?wait=60s", order(u, ticket, 1, 100))
+				r := stack.buy(t, u, "?wait=60s", order(u, ticket, 1, 100))
 				results <- result{u, r.Status, r.str("reason")}
 			}()
 		}
@@ -350,15 +354,15 @@ func TestLongPollOnAnotherInstance(t *testing.T) {
 	stack.seedAccount(t, user, 1000)
 	stack.seedTicket(t, ticket, 100, 5)
 	for i := range 3 {
-		r := do(t, "POST", second.URL+"/orders?wait=20s", order(user, ticket, 1, 100))
+		r := do(t, "POST", second.URL+"/orders?wait=20s", order(user, ticket, 1, 100), stack.bearer(t, user)...)
 		mustStatus(t, r, http.StatusCreated)
 		if r.str("status") != "completed" || len(historyTypes(r)) != 3 {
 			t.Fatalf("order %d = %s", i, r.Raw)
 		}
 	}
-	r := do(t, "POST", second.URL+"/orders?wait=0s", order(user, ticket, 1, 100))
+	r := do(t, "POST", second.URL+"/orders?wait=0s", order(user, ticket, 1, 100), stack.bearer(t, user)...)
 	mustStatus(t, r, http.StatusAccepted)
-	g := do(t, "GET", second.URL+r.Header.Get("Location")+"?wait=20s", nil)
+	g := do(t, "GET", second.URL+r.Header.Get("Location")+"?wait=20s", nil, stack.bearer(t, user)...)
 	mustStatus(t, g, http.StatusOK)
 	if g.str("status") != "completed" {
 		t.Fatalf("GET order = %s", g.Raw)

@@ -72,7 +72,8 @@ func TestSweepStopsThousandsOfExpiredOrders(t *testing.T) {
 	}
 	bw.End()
 
-	env := map[string]string{"GOOGLE_CLOUD_PROJECT": project, "PUBSUB_TOPIC": decl.Topic, "FIRESTORE_EMULATOR_HOST": os.Getenv("FIRESTORE_EMULATOR_HOST")}
+	env := map[string]string{"GOOGLE_CLOUD_PROJECT": project, "PUBSUB_TOPIC": decl.Topic, "FIRESTORE_EMULATOR_HOST": os.Getenv("FIRESTORE_EMULATOR_HOST"),
+		"FIREBASE_AUTH_EMULATOR_HOST": os.Getenv("FIREBASE_AUTH_EMULATOR_HOST"), "FIREBASE_PROJECT": os.Getenv("FIREBASE_PROJECT")}
 	cfg, err := config.Load(event.OrderService, func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)

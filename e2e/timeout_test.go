@@ -52,7 +52,7 @@ func TestTimeoutCompensatesAndBlocksLateGrant(t *testing.T) {
 		return service == event.TicketService && attrs["event_type"] == "consumed-point"
 	})
 
-	r := do(t, "POST", s.order+"/orders?wait=20s", order(user, ticket, 1, 100))
+	r := s.buy(t, user, "?wait=20s", order(user, ticket, 1, 100))
 	mustStatus(t, r, http.StatusConflict)
 	if r.str("status") != "cancelled" || r.str("reason") != "timeout" {
 		t.Fatalf("order = %s", r.Raw)
@@ -81,7 +81,7 @@ func TestTimeoutCompensatesAndBlocksLateGrant(t *testing.T) {
 	if got := s.balance(t, user); got != 1000 {
 		t.Errorf("balance after the late grant = %d, want 1000", got)
 	}
-	g := do(t, "GET", s.order+"/orders/"+r.str("order_id"), nil)
+	g := s.orderOf(t, user, "/orders/"+r.str("order_id"))
 	if g.str("status") != "cancelled" {
 		t.Errorf("order after the late grant = %s", g.Raw)
 	}
@@ -98,7 +98,7 @@ func TestCrashAfterCommitLosesNothing(t *testing.T) {
 	s.seedAccount(t, user, 1000)
 	s.seedTicket(t, ticket, 100, 3)
 
-	r, attempts := postOrder(t, s.order, "?wait=45s", order(user, ticket, 1, 100), "crash-1")
+	r, attempts := postOrder(t, s, user, "?wait=45s", order(user, ticket, 1, 100), "crash-1")
 	if attempts < 2 {
 		t.Fatalf("the fault switch did not fire: first answer %d", r.Status)
 	}

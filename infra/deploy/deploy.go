@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -29,7 +30,7 @@ func ServiceAccount(service string) string {
 // APIs the saga needs.
 var APIs = []string{"run.googleapis.com", "cloudbuild.googleapis.com", "artifactregistry.googleapis.com",
 	"pubsub.googleapis.com", "firestore.googleapis.com", "cloudscheduler.googleapis.com",
-	"iam.googleapis.com", "iamcredentials.googleapis.com"}
+	"iam.googleapis.com", "iamcredentials.googleapis.com", "identitytoolkit.googleapis.com"}
 
 // Services, in deploy order.
 var Services = []string{event.OrderService, event.PointService, event.TicketService}
@@ -63,6 +64,9 @@ type Plan struct {
 	RecreateChangedFilters bool
 	// OrderTimeout is passed to the services.
 	OrderTimeout string
+	// Admins may call point- and ticket-service's admin and read API
+	// (their e-mails); empty means the account running the deploy.
+	Admins []string
 
 	projectNumber string
 }
@@ -212,8 +216,31 @@ func (p *Plan) ensure(describe, create []string) error {
 	return nil
 }
 
+// admins returns who may call the admin and read API of point- and
+// ticket-service: the configured admins (or the account deploying), and
+// order-service, which reads balances and tickets for its pages.
+func (p *Plan) admins() ([]string, error) {
+	admins := p.Admins
+	if len(admins) == 0 {
+		acct, err := p.G.Run("config", "get-value", "account")
+		if err != nil {
+			return nil, err
+		}
+		if p.G.Dry {
+			acct = "DEPLOYING_ACCOUNT"
+		}
+		admins = []string{acct}
+	}
+	return append(slices.Clone(admins), p.sa(ServiceAccount(event.OrderService))), nil
+}
+
 func (p *Plan) runServices() error {
-	p.step("Cloud Run services, built from source by Google's Go buildpack (GOOGLE_BUILDABLE picks the service)")
+	p.step("Cloud Run services, built from source by Google's Go buildpack (GOOGLE_BUILDABLE picks the service); " +
+		"every service verifies its callers and refuses to start without this authentication")
+	admins, err := p.admins()
+	if err != nil {
+		return err
+	}
 	for _, s := range Services {
 		url, err := p.URL(s)
 		if err != nil {
@@ -221,13 +248,19 @@ func (p *Plan) runServices() error {
 		}
 		env := []string{"GOOGLE_CLOUD_PROJECT=" + p.Project, "PUBSUB_TOPIC=" + p.Decl.Topic, "ORDER_TIMEOUT=" + p.OrderTimeout,
 			"AUTH_AUDIENCE=" + url, "PUSH_SERVICE_ACCOUNT=" + p.sa(SAPushInvoker), "TASK_SERVICE_ACCOUNT=" + p.sa(SAScheduler)}
+		if s == event.OrderService {
+			env = append(env, "FIREBASE_PROJECT="+p.Project)
+		} else {
+			env = append(env, "ADMIN_IDENTITIES="+strings.Join(admins, ","))
+		}
 		access := "--no-allow-unauthenticated"
 		if s == event.OrderService {
 			access = "--allow-unauthenticated" // the public API
 		}
 		if _, err := p.G.Run("run", "deploy", s, "--source=.", "--region="+p.Region, p.pf(),
 			"--service-account="+p.sa(ServiceAccount(s)), "--set-build-env-vars=GOOGLE_BUILDABLE=./"+s,
-			"--set-env-vars="+strings.Join(env, ","), access,
+			// ^;^ makes ';' the separator: ADMIN_IDENTITIES holds commas.
+			"--set-env-vars=^;^"+strings.Join(env, ";"), access,
 			"--cpu=1", "--memory=512Mi", "--concurrency=80", "--timeout=75s"); err != nil {
 			return err
 		}
@@ -319,6 +352,12 @@ func (p *Plan) iam() error {
 		// Firestore user, and publisher on the saga topic only.
 		if _, err := p.G.Run("projects", "add-iam-policy-binding", p.Project, "--member="+member, "--role=roles/datastore.user", "--condition=None"); err != nil {
 			return err
+		}
+		if s == event.OrderService {
+			// Whether a buyer is disabled, or their tokens revoked.
+			if _, err := p.G.Run("projects", "add-iam-policy-binding", p.Project, "--member="+member, "--role=roles/firebaseauth.viewer", "--condition=None"); err != nil {
+				return err
+			}
 		}
 		if _, err := p.G.Run("pubsub", "topics", "add-iam-policy-binding", p.Decl.Topic, "--member="+member, "--role=roles/pubsub.publisher", p.pf()); err != nil {
 			return err

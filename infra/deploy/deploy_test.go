@@ -93,6 +93,29 @@ func TestDryRunCoversEveryResource(t *testing.T) {
 			t.Errorf("dry run lacks a line with %q", want)
 		}
 	}
+	// Every service is deployed with all its authentication: it would
+	// refuse to start without it (shared/config's fail-closed check).
+	for _, svc := range Services {
+		want := []string{"gcloud run deploy " + svc, "AUTH_AUDIENCE=https://" + svc + "-PROJECT_NUMBER.asia-northeast1.run.app",
+			"PUSH_SERVICE_ACCOUNT=saga-push-invoker@demo-project.iam.gserviceaccount.com",
+			"TASK_SERVICE_ACCOUNT=saga-scheduler@demo-project.iam.gserviceaccount.com"}
+		if svc == "order-service" {
+			want = append(want, "FIREBASE_PROJECT=demo-project")
+		} else {
+			want = append(want, "ADMIN_IDENTITIES=DEPLOYING_ACCOUNT,saga-order@demo-project.iam.gserviceaccount.com")
+		}
+		if !has(want...) {
+			t.Errorf("no deploy of %s with its authentication %q", svc, want)
+		}
+		for _, l := range lines {
+			if strings.Contains(l, "gcloud run deploy "+svc) && strings.Contains(l, "EMULATOR_HOST") {
+				t.Errorf("%s deployed pointing at an emulator: %s", svc, l)
+			}
+		}
+	}
+	if !has("gcloud projects add-iam-policy-binding demo-project", "saga-order@", "roles/firebaseauth.viewer") {
+		t.Error("order-service cannot look up buyers (roles/firebaseauth.viewer)")
+	}
 	for _, l := range lines {
 		if l != "" && !strings.HasPrefix(l, "gcloud ") && !strings.HasPrefix(l, "#") {
 			t.Errorf("dry run printed something that is not a gcloud command or a comment: %q", l)
@@ -108,7 +131,8 @@ func TestDeployPubSubAgainstEmulator(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test: needs the emulators (make test)")
 	}
-	host, _, err := emulator.Require()
+	err := emulator.Require()
+	host := os.Getenv("PUBSUB_EMULATOR_HOST")
 	if err != nil {
 		t.Fatal(err)
 	}

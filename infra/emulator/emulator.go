@@ -1,6 +1,8 @@
 // Package emulator starts and stops the Pub/Sub and Firestore emulators
-// from the Google Cloud CLI's own scripts. Each runs in its own process
-// group, stopped by that id: `gcloud ... start` would leave Java running.
+// from the Google Cloud CLI's own scripts, and the Firebase Auth emulator
+// from the pinned firebase-tools that `make tools` installs. Each runs in
+// its own process group, stopped by that id: `gcloud ... start` would leave
+// Java running, and the firebase CLI runs the emulator as its child.
 package emulator
 
 import (
@@ -19,11 +21,21 @@ import (
 	"time"
 )
 
-// Emulators are the two running emulators.
+// Emulators are the running emulators.
 type Emulators struct {
 	PubSubHost    string // host:port
 	FirestoreHost string
-	procs         []*exec.Cmd
+	AuthHost      string
+	// AuthProject is the project the Auth emulator signs buyers in to:
+	// its single project, whatever project the other emulators serve.
+	AuthProject string
+	procs       []*exec.Cmd
+	dirs        []string
+}
+
+// Ports are where to start the emulators; 0 picks a free port.
+type Ports struct {
+	PubSub, Firestore, Auth int
 }
 
 // SDKRoot finds the Google Cloud CLI's installation.
@@ -38,9 +50,9 @@ func SDKRoot(ctx context.Context) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
-// Start starts both emulators on 127.0.0.1 at the given ports (0 picks a
-// free one) and waits until they answer. Their output goes to logs.
-func Start(ctx context.Context, pubsubPort, firestorePort int, logs io.Writer) (*Emulators, error) {
+// Start starts the three emulators on 127.0.0.1 and waits until they
+// answer. The Auth emulator serves authProject. Their output goes to logs.
+func Start(ctx context.Context, ports Ports, authProject string, logs io.Writer) (*Emulators, error) {
 	root, err := SDKRoot(ctx)
 	if err != nil {
 		return nil, err
@@ -53,30 +65,39 @@ func Start(ctx context.Context, pubsubPort, firestorePort int, logs io.Writer) (
 				"pubsub-emulator and cloud-firestore-emulator (Debian: google-cloud-cli-pubsub-emulator, google-cloud-cli-firestore-emulator)", name, p)
 		}
 	}
-	if pubsubPort, err = orFree(pubsubPort); err != nil {
+	firebaseBin, err := FirebaseCLI()
+	if err != nil {
 		return nil, err
 	}
-	if firestorePort, err = orFree(firestorePort); err != nil {
-		return nil, err
+	for _, p := range []*int{&ports.PubSub, &ports.Firestore, &ports.Auth} {
+		if *p, err = orFree(*p); err != nil {
+			return nil, err
+		}
 	}
 	e := &Emulators{
-		PubSubHost:    net.JoinHostPort("127.0.0.1", strconv.Itoa(pubsubPort)),
-		FirestoreHost: net.JoinHostPort("127.0.0.1", strconv.Itoa(firestorePort)),
+		PubSubHost:    net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.PubSub)),
+		FirestoreHost: net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.Firestore)),
+		AuthHost:      net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.Auth)),
+		AuthProject:   authProject,
 	}
-	for _, argv := range [][]string{
-		{pubsubBin, "--host=127.0.0.1", "--port=" + strconv.Itoa(pubsubPort)},
-		{firestoreBin, "start", "--host=127.0.0.1", "--port=" + strconv.Itoa(firestorePort)},
+	authCmd, err := e.authCommand(firebaseBin, ports.Auth)
+	if err != nil {
+		return nil, err
+	}
+	for _, cmd := range []*exec.Cmd{
+		exec.Command(pubsubBin, "--host=127.0.0.1", "--port="+strconv.Itoa(ports.PubSub)),
+		exec.Command(firestoreBin, "start", "--host=127.0.0.1", "--port="+strconv.Itoa(ports.Firestore)),
+		authCmd,
 	} {
-		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Stdout, cmd.Stderr = logs, logs
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		if err := cmd.Start(); err != nil {
 			e.Stop()
-			return nil, fmt.Errorf("start %s: %w", argv[0], err)
+			return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
 		}
 		e.procs = append(e.procs, cmd)
 	}
-	for _, host := range []string{e.PubSubHost, e.FirestoreHost} {
+	for _, host := range []string{e.PubSubHost, e.FirestoreHost, e.AuthHost} {
 		if err := waitReady(ctx, host, 90*time.Second); err != nil {
 			e.Stop()
 			return nil, err
@@ -85,14 +106,75 @@ func Start(ctx context.Context, pubsubPort, firestorePort int, logs io.Writer) (
 	return e, nil
 }
 
-// Env returns the variables that point the client libraries at e.
-func (e *Emulators) Env() []string {
-	return []string{"PUBSUB_EMULATOR_HOST=" + e.PubSubHost, "FIRESTORE_EMULATOR_HOST=" + e.FirestoreHost}
+// authCommand is the Auth emulator alone, its UI off, in a directory of its
+// own (the CLI writes its debug log there), with its hub and logging ports
+// free ones, so that several stacks can run side by side.
+func (e *Emulators) authCommand(firebaseBin string, port int) (*exec.Cmd, error) {
+	dir, err := os.MkdirTemp("", "saga-auth-emulator-")
+	if err != nil {
+		return nil, err
+	}
+	e.dirs = append(e.dirs, dir)
+	hub, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	logging, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	conf := fmt.Sprintf(`{"emulators": {"auth": {"host": "127.0.0.1", "port": %d}, "hub": {"host": "127.0.0.1", "port": %d},
+  "logging": {"host": "127.0.0.1", "port": %d}, "ui": {"enabled": false}}}`, port, hub, logging)
+	if err := os.WriteFile(filepath.Join(dir, "firebase.json"), []byte(conf), 0o644); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(firebaseBin, "emulators:start", "--only", "auth", "--project", e.AuthProject, "--config", filepath.Join(dir, "firebase.json"))
+	cmd.Dir = dir
+	// No update checks or usage reports: this machine may be offline.
+	cmd.Env = append(os.Environ(), "NO_UPDATE_NOTIFIER=1", "CI=1")
+	return cmd, nil
 }
 
-// Stop stops both emulators' process groups and waits for them.
+// FirebaseCLI finds the firebase CLI that `make tools` installed: in
+// tools/firebase of the repository holding the working directory, or at
+// $FIREBASE_BIN.
+func FirebaseCLI() (string, error) {
+	if bin := os.Getenv("FIREBASE_BIN"); bin != "" {
+		return bin, nil
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		bin := filepath.Join(dir, "tools", "firebase", "node_modules", ".bin", "firebase")
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			if _, err := os.Stat(bin); err != nil {
+				return "", fmt.Errorf("the Firebase Auth emulator is missing (%s): run `make tools`, which installs the pinned firebase-tools (needs Node.js 20+ and npm)", bin)
+			}
+			return bin, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("the Firebase Auth emulator: no go.mod above the working directory; run from the repository, or set FIREBASE_BIN")
+		}
+		dir = parent
+	}
+}
+
+// Env returns the variables that point the client libraries at e, and the
+// services at the Auth emulator's project.
+func (e *Emulators) Env() []string {
+	return []string{"PUBSUB_EMULATOR_HOST=" + e.PubSubHost, "FIRESTORE_EMULATOR_HOST=" + e.FirestoreHost,
+		"FIREBASE_AUTH_EMULATOR_HOST=" + e.AuthHost, "FIREBASE_PROJECT=" + e.AuthProject}
+}
+
+// Stop stops the emulators' process groups and waits for them.
 func (e *Emulators) Stop() {
 	StopGroups(e.procs, 10*time.Second)
+	for _, d := range e.dirs {
+		os.RemoveAll(d)
+	}
 }
 
 // StopGroups sends SIGTERM to each command's process group, waits up to
@@ -178,13 +260,15 @@ func orFree(p int) (int, error) {
 // ErrMissing is returned by Require when the emulators are not configured.
 var ErrMissing = errors.New("emulators not configured")
 
-// Require returns the emulator hosts from the environment, or an error that
-// says how to get them: integration tests fail, not skip, without them.
-func Require() (pubsubHost, firestoreHost string, err error) {
-	pubsubHost, firestoreHost = os.Getenv("PUBSUB_EMULATOR_HOST"), os.Getenv("FIRESTORE_EMULATOR_HOST")
-	if pubsubHost == "" || firestoreHost == "" {
-		return "", "", fmt.Errorf("%w: PUBSUB_EMULATOR_HOST and FIRESTORE_EMULATOR_HOST must be set; run `make test`, "+
-			"which starts the emulators, or `go test -short ./...` for the unit tests alone", ErrMissing)
+// Require checks that the environment points at the emulators, or returns
+// an error that says how to get them: integration tests fail, not skip,
+// without them.
+func Require() error {
+	for _, name := range []string{"PUBSUB_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST", "FIREBASE_AUTH_EMULATOR_HOST", "FIREBASE_PROJECT"} {
+		if os.Getenv(name) == "" {
+			return fmt.Errorf("%w: %s is not set; run `make test`, which starts the emulators, "+
+				"or `go test -short ./...` for the unit tests alone", ErrMissing, name)
+		}
 	}
-	return pubsubHost, firestoreHost, nil
+	return nil
 }

@@ -14,19 +14,39 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/ticketsaga/saga/infra/authemu"
+	"github.com/ticketsaga/saga/shared/config"
 )
 
-// Client talks to the three services.
+// Client talks to the three services, as the buyers it signs in to the
+// Auth emulator.
 type Client struct {
 	Order, Point, Ticket string
 	HTTP                 *http.Client
+	Buyers               *authemu.Client
 }
 
-// NewClient returns a client with a connection pool sized for load.
+// NewClient returns a client with a connection pool sized for load, its
+// buyers signed in to the Auth emulator the environment names.
 func NewClient(order, point, ticket string) *Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 512, 256
-	return &Client{Order: order, Point: point, Ticket: ticket, HTTP: &http.Client{Transport: tr, Timeout: 90 * time.Second}}
+	return &Client{Order: order, Point: point, Ticket: ticket, HTTP: &http.Client{Transport: tr, Timeout: 90 * time.Second},
+		Buyers: authemu.FromEnv(config.DefaultProject)}
+}
+
+// as returns the Authorization header of user, with more headers.
+func (c *Client) as(ctx context.Context, user string, more map[string]string) (map[string]string, error) {
+	tok, err := c.Buyers.Token(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	h := map[string]string{"Authorization": "Bearer " + tok}
+	for k, v := range more {
+		h[k] = v
+	}
+	return h, nil
 }
 
 func (c *Client) do(ctx context.Context, method, url string, body any, header map[string]string, out any) (int, error) {
@@ -145,10 +165,14 @@ const retryFor = 60 * time.Second
 // minute, as a careful client does.
 func (c *Client) PlaceOrder(ctx context.Context, user, ticket string, qty, price int64, key string, wait time.Duration) (Answer, error) {
 	body := map[string]any{"user_id": user, "ticket_id": ticket, "quantity": qty, "price": price}
+	header, err := c.as(ctx, user, map[string]string{"Idempotency-Key": key})
+	if err != nil {
+		return Answer{}, err
+	}
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
 		var o Order
-		st, err := c.do(ctx, "POST", fmt.Sprintf("%s/orders?wait=%s", c.Order, wait), body, map[string]string{"Idempotency-Key": key}, &o)
+		st, err := c.do(ctx, "POST", fmt.Sprintf("%s/orders?wait=%s", c.Order, wait), body, header, &o)
 		if err == nil && st >= 500 {
 			err = fmt.Errorf("status %d", st)
 		}
@@ -165,10 +189,18 @@ func (c *Client) PlaceOrder(ctx context.Context, user, ticket string, qty, price
 	}
 }
 
-// Await long-polls an order until it is terminal or wait runs out.
-func (c *Client) Await(ctx context.Context, id string, wait time.Duration) (Order, error) {
+// Await long-polls user's order until it is terminal or wait runs out.
+func (c *Client) Await(ctx context.Context, user, id string, wait time.Duration) (Order, error) {
+	header, err := c.as(ctx, user, nil)
+	if err != nil {
+		return Order{}, err
+	}
 	var o Order
-	return o, c.expect(ctx, "GET", fmt.Sprintf("%s/orders/%s?wait=%s", c.Order, id, wait), nil, 200, &o)
+	st, err := c.do(ctx, "GET", fmt.Sprintf("%s/orders/%s?wait=%s", c.Order, id, wait), nil, header, &o)
+	if err == nil && st != http.StatusOK {
+		err = fmt.Errorf("GET /orders/%s: status %d", id, st)
+	}
+	return o, err
 }
 
 // Terminal reports whether an order status is final.
@@ -287,7 +319,11 @@ func (r *Run) Settle(ctx context.Context, c *Client, settle time.Duration) ([]Or
 				left = 0
 			}
 			var o Order
-			st, err := c.do(ctx, "GET", fmt.Sprintf("%s/orders/%s?wait=%s", c.Order, p.Answer.Order.OrderID, min(left, 60*time.Second)), nil, nil, &o)
+			header, err := c.as(ctx, p.User, nil)
+			if err != nil {
+				return nil, err
+			}
+			st, err := c.do(ctx, "GET", fmt.Sprintf("%s/orders/%s?wait=%s", c.Order, p.Answer.Order.OrderID, min(left, 60*time.Second)), nil, header, &o)
 			if err == nil && st == http.StatusOK {
 				finals[i] = o
 				if Terminal(o.Status) || left == 0 {

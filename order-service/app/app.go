@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ticketsaga/saga/infra/ops"
+	"github.com/ticketsaga/saga/order-service/internal/buyers"
 	"github.com/ticketsaga/saga/order-service/internal/httpapi"
 	"github.com/ticketsaga/saga/order-service/internal/order"
 	"github.com/ticketsaga/saga/order-service/internal/store"
@@ -29,9 +30,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*serve.App, 
 	}
 	steps := &outbox.Steps{FS: c.Firestore, Collection: store.Orders, Service: event.OrderService, Publisher: c.Publisher, Log: log, Now: time.Now, Grace: cfg.OutboxGrace,
 		AfterCommit: serve.CrashHook(cfg, log)}
+	buyerAuth, err := buyers.New(ctx, cfg.FirebaseProject, cfg.FirebaseAuthEmulatorHost != "")
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
 	orders := store.New(c.Firestore, steps)
 	orders.ListenAfter = cfg.ListenAfter
-	api := &httpapi.API{Store: orders, Log: log,
+	api := &httpapi.API{Store: orders, Buyers: buyerAuth, Log: log,
 		Push: push.Endpoint{Log: log, Failures: deadletter.Recorder{FS: c.Firestore, Now: time.Now}}, Now: time.Now, Timeout: cfg.OrderTimeout,
 		Heal: order.HealPolicy(cfg.Heal), SweepBudget: cfg.SweepBudget, Outbox: steps,
 		MaxLongPolls: cfg.MaxLongPolls,

@@ -5,7 +5,9 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -46,10 +48,28 @@ type Config struct {
 	CrashAfterCommit float64
 	// AuthAudience, PushServiceAccount and TaskServiceAccount turn on
 	// in-app OIDC verification of push and task requests (off for the
-	// emulator, which sends no token).
+	// emulator, which sends no token). On Cloud Run they are required.
 	AuthAudience       string
 	PushServiceAccount string
 	TaskServiceAccount string
+	// AdminIdentities (ADMIN_IDENTITIES, comma-separated e-mails) may call
+	// point- and ticket-service's admin and read API, with a Google-signed
+	// ID token for AuthAudience. Required on Cloud Run for those two.
+	AdminIdentities []string
+	// FirebaseProject is the Firebase / Identity Platform project whose
+	// ID tokens authenticate buyers (FIREBASE_PROJECT, default the
+	// project id). FirebaseAuthEmulatorHost is FIREBASE_AUTH_EMULATOR_HOST
+	// (the Admin SDK reads it too): against the Auth emulator, tokens are
+	// not signed, so it must never be set on Cloud Run.
+	FirebaseProject          string
+	FirebaseAuthEmulatorHost string
+	// OnCloud: the service runs on Cloud Run (K_SERVICE) or as a function
+	// (FUNCTION_TARGET): every check must be configured.
+	OnCloud bool
+	// Emulated: the service runs against the local emulators
+	// (FIRESTORE_EMULATOR_HOST), where push, task and admin requests are
+	// open.
+	Emulated bool
 	// StockShards is how many documents ticket-service splits a ticket
 	// type's stock over (STOCK_SHARDS, default 16; 1 is the single-document
 	// design).
@@ -92,9 +112,22 @@ func Load(service string, getenv func(string) string) (Config, error) {
 		TaskServiceAccount: getenv("TASK_SERVICE_ACCOUNT"),
 
 		FirestoreEmulatorHost: getenv("FIRESTORE_EMULATOR_HOST"),
+
+		FirebaseAuthEmulatorHost: getenv("FIREBASE_AUTH_EMULATOR_HOST"),
+		OnCloud:                  getenv("K_SERVICE") != "" || getenv("FUNCTION_TARGET") != "",
 	}
-	if (c.PushServiceAccount != "" || c.TaskServiceAccount != "") && c.AuthAudience == "" {
-		return Config{}, fmt.Errorf("PUSH_SERVICE_ACCOUNT or TASK_SERVICE_ACCOUNT needs AUTH_AUDIENCE (the service's URL)")
+	c.Emulated = c.FirestoreEmulatorHost != "" && !c.OnCloud
+	c.FirebaseProject = or(getenv("FIREBASE_PROJECT"), c.ProjectID)
+	for _, id := range strings.Split(getenv("ADMIN_IDENTITIES"), ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			c.AdminIdentities = append(c.AdminIdentities, id)
+		}
+	}
+	if (c.PushServiceAccount != "" || c.TaskServiceAccount != "" || len(c.AdminIdentities) > 0) && c.AuthAudience == "" {
+		return Config{}, fmt.Errorf("%s refuses to start: PUSH_SERVICE_ACCOUNT, TASK_SERVICE_ACCOUNT or ADMIN_IDENTITIES is set without the audience of its tokens: set AUTH_AUDIENCE (the service's URL)", service)
+	}
+	if err := c.checkAuth(); err != nil {
+		return Config{}, err
 	}
 	for name, dst := range map[string]*time.Duration{"ORDER_TIMEOUT": &c.OrderTimeout, "OUTBOX_GRACE": &c.OutboxGrace,
 		"HEAL_AFTER": &c.Heal.First, "HEAL_MAX_INTERVAL": &c.Heal.Max, "HEAL_GIVE_UP": &c.Heal.GiveUp, "SWEEP_BUDGET": &c.SweepBudget} {
@@ -147,6 +180,45 @@ func Load(service string, getenv func(string) string) (Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// Services whose authentication Load checks.
+var services = map[string]bool{"order-service": true, "point-service": true, "ticket-service": true}
+
+// checkAuth fails closed: a service that is not running against the local
+// emulators (on Cloud Run, as a function, or anywhere else) refuses to
+// start unless every request it serves is authenticated; it says which
+// variable is missing.
+func (c Config) checkAuth() error {
+	if !services[c.Service] {
+		return nil // the tools: sagactl, devstack, the bench
+	}
+	where := "outside the local emulators"
+	if c.OnCloud {
+		where = "on Cloud Run"
+	}
+	var missing []string
+	if !c.Emulated {
+		for name, v := range map[string]string{"AUTH_AUDIENCE": c.AuthAudience, "PUSH_SERVICE_ACCOUNT": c.PushServiceAccount, "TASK_SERVICE_ACCOUNT": c.TaskServiceAccount} {
+			if v == "" {
+				missing = append(missing, name)
+			}
+		}
+		if c.Service != "order-service" && len(c.AdminIdentities) == 0 {
+			missing = append(missing, "ADMIN_IDENTITIES")
+		}
+		if c.Service == "order-service" && c.FirebaseAuthEmulatorHost != "" {
+			return fmt.Errorf("%s refuses to start %s with FIREBASE_AUTH_EMULATOR_HOST set: the Auth emulator's tokens are not signed, so anyone could be any buyer", c.Service, where)
+		}
+	}
+	if c.Service == "order-service" && c.Emulated && c.FirebaseAuthEmulatorHost == "" {
+		missing = append(missing, "FIREBASE_AUTH_EMULATOR_HOST (buyers sign in to the Auth emulator locally; make run and make test start it)")
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return fmt.Errorf("%s refuses to start %s: authentication is not configured: set %s", c.Service, where, strings.Join(missing, ", "))
+	}
+	return nil
 }
 
 func or(v, def string) string {

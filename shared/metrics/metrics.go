@@ -26,6 +26,9 @@ var (
 	FirestoreWrites atomic.Int64
 	// LongPolls is a gauge: the long-polls order-service holds now.
 	LongPolls atomic.Int64
+	// PoisonMessages counts pushes acked because they can never succeed
+	// (undecodable, or not matching what the service stored).
+	PoisonMessages atomic.Int64
 )
 
 // Snapshot is the counters at one moment.
@@ -34,12 +37,13 @@ type Snapshot struct {
 	FirestoreReads  int64 `json:"firestore_reads"`
 	FirestoreWrites int64 `json:"firestore_writes"`
 	LongPolls       int64 `json:"long_polls"`
+	PoisonMessages  int64 `json:"poison_messages"`
 }
 
 // Now reads the counters.
 func Now() Snapshot {
 	return Snapshot{Publishes: Publishes.Load(), FirestoreReads: FirestoreReads.Load(), FirestoreWrites: FirestoreWrites.Load(),
-		LongPolls: LongPolls.Load()}
+		LongPolls: LongPolls.Load(), PoisonMessages: PoisonMessages.Load()}
 }
 
 // Handler serves the counters as JSON.

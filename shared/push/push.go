@@ -14,6 +14,7 @@ import (
 
 	"github.com/ticketsaga/saga/shared/event"
 	"github.com/ticketsaga/saga/shared/fault"
+	"github.com/ticketsaga/saga/shared/metrics"
 )
 
 // MaxBody bounds a push request: Pub/Sub messages are at most 10 MB, ours
@@ -149,6 +150,7 @@ func (e Endpoint) Handler(routes Routes) http.Handler {
 		if errors.Is(err, ErrPoison) || fault.IsPermanent(err) {
 			// Retrying cannot help: five attempts and a dead letter would
 			// only delay the operator who must look at it.
+			metrics.PoisonMessages.Add(1)
 			log.ErrorContext(ctx, "dropping poison message: it can never succeed", "error", err.Error())
 			w.WriteHeader(http.StatusNoContent)
 			return

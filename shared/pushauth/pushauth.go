@@ -1,9 +1,11 @@
-// Package pushauth verifies the OIDC token Pub/Sub push (and Cloud
-// Scheduler) attach to their requests: signed by Google, for our audience,
-// from the expected service account. Cloud Run's IAM check already keeps
-// strangers away from private services; this is the in-app check for a
-// public service (order-service) and defense in depth for the others. The
-// emulator sends no token, so it is off unless configured.
+// Package pushauth verifies the Google-signed OIDC ID token that Pub/Sub push
+// and Cloud Scheduler attach to their requests, and that operators and
+// order-service attach to the admin and read API of point- and
+// ticket-service: signed by Google, for our audience, from one of the
+// expected identities. Cloud Run's IAM check already keeps strangers away
+// from private services; this is the in-app check for a public service
+// (order-service) and defense in depth for the others. The emulator sends
+// no token, so locally it is off (config fails closed everywhere else).
 package pushauth
 
 import (
@@ -16,21 +18,26 @@ import (
 	"google.golang.org/api/idtoken"
 )
 
-// Verifier checks tokens for one audience and one service account.
+// Verifier checks tokens for one audience and a set of identities.
 type Verifier struct {
-	Audience       string
-	ServiceAccount string
-	Validator      *idtoken.Validator
-	Log            *slog.Logger
+	Audience   string
+	Identities map[string]bool // e-mails of the service accounts or people allowed
+	Validator  *idtoken.Validator
+	Log        *slog.Logger
 }
 
-// New returns a verifier using Google's published keys.
-func New(ctx context.Context, audience, serviceAccount string, log *slog.Logger, opts ...idtoken.ClientOption) (*Verifier, error) {
+// New returns a verifier of tokens for audience from one of identities,
+// using Google's published keys.
+func New(ctx context.Context, audience string, identities []string, log *slog.Logger, opts ...idtoken.ClientOption) (*Verifier, error) {
 	v, err := idtoken.NewValidator(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("OIDC validator: %w", err)
 	}
-	return &Verifier{Audience: audience, ServiceAccount: serviceAccount, Validator: v, Log: log}, nil
+	ids := map[string]bool{}
+	for _, id := range identities {
+		ids[id] = true
+	}
+	return &Verifier{Audience: audience, Identities: ids, Validator: v, Log: log}, nil
 }
 
 // Check returns why r is not from the expected caller, or nil.
@@ -46,8 +53,8 @@ func (v *Verifier) Check(r *http.Request) error {
 	if p.Issuer != "accounts.google.com" && p.Issuer != "https://accounts.google.com" {
 		return fmt.Errorf("issuer %q is not Google", p.Issuer)
 	}
-	if email, _ := p.Claims["email"].(string); email != v.ServiceAccount {
-		return fmt.Errorf("token is for %q, not %q", email, v.ServiceAccount)
+	if email, _ := p.Claims["email"].(string); !v.Identities[email] {
+		return fmt.Errorf("token is for %q, who is not allowed here", email)
 	}
 	if verified, _ := p.Claims["email_verified"].(bool); !verified {
 		return fmt.Errorf("email not verified")
@@ -62,10 +69,11 @@ func (v *Verifier) Require(h http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := v.Check(r); err != nil {
-			v.Log.WarnContext(r.Context(), "rejected an unauthenticated push or task request", "path", r.URL.Path, "error", err.Error())
+			v.Log.WarnContext(r.Context(), "rejected an unauthenticated request", "path", r.URL.Path, "error", err.Error())
 			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("WWW-Authenticate", "Bearer")
 			w.WriteHeader(http.StatusUnauthorized)
-			fmt.Fprintln(w, `{"error":{"code":"unauthenticated","message":"a valid OIDC token from the expected service account is required"}}`)
+			fmt.Fprintln(w, `{"error":{"code":"unauthenticated","message":"a Google-signed ID token of an allowed identity is required"}}`)
 			return
 		}
 		h.ServeHTTP(w, r)

@@ -56,7 +56,7 @@ func TestVerifier(t *testing.T) {
 		"n": b64(key.N.Bytes()), "e": b64(big.NewInt(int64(key.E)).Bytes()),
 	}}})
 	const aud, sa = "https://point-service.example.run.app", "push-invoker@p.iam.gserviceaccount.com"
-	v, err := New(context.Background(), aud, sa, slog.New(slog.NewTextHandler(io.Discard, nil)),
+	v, err := New(context.Background(), aud, []string{sa, "ops@example.com"}, slog.New(slog.NewTextHandler(io.Discard, nil)),
 		idtoken.ClientOption(option.WithHTTPClient(&http.Client{Transport: keySet{jwks}})))
 	if err != nil {
 		t.Fatal(err)
@@ -78,6 +78,7 @@ func TestVerifier(t *testing.T) {
 		want int
 	}{
 		{"valid", "Bearer " + sign(t, key, "k1", good), 204},
+		{"another allowed identity", "Bearer " + sign(t, key, "k1", with("email", "ops@example.com")), 204},
 		{"no token", "", 401},
 		{"garbage", "Bearer abc.def.ghi", 401},
 		{"wrong audience", "Bearer " + sign(t, key, "k1", with("aud", "https://evil.example")), 401},

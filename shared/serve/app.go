@@ -30,9 +30,13 @@ type App struct {
 	Health *Health
 	Close  func()
 
-	// PushAuth and TaskAuth, when set, require OIDC tokens on the push
-	// and task endpoints.
-	PushAuth, TaskAuth *pushauth.Verifier
+	// AdminOnly: the API is the admin and read API of point- or
+	// ticket-service, for AdminAuth's identities only.
+	AdminOnly bool
+	// PushAuth, TaskAuth and AdminAuth, when set, require OIDC tokens on
+	// the push endpoints, the task endpoints (and /metrics and the
+	// profiler), and an AdminOnly API.
+	PushAuth, TaskAuth, AdminAuth *pushauth.Verifier
 	// Pprof serves the profiler under /debug/pprof/.
 	Pprof bool
 }
@@ -47,13 +51,20 @@ func (a *App) Handler() http.Handler {
 	for path, h := range a.Tasks {
 		mux.Handle("POST "+path, a.TaskAuth.Require(h))
 	}
-	mux.Handle("GET /metrics", metrics.Handler())
+	// /metrics and the profiler are for the operator's tools, behind the
+	// scheduler's check: never open to the internet on the public
+	// order-service.
+	mux.Handle("GET /metrics", a.TaskAuth.Require(metrics.Handler()))
 	mux.Handle("GET /healthz", a.Health)
 	if a.Pprof {
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.Handle("/debug/pprof/", a.TaskAuth.Require(http.HandlerFunc(pprof.Index)))
+		mux.Handle("/debug/pprof/profile", a.TaskAuth.Require(http.HandlerFunc(pprof.Profile)))
 	}
-	mux.Handle("/", a.API)
+	api := a.API
+	if a.AdminOnly {
+		api = a.AdminAuth.Require(api)
+	}
+	mux.Handle("/", api)
 	return logging.Middleware(mux)
 }
 
@@ -61,12 +72,17 @@ func (a *App) Handler() http.Handler {
 func (a *App) Secure(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	var err error
 	if cfg.PushServiceAccount != "" {
-		if a.PushAuth, err = pushauth.New(ctx, cfg.AuthAudience, cfg.PushServiceAccount, log); err != nil {
+		if a.PushAuth, err = pushauth.New(ctx, cfg.AuthAudience, []string{cfg.PushServiceAccount}, log); err != nil {
 			return err
 		}
 	}
 	if cfg.TaskServiceAccount != "" {
-		if a.TaskAuth, err = pushauth.New(ctx, cfg.AuthAudience, cfg.TaskServiceAccount, log); err != nil {
+		if a.TaskAuth, err = pushauth.New(ctx, cfg.AuthAudience, []string{cfg.TaskServiceAccount}, log); err != nil {
+			return err
+		}
+	}
+	if a.AdminOnly && len(cfg.AdminIdentities) > 0 {
+		if a.AdminAuth, err = pushauth.New(ctx, cfg.AuthAudience, cfg.AdminIdentities, log); err != nil {
 			return err
 		}
 	}

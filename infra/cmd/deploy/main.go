@@ -13,6 +13,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/ticketsaga/saga/infra"
 	"github.com/ticketsaga/saga/infra/deploy"
@@ -57,6 +58,11 @@ func run(args []string) error {
 	}
 	if p.OrderTimeout == "" {
 		p.OrderTimeout = "30s"
+	}
+	for _, a := range strings.Split(os.Getenv("ADMIN_IDENTITIES"), ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			p.Admins = append(p.Admins, a)
+		}
 	}
 	for env, svc := range map[string]string{"ORDER_URL": event.OrderService, "POINT_URL": event.PointService, "TICKET_URL": event.TicketService} {
 		if u := os.Getenv(env); u != "" {

@@ -85,13 +85,13 @@ func withEmulators(ctx context.Context, argv []string) (int, error) {
 		return 0, err
 	}
 	defer logFile.Close()
-	fmt.Fprintf(os.Stderr, "devstack: starting emulators (log: %s)\n", logPath)
-	emu, err := emulator.Start(ctx, 0, 0, logFile)
+	fmt.Fprintf(os.Stderr, "devstack: starting the Pub/Sub, Firestore and Firebase Auth emulators (log: %s)\n", logPath)
+	emu, err := emulator.Start(ctx, emulator.Ports{}, config.DefaultProject, logFile)
 	if err != nil {
 		return 0, err
 	}
 	defer emu.Stop()
-	fmt.Fprintf(os.Stderr, "devstack: Pub/Sub at %s, Firestore at %s\n", emu.PubSubHost, emu.FirestoreHost)
+	fmt.Fprintf(os.Stderr, "devstack: Pub/Sub at %s, Firestore at %s, Auth at %s (project %s)\n", emu.PubSubHost, emu.FirestoreHost, emu.AuthHost, emu.AuthProject)
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Env = append(os.Environ(), emu.Env()...)
@@ -129,7 +129,7 @@ func (st *localStack) stop() {
 
 // up builds and starts everything. extra services (same binaries, other
 // settings) run beside, without subscriptions.
-func up(ctx context.Context, services []service, extra []service, pubsubPort, firestorePort int, out io.Writer) (st *localStack, err error) {
+func up(ctx context.Context, services []service, extra []service, ports emulator.Ports, out io.Writer) (st *localStack, err error) {
 	decl, err := infra.Load()
 	if err != nil {
 		return nil, err
@@ -159,7 +159,7 @@ func up(ctx context.Context, services []service, extra []service, pubsubPort, fi
 	}
 
 	fmt.Fprintln(os.Stderr, "starting emulators...")
-	if st.emu, err = emulator.Start(ctx, pubsubPort, firestorePort, emulatorLog()); err != nil {
+	if st.emu, err = emulator.Start(ctx, ports, cfg.ProjectID, emulatorLog()); err != nil {
 		return nil, err
 	}
 	st.cleanup = append(st.cleanup, st.emu.Stop)
@@ -224,7 +224,7 @@ func sagaServices(order, point, ticket int) []service {
 func run(ctx context.Context) error {
 	ports := map[string]int{}
 	var err error
-	for name, def := range map[string]int{"ORDER_PORT": 8080, "POINT_PORT": 8081, "TICKET_PORT": 8082, "PUBSUB_PORT": 8085, "FIRESTORE_PORT": 8086} {
+	for name, def := range map[string]int{"ORDER_PORT": 8080, "POINT_PORT": 8081, "TICKET_PORT": 8082, "PUBSUB_PORT": 8085, "FIRESTORE_PORT": 8086, "AUTH_PORT": 9099} {
 		if ports[name], err = envInt(name, def); err != nil {
 			return err
 		}
@@ -234,7 +234,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	st, err := up(ctx, sagaServices(ports["ORDER_PORT"], ports["POINT_PORT"], ports["TICKET_PORT"]), nil,
-		ports["PUBSUB_PORT"], ports["FIRESTORE_PORT"], os.Stdout)
+		emulator.Ports{PubSub: ports["PUBSUB_PORT"], Firestore: ports["FIRESTORE_PORT"], Auth: ports["AUTH_PORT"]}, os.Stdout)
 	if err != nil {
 		return err
 	}
@@ -248,7 +248,8 @@ saga is running (project %s, Ctrl-C stops everything):
   ticket-service  %s   PUT|GET /tickets/{ticket_id}, GET /users/{user_id}/tickets
   Pub/Sub emulator   %s   topic %s
   Firestore emulator %s
-`, st.project, base[event.OrderService], base[event.PointService], base[event.TicketService], emu.PubSubHost, decl.Topic, emu.FirestoreHost)
+  Auth emulator      %s   buyers: go run ./infra/cmd/sagactl token <uid> prints an ID token
+`, st.project, base[event.OrderService], base[event.PointService], base[event.TicketService], emu.PubSubHost, decl.Topic, emu.FirestoreHost, emu.AuthHost)
 
 	if os.Getenv("CHAOS_DUPLICATES") != "" {
 		// Play the worst legal Pub/Sub: every event 1-2 extra times,
@@ -287,7 +288,7 @@ func bench(ctx context.Context, argv []string) (int, error) {
 		return 0, errors.New("bench: no command given")
 	}
 	var ports []int
-	for range 6 {
+	for range 7 {
 		p, err := emulator.FreePort()
 		if err != nil {
 			return 0, err
@@ -302,7 +303,7 @@ func bench(ctx context.Context, argv []string) (int, error) {
 	defer logFile.Close()
 	// The design before sharding: one stock document, no leases.
 	single := service{name: event.TicketService + "#single", port: ports[3], env: []string{"STOCK_SHARDS=1", "STOCK_LEASES=0"}}
-	st, err := up(ctx, sagaServices(ports[0], ports[1], ports[2]), []service{single}, ports[4], ports[5], logFile)
+	st, err := up(ctx, sagaServices(ports[0], ports[1], ports[2]), []service{single}, emulator.Ports{PubSub: ports[4], Firestore: ports[5], Auth: ports[6]}, logFile)
 	if err != nil {
 		return 0, err
 	}

@@ -8,6 +8,7 @@
 //	                                      redrive dead letters to the subscription they failed on
 //	sagactl reconcile                     check what settled since the last run; repair; record the run
 //	sagactl findings RUN_ID               every finding of a reconciliation run
+//	sagactl token UID                     (local) a test buyer's ID token from the Auth emulator
 //
 // Every command takes -json for machine-readable output.
 package main
@@ -28,6 +29,7 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 
 	"github.com/ticketsaga/saga/infra"
+	"github.com/ticketsaga/saga/infra/authemu"
 	"github.com/ticketsaga/saga/infra/ops"
 	"github.com/ticketsaga/saga/shared/config"
 	"github.com/ticketsaga/saga/shared/outbox"
@@ -49,8 +51,10 @@ const usage = `usage: sagactl COMMAND [flags]
   redrive -subscription S [-event-id E]   redrive dead letters to the subscription they failed on
   reconcile                               check what settled since the last run against points and tickets, repair, record the run
   findings RUN_ID                         every finding of a reconciliation run
+  token UID                               (local) create the test buyer UID in the Auth emulator if need be; print an ID token
 flags: -json  machine-readable output
-environment: GOOGLE_CLOUD_PROJECT, PUBSUB_TOPIC, ORDER_TIMEOUT; PUBSUB_EMULATOR_HOST and FIRESTORE_EMULATOR_HOST locally`
+environment: GOOGLE_CLOUD_PROJECT, PUBSUB_TOPIC, ORDER_TIMEOUT; PUBSUB_EMULATOR_HOST and FIRESTORE_EMULATOR_HOST locally;
+  token: FIREBASE_AUTH_EMULATOR_HOST (default 127.0.0.1:9099) and FIREBASE_PROJECT (default GOOGLE_CLOUD_PROJECT, then demo-saga)`
 
 func run(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 {
@@ -68,6 +72,18 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	cfg, err := config.Load("sagactl", os.Getenv)
 	if err != nil {
 		return err
+	}
+	if cmd == "token" {
+		// Local only: the Auth emulator's users and unsigned tokens.
+		if fl.NArg() != 1 {
+			return errors.New("token needs one UID")
+		}
+		tok, err := authemu.FromEnv(cfg.ProjectID).Token(ctx, fl.Arg(0))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(out, tok)
+		return nil
 	}
 	decl, err := infra.Load()
 	if err != nil {

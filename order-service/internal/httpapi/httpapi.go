@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/ticketsaga/saga/order-service/internal/buyers"
 	"github.com/ticketsaga/saga/order-service/internal/order"
 	"github.com/ticketsaga/saga/order-service/internal/store"
 	"github.com/ticketsaga/saga/shared/event"
@@ -28,12 +29,20 @@ const (
 	MaxWait     = 60 * time.Second
 )
 
+// Authenticator tells who sends a request: the buyer's uid, or an error
+// wrapping buyers.ErrUnauthenticated.
+type Authenticator interface {
+	Authenticate(ctx context.Context, r *http.Request) (string, error)
+}
+
 // API serves order-service.
 type API struct {
 	Store *store.Store
-	Log   *slog.Logger
-	Push  push.Endpoint
-	Now   func() time.Time
+	// Buyers authenticates every call of the public API (CONTRACT §2).
+	Buyers Authenticator
+	Log    *slog.Logger
+	Push   push.Endpoint
+	Now    func() time.Time
 	// Timeout is how long an order may stay pending (ORDER_TIMEOUT).
 	Timeout time.Duration
 	// Heal schedules the replays that drive stopping orders to their end.
@@ -67,6 +76,26 @@ func (a *API) PushHandler() http.Handler {
 	return a.Push.Handler(push.Routes{event.GrantedTicket: a.complete, event.FailedPoint: a.complete, event.RefundedPoint: a.complete})
 }
 
+// authenticate answers 401 (with WWW-Authenticate) unless the request
+// carries a valid buyer's token, and returns the buyer's uid.
+func (a *API) authenticate(w http.ResponseWriter, r *http.Request) (string, bool) {
+	uid, err := a.Buyers.Authenticate(r.Context(), r)
+	if errors.Is(err, buyers.ErrUnauthenticated) {
+		a.Log.InfoContext(r.Context(), "unauthenticated request", "path", r.URL.Path, "error", err.Error())
+		w.Header().Set("WWW-Authenticate", `Bearer realm="ticket-saga"`)
+		httpjson.WriteError(w, r, a.Log, &httpjson.Error{Status: http.StatusUnauthorized, Code: "unauthenticated",
+			Message: "a valid Firebase ID token is required: Authorization: Bearer <ID token>"})
+		return "", false
+	}
+	if err != nil {
+		httpjson.WriteError(w, r, a.Log, err)
+		return "", false
+	}
+	return uid, true
+}
+
+var errForbidden = &httpjson.Error{Status: http.StatusForbidden, Code: "forbidden", Message: "user_id must be the signed-in buyer's uid"}
+
 type orderRequest struct {
 	UserID   *string `json:"user_id"`
 	TicketID *string `json:"ticket_id"`
@@ -75,17 +104,24 @@ type orderRequest struct {
 }
 
 // decodeOrderRequest reads a POST /orders body: strict JSON, every field
-// present, every value within the contract's rules.
+// present but user_id (the buyer's uid is the user id), every value within
+// the contract's rules. The user id is the body's, "" when it has none.
 func decodeOrderRequest(raw []byte) (order.Request, *httpjson.Error) {
 	var body orderRequest
 	if herr := httpjson.DecodeBytes(raw, &body); herr != nil {
 		return order.Request{}, herr
 	}
-	if body.UserID == nil || body.TicketID == nil || body.Quantity == nil || body.Price == nil {
-		return order.Request{}, httpjson.BadRequest("missing_field", "user_id, ticket_id, quantity and price are required")
+	if body.TicketID == nil || body.Quantity == nil || body.Price == nil {
+		return order.Request{}, httpjson.BadRequest("missing_field", "ticket_id, quantity and price are required")
 	}
-	req := order.Request{UserID: *body.UserID, TicketID: *body.TicketID, Quantity: *body.Quantity, Price: *body.Price}
-	if err := req.Validate(event.ValidID, event.IDRule, event.MaxAmount); err != nil {
+	req := order.Request{TicketID: *body.TicketID, Quantity: *body.Quantity, Price: *body.Price}
+	userValid := event.ValidID
+	if body.UserID != nil {
+		req.UserID = *body.UserID
+	} else {
+		userValid = func(string) bool { return true } // checked against the uid later
+	}
+	if err := req.Validate(userValid, event.IDRule, event.MaxAmount); err != nil {
 		var ve *order.ValidationError
 		errors.As(err, &ve)
 		return order.Request{}, httpjson.BadRequest(ve.Code, "%s", ve.Message)
@@ -113,6 +149,11 @@ func idempotencyKey(r *http.Request) (string, bool, *httpjson.Error) {
 }
 
 func (a *API) postOrder(w http.ResponseWriter, r *http.Request) {
+	// 401 before 400/413 before 403 before 422 (CONTRACT §2).
+	uid, ok := a.authenticate(w, r)
+	if !ok {
+		return
+	}
 	wait, herr := parseWait(r)
 	if herr != nil {
 		httpjson.WriteError(w, r, a.Log, herr)
@@ -133,6 +174,11 @@ func (a *API) postOrder(w http.ResponseWriter, r *http.Request) {
 		httpjson.WriteError(w, r, a.Log, herr)
 		return
 	}
+	if (req.UserID != "" && req.UserID != uid) || !event.ValidID(uid) {
+		httpjson.WriteError(w, r, a.Log, errForbidden)
+		return
+	}
+	req.UserID = uid
 	id := uuid.NewString()
 	if keyed {
 		id = order.IDForKey(req.UserID, key)
@@ -190,6 +236,10 @@ func (a *API) postOrder(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) getOrder(w http.ResponseWriter, r *http.Request) {
+	uid, ok := a.authenticate(w, r)
+	if !ok {
+		return
+	}
 	id := r.PathValue("order_id")
 	if !event.ValidID(id) {
 		httpjson.WriteError(w, r, a.Log, httpjson.BadRequest("invalid_order_id", "order_id must be %s", event.IDRule))
@@ -200,12 +250,22 @@ func (a *API) getOrder(w http.ResponseWriter, r *http.Request) {
 		httpjson.WriteError(w, r, a.Log, herr)
 		return
 	}
-	wait, release := a.longPoll(w, wait)
-	defer release()
-	o, err := a.Store.WaitTerminal(r.Context(), id, wait, a.Draining)
-	if errors.Is(err, store.ErrNotFound) {
+	// Another buyer's order is not found: its existence is not revealed,
+	// not even by how long the answer takes.
+	o, err := a.Store.Get(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) || err == nil && o.UserID != uid {
 		httpjson.WriteError(w, r, a.Log, &httpjson.Error{Status: http.StatusNotFound, Code: "order_not_found", Message: "no order " + id})
 		return
+	}
+	if err != nil {
+		httpjson.WriteError(w, r, a.Log, err)
+		return
+	}
+	if !o.Status.Terminal() && wait > 0 {
+		var release func()
+		wait, release = a.longPoll(w, wait)
+		defer release()
+		o, err = a.Store.WaitTerminal(r.Context(), id, wait, a.Draining)
 	}
 	if err != nil {
 		httpjson.WriteError(w, r, a.Log, err)
@@ -240,12 +300,18 @@ func parseWait(r *http.Request) (time.Duration, *httpjson.Error) {
 	return d, nil
 }
 
+// settlers is which service may send each event that settles an order.
+var settlers = map[event.Type]string{event.GrantedTicket: event.TicketService, event.FailedPoint: event.PointService, event.RefundedPoint: event.PointService}
+
 func (a *API) complete(ctx context.Context, m push.Message) error {
 	in, err := push.Envelope(m)
 	if err != nil {
 		return err
 	}
 	t := m.EventType()
+	if src := m.Attributes[event.AttrSource]; src != settlers[t] {
+		return push.Poison("%s from %q, not %s", t, src, settlers[t])
+	}
 	var reason string
 	if t != event.GrantedTicket {
 		if in.Point == nil || in.Point.Reason == "" {

@@ -6,6 +6,7 @@ package order
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -155,6 +156,20 @@ const MaxIdempotencyKey = 255
 func IDForKey(userID, key string) string {
 	h := sha256.Sum256([]byte(userID + "\x00" + key))
 	return "k" + hex.EncodeToString(h[:16])
+}
+
+// ErrMismatch: an event names the order but not what it is: another user,
+// ticket, quantity or price than the order stored. It is never applied.
+var ErrMismatch = errors.New("event does not match the stored order")
+
+// Check returns ErrMismatch unless the event's view of the order (r) is
+// what o stored.
+func Check(o Order, r Request) error {
+	if o.UserID != r.UserID || o.TicketID != r.TicketID || o.Quantity != r.Quantity || o.Price != r.Price {
+		return fmt.Errorf("%w: the event says %s/%s ×%d for %d, the order %s/%s ×%d for %d", ErrMismatch,
+			r.UserID, r.TicketID, r.Quantity, r.Price, o.UserID, o.TicketID, o.Quantity, o.Price)
+	}
+	return nil
 }
 
 // Apply moves o on a saga event. It returns the new order and whether it

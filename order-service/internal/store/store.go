@@ -390,6 +390,9 @@ func (s *Store) Apply(ctx context.Context, in event.Envelope, t event.Type, reas
 		if err != nil {
 			return err
 		}
+		if err := order.Check(o, order.Request{UserID: in.Order.UserID, TicketID: in.Order.TicketID, Quantity: in.Order.Quantity, Price: in.Order.Price}); err != nil {
+			return fault.Permanent(err)
+		}
 		out, changed = order.Apply(o, string(t), reason, now)
 		if !changed {
 			return nil

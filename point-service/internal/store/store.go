@@ -122,6 +122,12 @@ func (s *Store) Refund(ctx context.Context, in event.Envelope, cause string) (ev
 			if err != nil {
 				return outbox.Decision{}, err
 			}
+			// The refund credits whom the consume charged, what it
+			// charged: an envelope naming another user is not this
+			// order's (the account read above is the envelope's).
+			if saga.UserID != "" && saga.UserID != in.Order.UserID {
+				return outbox.Decision{}, fault.Permanent(fmt.Errorf("refund for user %s of an order that charged %s", in.Order.UserID, saga.UserID))
+			}
 			if saga.UserID == "" {
 				saga.UserID = in.Order.UserID
 			}

@@ -321,6 +321,13 @@ func (s *Store) Cancel(ctx context.Context, in event.Envelope) (event.Message, e
 			if saga.UserID == "" {
 				saga.UserID, saga.TicketID = in.Order.UserID, in.Order.TicketID
 			}
+			// The cancel gives back what the grant took, of the ticket it
+			// took it from: an envelope naming another user or ticket is
+			// not this order's.
+			if saga.UserID != in.Order.UserID || saga.TicketID != in.Order.TicketID {
+				return outbox.Decision{}, fault.Permanent(fmt.Errorf("cancel for %s/%s of an order granted to %s/%s",
+					in.Order.UserID, in.Order.TicketID, saga.UserID, saga.TicketID))
+			}
 			res := ticket.Cancel(saga)
 			if len(res.Give) > 0 {
 				var t ticketDoc

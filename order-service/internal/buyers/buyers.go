@@ -1,0 +1,157 @@
+// Package buyers authenticates buyers: a Firebase Authentication (Identity
+// Platform) ID token in `Authorization: Bearer`, verified with the Firebase
+// Admin SDK. The token's uid is the buyer's user id (CONTRACT §2).
+package buyers
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	firebase "firebase.google.com/go/v4"
+	"firebase.google.com/go/v4/auth"
+	"firebase.google.com/go/v4/errorutils"
+	"golang.org/x/sync/singleflight"
+)
+
+// ErrUnauthenticated: no valid token (missing, malformed, expired,
+// revoked, a disabled or deleted user). It is the caller's to fix: 401.
+var ErrUnauthenticated = errors.New("unauthenticated")
+
+// Verifier verifies buyers' ID tokens.
+type Verifier struct {
+	client   *auth.Client
+	emulator bool
+	// CheckEvery is how long a verified token, and a user's disabled flag
+	// and revocation time, are trusted before they are checked again: a
+	// user record costs a call to Identity Platform (against the emulator
+	// the Admin SDK makes it on every verification itself). So a disabled
+	// user or a revoked token is refused within CheckEvery.
+	CheckEvery time.Duration
+
+	mu     sync.Mutex
+	users  map[string]userRecord
+	tokens map[[32]byte]verified
+	flight singleflight.Group
+}
+
+// verified is a token already verified, trusted until until: a buyer
+// long-polling or ordering again with the same token costs no second
+// verification (and, against the emulator, no second user lookup).
+type verified struct {
+	uid   string
+	until time.Time
+}
+
+type userRecord struct {
+	disabled   bool
+	validAfter int64 // ms: tokens issued before are revoked
+	checked    time.Time
+}
+
+// maxUsers bounds the cache of user records.
+const maxUsers = 100_000
+
+// New returns a verifier of ID tokens of the Firebase project. With
+// emulator set (FIREBASE_AUTH_EMULATOR_HOST, which the SDK reads) it talks
+// to the Auth emulator, whose tokens are not signed.
+func New(ctx context.Context, project string, emulator bool) (*Verifier, error) {
+	app, err := firebase.NewApp(ctx, &firebase.Config{ProjectID: project})
+	if err != nil {
+		return nil, fmt.Errorf("firebase app for %s: %w", project, err)
+	}
+	client, err := app.Auth(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("firebase auth for %s: %w", project, err)
+	}
+	return &Verifier{client: client, emulator: emulator, CheckEvery: 30 * time.Second, users: map[string]userRecord{},
+		tokens: map[[32]byte]verified{}}, nil
+}
+
+// Authenticate returns the uid of the request's bearer token, an error
+// wrapping ErrUnauthenticated, or another error when the token could not
+// be checked (Identity Platform unreachable: a fault).
+func (v *Verifier) Authenticate(ctx context.Context, r *http.Request) (string, error) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return "", fmt.Errorf("%w: no bearer token", ErrUnauthenticated)
+	}
+	token = strings.TrimSpace(token)
+	key := sha256.Sum256([]byte(token))
+	v.mu.Lock()
+	hit, ok := v.tokens[key]
+	v.mu.Unlock()
+	if ok && time.Now().Before(hit.until) {
+		return hit.uid, nil
+	}
+	// Concurrent requests with one token (a burst of long-polls) verify
+	// it once.
+	uid, err, _ := v.flight.Do(string(key[:]), func() (any, error) {
+		tok, err := v.client.VerifyIDToken(ctx, token)
+		if err != nil {
+			return "", classify(err)
+		}
+		if !v.emulator {
+			if err := v.checkUser(ctx, tok); err != nil {
+				return "", err
+			}
+		}
+		until := time.Now().Add(v.CheckEvery)
+		if exp := time.Unix(tok.Expires, 0); exp.Before(until) {
+			until = exp
+		}
+		v.mu.Lock()
+		if len(v.tokens) >= maxUsers {
+			clear(v.tokens)
+		}
+		v.tokens[key] = verified{uid: tok.UID, until: until}
+		v.mu.Unlock()
+		return tok.UID, nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return uid.(string), nil
+}
+
+// checkUser rejects the token of a disabled user, or one issued before the
+// user's tokens were revoked, from a record at most CheckEvery old.
+func (v *Verifier) checkUser(ctx context.Context, tok *auth.Token) error {
+	v.mu.Lock()
+	rec, ok := v.users[tok.UID]
+	v.mu.Unlock()
+	if !ok || time.Since(rec.checked) > v.CheckEvery {
+		u, err := v.client.GetUser(ctx, tok.UID)
+		if err != nil {
+			return classify(err)
+		}
+		rec = userRecord{disabled: u.Disabled, validAfter: u.TokensValidAfterMillis, checked: time.Now()}
+		v.mu.Lock()
+		if len(v.users) >= maxUsers {
+			clear(v.users)
+		}
+		v.users[tok.UID] = rec
+		v.mu.Unlock()
+	}
+	switch {
+	case rec.disabled:
+		return fmt.Errorf("%w: user disabled", ErrUnauthenticated)
+	case tok.IssuedAt*1000 < rec.validAfter:
+		return fmt.Errorf("%w: token revoked", ErrUnauthenticated)
+	}
+	return nil
+}
+
+// classify tells a token the caller must replace from a failure to check
+// it.
+func classify(err error) error {
+	if errorutils.IsInvalidArgument(err) || errorutils.IsNotFound(err) || errorutils.IsUnauthenticated(err) {
+		return fmt.Errorf("%w: %v", ErrUnauthenticated, err)
+	}
+	return fmt.Errorf("verify ID token: %w", err)
+}
