@@ -98,6 +98,8 @@ func TestHostileInput(t *testing.T) {
 		{"price null", "order", "POST", "/orders", valid(p, `"price":null`), nil, 400, "missing_field"},
 		{"price missing", "order", "POST", "/orders", valid(","+p, ""), nil, 400, "missing_field"},
 		{"ticket missing", "order", "POST", "/orders", valid(tk+",", ""), nil, 400, "missing_field"},
+		{"empty ticket id, no user id", "order", "POST", "/orders", `{"ticket_id":"","quantity":1,"price":100}`, nil, 400, "invalid_ticket_id"},
+		{"empty user id", "order", "POST", "/orders", valid(u, `"user_id":""`), nil, 400, "invalid_user_id"},
 		// Who the buyer is (CONTRACT §2: 401, then 400/413, then 403).
 		{"another buyer's user_id", "order", "POST", "/orders", valid(u, `"user_id":"someone-else"`), nil, 403, "forbidden"},
 		{"malformed beats forbidden", "order", "POST", "/orders", valid(u, `"user_id":"someone-else"`, q, `"quantity":0`), nil, 400, "invalid_quantity"},
@@ -107,7 +109,6 @@ func TestHostileInput(t *testing.T) {
 		{"user id reserved __x__", "order", "POST", "/orders", valid(u, `"user_id":"__x__"`), nil, 400, "invalid_user_id"},
 		{"user id .", "order", "POST", "/orders", valid(u, `"user_id":"."`), nil, 400, "invalid_user_id"},
 		{"user id ..", "order", "POST", "/orders", valid(u, `"user_id":".."`), nil, 400, "invalid_user_id"},
-		{"user id empty", "order", "POST", "/orders", valid(u, `"user_id":""`), nil, 400, "invalid_user_id"},
 		{"user id unicode", "order", "POST", "/orders", valid(u, `"user_id":"ü"`), nil, 400, "invalid_user_id"},
 		{"user id invalid utf-8", "order", "POST", "/orders", valid(u, "\"user_id\":\"\xff\""), nil, 400, "invalid_user_id"},
 		{"user id NUL", "order", "POST", "/orders", valid(u, `"user_id":"a\u0000"`), nil, 400, "invalid_user_id"},

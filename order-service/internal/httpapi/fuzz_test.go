@@ -19,6 +19,8 @@ func FuzzDecodeOrderRequest(f *testing.F) {
 		`{"user_id":"u","ticket_id":"t","Quantity":1,"price":1}`,
 		`{"user_id":"u","ticket_id":"t","quantity":-1,"price":1}`,
 		`{"user_id":"u","ticket_id":"t","quantity":1}`, `[]`, ``,
+		// Found by the fuzzer: without user_id, an empty ticket_id passed.
+		`{"ticket_id":"","quantity":1,"price":1}`, `{"user_id":"","ticket_id":"t","quantity":1,"price":1}`,
 	} {
 		f.Add([]byte(seed))
 	}

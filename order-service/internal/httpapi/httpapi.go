@@ -115,13 +115,13 @@ func decodeOrderRequest(raw []byte) (order.Request, *httpjson.Error) {
 		return order.Request{}, httpjson.BadRequest("missing_field", "ticket_id, quantity and price are required")
 	}
 	req := order.Request{TicketID: *body.TicketID, Quantity: *body.Quantity, Price: *body.Price}
-	userValid := event.ValidID
 	if body.UserID != nil {
+		if !event.ValidID(*body.UserID) {
+			return order.Request{}, httpjson.BadRequest("invalid_user_id", "user_id must be %s", event.IDRule)
+		}
 		req.UserID = *body.UserID
-	} else {
-		userValid = func(string) bool { return true } // checked against the uid later
 	}
-	if err := req.Validate(userValid, event.IDRule, event.MaxAmount); err != nil {
+	if err := req.Validate(event.ValidID, event.IDRule, event.MaxAmount); err != nil {
 		var ve *order.ValidationError
 		errors.As(err, &ve)
 		return order.Request{}, httpjson.BadRequest(ve.Code, "%s", ve.Message)

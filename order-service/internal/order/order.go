@@ -216,10 +216,11 @@ type ValidationError struct {
 func (e *ValidationError) Error() string { return e.Code + ": " + e.Message }
 
 // Validate checks r's values; validID is the contract's id rule, maxAmount
-// the largest quantity or price.
+// the largest quantity or price. An empty UserID is not checked: the
+// request then names no user, and the caller decides who it is.
 func (r Request) Validate(validID func(string) bool, idRule string, maxAmount int64) error {
 	switch {
-	case !validID(r.UserID):
+	case r.UserID != "" && !validID(r.UserID):
 		return &ValidationError{"invalid_user_id", "user_id must be " + idRule}
 	case !validID(r.TicketID):
 		return &ValidationError{"invalid_ticket_id", "ticket_id must be " + idRule}

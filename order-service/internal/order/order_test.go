@@ -130,7 +130,8 @@ func TestValidate(t *testing.T) {
 		}
 	}
 	for _, r := range []Request{
-		{UserID: "", TicketID: "t", Quantity: 1, Price: 1},
+		{UserID: "bad/id", TicketID: "t", Quantity: 1, Price: 1},
+		{UserID: "", TicketID: "", Quantity: 1, Price: 1},
 		{UserID: "u", TicketID: "bad/id", Quantity: 1, Price: 1},
 		{UserID: "u", TicketID: "t", Quantity: 0, Price: 1},
 		{UserID: "u", TicketID: "t", Quantity: 1, Price: -1},
