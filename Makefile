@@ -12,8 +12,8 @@ run: tools
 tools:
 	@bash infra/tools/install-firebase.sh
 
-## test: unit tests, a short fuzz of every decoder, then integration and end-to-end tests on fresh emulators
-test: test-unit fuzz test-integration
+## test: the linter, unit tests, a short fuzz of every decoder, then integration and end-to-end tests on fresh emulators
+test: lint test-unit fuzz test-integration
 
 test-unit:
 	$(GO) vet ./...
@@ -51,9 +51,9 @@ check-emulators:
 check-ready: check-emulators tools
 	$(DEVSTACK) emulators -- $(GO) test -count=1 -run TestMakeRunIsReadyWhenHealthy -timeout 30m ./e2e -ready-runs=20
 
+## lint: golangci-lint (a tool dependency in go.mod), with the import rules of .golangci.yml
 lint:
-	gofmt -l . | tee /dev/stderr | (! read)
-	$(GO) vet ./...
+	$(GO) tool golangci-lint run ./...
 
 ## bench: a fresh stack on free ports, measured (BENCH_DURATION per throughput phase, default 10s)
 bench: check-emulators tools

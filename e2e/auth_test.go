@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/shared/saga"
 )
 
 // forge returns tok with its payload claims changed. The Auth emulator's
@@ -144,12 +145,12 @@ func TestForgedEventsAreIgnored(t *testing.T) {
 	s.seedAccount(t, thief, 0)
 	s.seedTicket(t, ticket, 100, 5)
 	s.deliveries.setHold(func(service string, attrs map[string]string) bool {
-		return service == event.TicketService && attrs[event.AttrEventType] == string(event.ConsumedPoint)
+		return service == saga.TicketService && attrs[saga.AttrEventType] == string(saga.ConsumedPoint)
 	})
 	id := s.place(t, user, ticket, 1, 100)
 	waitBalance(t, s, user, 900)
 
-	push := func(base string, typ event.Type, source string, o event.Order) {
+	push := func(base string, typ saga.EventType, source string, o event.Order) {
 		t.Helper()
 		env := event.Envelope{ID: id, Order: &o, Point: &event.Section{Reason: "sold_out"}, Ticket: &event.Section{Reason: "sold_out"}}
 		m, err := event.NewMessage(env, typ, source, uniq("forged"), "", time.Now())
@@ -168,10 +169,10 @@ func TestForgedEventsAreIgnored(t *testing.T) {
 	cheap.Price = 1
 	other := real
 	other.UserID = thief
-	push(s.order, event.GrantedTicket, event.PointService, real)   // from the wrong service
-	push(s.order, event.GrantedTicket, event.TicketService, cheap) // for another price
-	push(s.order, event.RefundedPoint, event.PointService, other)  // for another user
-	push(s.point, event.FailedTicket, event.TicketService, other)  // a refund to the thief
+	push(s.order, saga.GrantedTicket, saga.PointService, real)   // from the wrong service
+	push(s.order, saga.GrantedTicket, saga.TicketService, cheap) // for another price
+	push(s.order, saga.RefundedPoint, saga.PointService, other)  // for another user
+	push(s.point, saga.FailedTicket, saga.TicketService, other)  // a refund to the thief
 	if r := s.orderOf(t, user, "/orders/"+id+"?wait=0s"); r.str("status") != "pending" {
 		t.Errorf("after forged events the order is %s", r.Raw)
 	}

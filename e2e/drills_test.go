@@ -12,7 +12,7 @@ import (
 
 	"github.com/ticketsaga/saga/infra/loadgen"
 	"github.com/ticketsaga/saga/infra/ops"
-	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/shared/saga"
 )
 
 // Fault drills: one service is unavailable for longer than Pub/Sub's five
@@ -220,7 +220,7 @@ func TestDrillOrderServiceDownDuringRefund(t *testing.T) {
 	for _, id := range soldOutIDs {
 		ids[id] = user
 	}
-	start, end := s.outage(event.OrderService, drillConfig.outage)
+	start, end := s.outage(saga.OrderService, drillConfig.outage)
 
 	orders := settleAll(t, s.client(), ids, 2*time.Minute)
 	spent, bought := int64(0), int64(0)
@@ -256,10 +256,10 @@ func TestDrillTicketServiceDownDuringStop(t *testing.T) {
 	user, ticket := uniq("d2"), uniq("d2t")
 	s.seedAccount(t, user, 1000)
 	s.seedTicket(t, ticket, 100, 5)
-	s.deliveries.setDown(event.TicketService, true)
+	s.deliveries.setDown(saga.TicketService, true)
 	id := s.place(t, user, ticket, 1, 100)
 	waitBalance(t, s, user, 900) // charged
-	start, end := s.outage(event.TicketService, drillConfig.outage)
+	start, end := s.outage(saga.TicketService, drillConfig.outage)
 
 	orders := settleAll(t, s.client(), map[string]string{id: user}, 2*time.Minute)
 	if o := orders[id]; o.Status != "cancelled" || o.Reason != "timeout" {
@@ -289,11 +289,11 @@ func TestDrillPointServiceDownDuringCancel(t *testing.T) {
 	s.seedAccount(t, user, 1000)
 	s.seedTicket(t, ticket, 100, 5)
 	s.deliveries.setHold(func(service string, attrs map[string]string) bool {
-		return service == event.TicketService && attrs[event.AttrEventType] == string(event.ConsumedPoint)
+		return service == saga.TicketService && attrs[saga.AttrEventType] == string(saga.ConsumedPoint)
 	})
 	id := s.place(t, user, ticket, 1, 100)
 	waitBalance(t, s, user, 900) // charged, the grant held back
-	start, end := s.outage(event.PointService, drillConfig.outage)
+	start, end := s.outage(saga.PointService, drillConfig.outage)
 	s.deliveries.setHold(nil)
 
 	orders := settleAll(t, s.client(), map[string]string{id: user}, 2*time.Minute)
@@ -330,7 +330,7 @@ func TestDrillEveryServiceInTurn(t *testing.T) {
 
 	var start, end time.Time
 	outage := 16 * time.Second
-	for i, svc := range []string{event.OrderService, event.PointService, event.TicketService} {
+	for i, svc := range []string{saga.OrderService, saga.PointService, saga.TicketService} {
 		time.Sleep(3 * time.Second) // the stream runs with every service up in between
 		st, e := s.outage(svc, outage)
 		if i == 0 {
@@ -393,7 +393,7 @@ func TestPoisonedCompensationIsNotReplayedForever(t *testing.T) {
 	// Hold the grant back so the order times out, with ticket-service's
 	// saga document for it corrupt.
 	s.deliveries.setHold(func(service string, attrs map[string]string) bool {
-		return service == event.TicketService && attrs[event.AttrEventType] == string(event.ConsumedPoint)
+		return service == saga.TicketService && attrs[saga.AttrEventType] == string(saga.ConsumedPoint)
 	})
 	id := s.place(t, user, ticket, 1, 100)
 	if _, err := s.fs.Collection("ticket_sagas").Doc(id).Set(ctx, map[string]any{"state": map[string]any{"not": "a state"}}); err != nil {

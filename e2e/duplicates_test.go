@@ -1,6 +1,10 @@
 package e2e
 
 import (
+	orderrecords "github.com/ticketsaga/saga/order-service/records"
+	pointrecords "github.com/ticketsaga/saga/point-service/records"
+	ticketrecords "github.com/ticketsaga/saga/ticket-service/records"
+
 	"context"
 	"net/http"
 	"slices"
@@ -12,6 +16,7 @@ import (
 
 	"github.com/ticketsaga/saga/shared/event"
 	"github.com/ticketsaga/saga/shared/outbox"
+	"github.com/ticketsaga/saga/shared/saga"
 )
 
 // TestDuplicateEventsChangeNothing publishes a copy of every event of a
@@ -29,7 +34,7 @@ func TestDuplicateEventsChangeNothing(t *testing.T) {
 
 	var copies []event.Message
 	for _, src := range []struct{ collection, step string }{
-		{"orders", "start"}, {"point_sagas", "consume"}, {"ticket_sagas", "grant"},
+		{orderrecords.Orders, orderrecords.StepStart}, {pointrecords.Sagas, pointrecords.StepConsume}, {ticketrecords.Sagas, ticketrecords.StepGrant},
 	} {
 		copies = append(copies, publishedStep(t, src.collection, id, src.step))
 	}
@@ -49,7 +54,7 @@ func TestDuplicateEventsChangeNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	consumer := map[event.Type]string{event.StartedOrder: event.PointService, event.ConsumedPoint: event.TicketService, event.GrantedTicket: event.OrderService}
+	consumer := map[saga.EventType]string{saga.StartedOrder: saga.PointService, saga.ConsumedPoint: saga.TicketService, saga.GrantedTicket: saga.OrderService}
 	for _, m := range copies {
 		stack.deliveries.waitForCount(t, string(m.Type)+" copy at "+consumer[m.Type], 2, func(d delivery) bool {
 			return d.Service == consumer[m.Type] && d.EventID == m.EventID
@@ -62,8 +67,8 @@ func TestDuplicateEventsChangeNothing(t *testing.T) {
 	for _, m := range pullAll(t, tapName) {
 		// The emulator ignores the tap's filter: other tests' events
 		// arrive too.
-		if m.Attributes[event.AttrOrderID] == id {
-			seen = append(seen, m.Attributes[event.AttrEventID])
+		if m.Attributes[saga.AttrOrderID] == id {
+			seen = append(seen, m.Attributes[saga.AttrEventID])
 		}
 	}
 	var want []string
@@ -100,7 +105,7 @@ func publishedStep(t *testing.T, collection, orderID, step string) event.Message
 		if err != nil {
 			t.Fatalf("%s/%s: %v", collection, orderID, err)
 		}
-		var d outbox.Doc
+		var d struct{ outbox.Outbox }
 		if err := snap.DataTo(&d); err != nil {
 			t.Fatal(err)
 		}
@@ -121,7 +126,7 @@ func pullAll(t *testing.T, sub string) []*pubsubpb.PubsubMessage {
 	ctx := context.Background()
 	var out []*pubsubpb.PubsubMessage
 	for {
-		res, err := stack.pubsub.SubscriptionAdminClient.Pull(ctx, &pubsubpb.PullRequest{Subscription: sub, MaxMessages: 100, ReturnImmediately: true})
+		res, err := stack.pubsub.SubscriptionAdminClient.Pull(ctx, &pubsubpb.PullRequest{Subscription: sub, MaxMessages: 100, ReturnImmediately: true}) //nolint:staticcheck // a drain ends when the subscription is empty
 		if err != nil {
 			t.Fatalf("pull %s: %v", sub, err)
 		}

@@ -65,7 +65,9 @@ func oneHopLatency(t *testing.T, n int) time.Duration {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	defer stack.pubsub.SubscriptionAdminClient.DeleteSubscription(ctx, &pubsubpb.DeleteSubscriptionRequest{Subscription: project + "/subscriptions/" + sub})
+	defer func() {
+		_ = stack.pubsub.SubscriptionAdminClient.DeleteSubscription(ctx, &pubsubpb.DeleteSubscriptionRequest{Subscription: project + "/subscriptions/" + sub})
+	}()
 	pub := stack.pubsub.Publisher(topic)
 	pub.PublishSettings.CountThreshold = 1
 	pub.PublishSettings.DelayThreshold = time.Millisecond

@@ -148,8 +148,10 @@ func TestLongPollsAtScale(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	// exited closes when the process has ended; exitErr says how.
+	exited := make(chan struct{})
+	var exitErr error
+	go func() { exitErr = cmd.Wait(); close(exited) }()
 	defer func() {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-exited
@@ -203,8 +205,8 @@ func TestLongPollsAtScale(t *testing.T) {
 		}
 	}
 	select {
-	case err := <-exited:
-		t.Fatalf("order-service died: %v", err)
+	case <-exited:
+		t.Fatalf("order-service died: %v", exitErr)
 	default:
 	}
 	_, hwm = memory(t, cmd.Process.Pid)

@@ -27,13 +27,12 @@ import (
 	"github.com/ticketsaga/saga/infra/authemu"
 	"github.com/ticketsaga/saga/infra/bootstrap"
 	"github.com/ticketsaga/saga/infra/emulator"
-	orderapp "github.com/ticketsaga/saga/order-service/app"
-	pointapp "github.com/ticketsaga/saga/point-service/app"
-	"github.com/ticketsaga/saga/shared/config"
-	"github.com/ticketsaga/saga/shared/event"
+	orderservice "github.com/ticketsaga/saga/order-service/service"
+	pointservice "github.com/ticketsaga/saga/point-service/service"
 	"github.com/ticketsaga/saga/shared/logging"
+	"github.com/ticketsaga/saga/shared/saga"
 	"github.com/ticketsaga/saga/shared/serve"
-	ticketapp "github.com/ticketsaga/saga/ticket-service/app"
+	ticketservice "github.com/ticketsaga/saga/ticket-service/service"
 )
 
 // Stack is a running saga the tests talk to: the three services in this
@@ -49,8 +48,10 @@ type Stack struct {
 	buyers     *authemu.Client
 	deliveries *deliveryLog
 	close      func()
-	// config and log are a service's configuration and logger here.
-	config func(service string) config.Config
+	// getenv is the services' environment; log a service's logger; opts
+	// the services' test hooks.
+	getenv func(string) string
+	opts   serve.Options
 	log    func(service string) *slog.Logger
 }
 
@@ -121,25 +122,20 @@ func newStack(o stackOptions) (*Stack, error) {
 	base := map[string]string{}
 	env := map[string]string{"GOOGLE_CLOUD_PROJECT": s.project, "PUBSUB_TOPIC": decl.Topic, "ORDER_TIMEOUT": o.timeout.String(),
 		"FIRESTORE_EMULATOR_HOST": os.Getenv("FIRESTORE_EMULATOR_HOST"), "OUTBOX_GRACE": "500ms",
-		"FIREBASE_AUTH_EMULATOR_HOST": os.Getenv("FIREBASE_AUTH_EMULATOR_HOST"), "FIREBASE_PROJECT": os.Getenv("FIREBASE_PROJECT"),
-		"FAULT_CRASH_AFTER_COMMIT": fmt.Sprint(o.crash)}
+		"FIREBASE_AUTH_EMULATOR_HOST": os.Getenv("FIREBASE_AUTH_EMULATOR_HOST"), "FIREBASE_PROJECT": os.Getenv("FIREBASE_PROJECT")}
 	for k, v := range o.env {
 		env[k] = v
 	}
-	if _, err := config.Load("e2e", func(k string) string { return env[k] }); err != nil {
-		return nil, err
-	}
-	s.config = func(service string) config.Config {
-		c, _ := config.Load(service, func(k string) string { return env[k] })
-		c.Crash = func() { panic(http.ErrAbortHandler) }
-		return c
-	}
+	s.getenv = func(k string) string { return env[k] }
 	s.log = func(service string) *slog.Logger { return logging.New(logFile, service, s.project, slog.LevelInfo) }
+	// The fault switch "crashes" by aborting the request mid-way.
+	s.opts = serve.Options{AfterCommit: serve.CrashHook(o.crash, s.log("fault-switch"), func() { panic(http.ErrAbortHandler) })}
 	for _, svc := range []struct {
 		name  string
-		build serve.Build
-	}{{event.OrderService, orderapp.New}, {event.PointService, pointapp.New}, {event.TicketService, ticketapp.New}} {
-		app, err := svc.build(ctx, s.config(svc.name), s.log(svc.name))
+		build builder
+	}{{saga.OrderService, build(orderservice.LoadConfig, orderservice.New)}, {saga.PointService, build(pointservice.LoadConfig, pointservice.New)},
+		{saga.TicketService, build(ticketservice.LoadConfig, ticketservice.New)}} {
+		app, err := svc.build(ctx, s.getenv, s.log(svc.name), s.opts)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", svc.name, err)
 		}
@@ -151,7 +147,7 @@ func newStack(o stackOptions) (*Stack, error) {
 		closers = append(closers, srv.Close, app.Close)
 		base[svc.name] = srv.URL
 	}
-	s.order, s.point, s.ticket = base[event.OrderService], base[event.PointService], base[event.TicketService]
+	s.order, s.point, s.ticket = base[saga.OrderService], base[saga.PointService], base[saga.TicketService]
 
 	s.buyers = authemu.New(os.Getenv("FIREBASE_AUTH_EMULATOR_HOST"), os.Getenv("FIREBASE_PROJECT"))
 	if s.pubsub, err = pubsub.NewClient(ctx, s.project); err != nil {
@@ -172,6 +168,32 @@ func newStack(o stackOptions) (*Stack, error) {
 		logFile.Close()
 	}
 	return s, nil
+}
+
+// builder builds a service in process from an environment.
+type builder func(ctx context.Context, getenv func(string) string, log *slog.Logger, opts serve.Options) (*serve.App, error)
+
+// build is the builder of a service: its configuration, then its wiring.
+func build[C serve.Config](load serve.Load[C], wire serve.Build[C]) builder {
+	return func(ctx context.Context, getenv func(string) string, log *slog.Logger, opts serve.Options) (*serve.App, error) {
+		cfg, err := load(getenv)
+		if err != nil {
+			return nil, err
+		}
+		return wire(ctx, cfg, log, opts)
+	}
+}
+
+// with returns s's environment with more settings.
+func (s *Stack) with(kv ...string) func(string) string {
+	return func(k string) string {
+		for i := 0; i+1 < len(kv); i += 2 {
+			if kv[i] == k {
+				return kv[i+1]
+			}
+		}
+		return s.getenv(k)
+	}
 }
 
 // delivery is one push request a service answered.
@@ -225,7 +247,7 @@ func (l *deliveryLog) wrap(service string, h http.Handler) http.Handler {
 			if isPush {
 				m, _ := peekPush(r)
 				l.mu.Lock()
-				l.list = append(l.list, delivery{Service: service, EventType: m[event.AttrEventType], EventID: m[event.AttrEventID], Status: refused})
+				l.list = append(l.list, delivery{Service: service, EventType: m[saga.AttrEventType], EventID: m[saga.AttrEventID], Status: refused})
 				l.mu.Unlock()
 			}
 			refuse(w)
@@ -247,7 +269,7 @@ func (l *deliveryLog) wrap(service string, h http.Handler) http.Handler {
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		h.ServeHTTP(rec, r)
 		l.mu.Lock()
-		l.list = append(l.list, delivery{Service: service, EventType: m[event.AttrEventType], EventID: m[event.AttrEventID], Status: rec.status})
+		l.list = append(l.list, delivery{Service: service, EventType: m[saga.AttrEventType], EventID: m[saga.AttrEventID], Status: rec.status})
 		l.mu.Unlock()
 	})
 }

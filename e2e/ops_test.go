@@ -17,10 +17,12 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 
 	"github.com/ticketsaga/saga/infra/ops"
+	"github.com/ticketsaga/saga/order-service/reconcile"
 	"github.com/ticketsaga/saga/shared/deadletter"
 	"github.com/ticketsaga/saga/shared/event"
 	"github.com/ticketsaga/saga/shared/outbox"
 	"github.com/ticketsaga/saga/shared/push"
+	"github.com/ticketsaga/saga/shared/saga"
 )
 
 // sagactl builds the operator tool once per test and runs it against s.
@@ -55,13 +57,13 @@ func TestDeadLetterAndRedrive(t *testing.T) {
 	s.seedAccount(t, user, 1000)
 	s.seedTicket(t, ticket, 100, 5)
 	env := event.Envelope{ID: id, Order: &event.Order{UserID: user, TicketID: ticket, Quantity: 1, Price: 100}}
-	m, err := event.NewMessage(env, event.StartedOrder, event.OrderService, uniq("ev"), "", time.Now())
+	m, err := event.NewMessage(env, saga.StartedOrder, saga.OrderService, uniq("ev"), "", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	recorder := deadletter.Recorder{FS: s.fs, Now: time.Now}
 	s.deliveries.setHold(func(service string, attrs map[string]string) bool {
-		if service != event.PointService || attrs[event.AttrEventID] != m.EventID {
+		if service != saga.PointService || attrs[saga.AttrEventID] != m.EventID {
 			return false
 		}
 		// What point-service would record if Firestore were down.
@@ -101,7 +103,7 @@ func TestDeadLetterAndRedrive(t *testing.T) {
 		t.Fatalf("redrive = %+v, %v", redrive, err)
 	}
 	s.deliveries.waitForCount(t, "redriven started-order", 1, func(d delivery) bool {
-		return d.Service == event.PointService && d.EventID == m.EventID
+		return d.Service == saga.PointService && d.EventID == m.EventID
 	})
 	if got := s.balance(t, user); got != 900 {
 		t.Errorf("balance after redrive = %d, want 900", got)
@@ -163,7 +165,7 @@ func TestCorruptRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	m, err := event.NewMessage(event.Envelope{ID: id, Order: &event.Order{UserID: user, TicketID: ticket, Quantity: 1, Price: 100}},
-		event.StartedOrder, event.OrderService, uniq("ev"), "", time.Now())
+		saga.StartedOrder, saga.OrderService, uniq("ev"), "", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,13 +174,13 @@ func TestCorruptRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.deliveries.waitForCount(t, "the started-order with a corrupt record", 1, func(d delivery) bool {
-		return d.Service == event.PointService && d.EventID == m.EventID
+		return d.Service == saga.PointService && d.EventID == m.EventID
 	})
 	s.deliveries.waitQuiet(t, 2*time.Second)
 	attempts := 0
 	s.deliveries.mu.Lock()
 	for _, d := range s.deliveries.list {
-		if d.Service == event.PointService && d.EventID == m.EventID {
+		if d.Service == saga.PointService && d.EventID == m.EventID {
 			attempts++
 		}
 	}
@@ -222,27 +224,27 @@ func TestReconciliation(t *testing.T) {
 	}
 	s.seedAccount(t, user, 800) // 900 after the good order, minus the lost refund
 
-	reconcile := func() ops.Run {
+	reconcileNow := func() reconcile.Run {
 		r := do(t, "POST", s.order+"/tasks/reconcile", nil)
 		mustStatus(t, r, http.StatusOK)
-		var run ops.Run
+		var run reconcile.Run
 		if err := json.Unmarshal([]byte(r.Raw), &run); err != nil {
 			t.Fatal(err)
 		}
 		return run
 	}
-	first := reconcile()
+	first := reconcileNow()
 	if first.Checked != 2 || first.Consistent != 1 || first.Repaired != 1 || first.Findings != 1 || len(first.Samples) != 1 ||
 		first.Samples[0].OrderID != id || !strings.HasPrefix(first.Samples[0].Repair, "re-published failed-ticket") {
 		t.Fatalf("first run = %+v", first)
 	}
 	waitBalance(t, s, user, 900)
 
-	second := reconcile()
+	second := reconcileNow()
 	if second.Checked != 0 || second.Rechecked != 1 || second.Resolved != 1 || second.Findings != 0 || second.Repaired != 0 {
 		t.Fatalf("second run = %+v", second)
 	}
-	third := reconcile()
+	third := reconcileNow()
 	if third.Checked != 0 || third.Rechecked != 0 || third.Findings != 0 || third.Repaired != 0 || !third.From.Equal(second.Through.Truncate(time.Microsecond)) {
 		t.Fatalf("third run = %+v (second through %s)", third, second.Through)
 	}
@@ -268,8 +270,8 @@ func TestReconciliation(t *testing.T) {
 	}
 	defer ps.Close()
 	pub := outbox.NewPublisher(ps, s.decl.Topic)
-	r := &ops.Reconciler{FS: s.fs, Publisher: pub, Now: time.Now, Settle: 0, CrashAfter: 1}
-	if _, err := r.Run(ctx); err != ops.ErrCrashed {
+	r := &reconcile.Reconciler{FS: s.fs, Publisher: pub, Now: time.Now, Settle: 0, CrashAfter: 1}
+	if _, err := r.Run(ctx); !errors.Is(err, reconcile.ErrCrashed) {
 		t.Fatalf("crashing run: %v", err)
 	}
 	r.CrashAfter = 0
@@ -278,11 +280,11 @@ func TestReconciliation(t *testing.T) {
 		resumed.Unreadable != 1 || resumed.Findings != 1 || resumed.Samples[0].OrderID != newIDs[1] {
 		t.Fatalf("resumed run = %+v, %v", resumed, err)
 	}
-	all, err := ops.Findings(ctx, s.fs, resumed.ID)
+	all, err := reconcile.Findings(ctx, s.fs, resumed.ID)
 	if err != nil || len(all) != 1 || !strings.Contains(all[0].Problem, "unreadable order") {
 		t.Errorf("findings of %s = %+v, %v", resumed.ID, all, err)
 	}
-	runs, err := s.fs.Collection(ops.Runs).Documents(ctx).GetAll()
+	runs, err := s.fs.Collection(reconcile.Runs).Documents(ctx).GetAll()
 	if err != nil || len(runs) != 4 {
 		t.Errorf("%d recorded runs, want 4 (%v)", len(runs), err)
 	}

@@ -61,8 +61,10 @@ func readyOnce(t *testing.T, bin string, i int) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	// exited closes when the process has ended; exitErr says how.
+	exited := make(chan struct{})
+	var exitErr error
+	go func() { exitErr = cmd.Wait(); close(exited) }()
 	defer func() {
 		// Ctrl-C, as a person stops it: devstack stops what it started.
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
@@ -83,8 +85,8 @@ func readyOnce(t *testing.T, bin string, i int) error {
 				return fmt.Errorf("%s never healthy; make run said:\n%s", name, out.String())
 			}
 			select {
-			case err := <-exited:
-				return fmt.Errorf("make run exited (%v):\n%s", err, out.String())
+			case <-exited:
+				return fmt.Errorf("make run exited (%v):\n%s", exitErr, out.String())
 			default:
 			}
 			res, err := client.Get(url(name) + "/healthz")

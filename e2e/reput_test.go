@@ -7,8 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ticketsaga/saga/shared/event"
-	ticketapp "github.com/ticketsaga/saga/ticket-service/app"
+	"github.com/ticketsaga/saga/shared/saga"
+	"github.com/ticketsaga/saga/shared/serve"
+	ticketservice "github.com/ticketsaga/saga/ticket-service/service"
 )
 
 // TestRePutKeepsStockExact: tickets granted from any of 16 stock shards
@@ -31,7 +32,7 @@ func TestRePutKeepsStockExact(t *testing.T) {
 	// The grants happen; their settles are held back, so the orders time
 	// out and their grants are cancelled.
 	s.deliveries.setHold(func(service string, attrs map[string]string) bool {
-		return service == event.OrderService && attrs[event.AttrEventType] == string(event.GrantedTicket)
+		return service == saga.OrderService && attrs[saga.AttrEventType] == string(saga.GrantedTicket)
 	})
 	ids := map[string]string{}
 	for _, u := range users {
@@ -46,9 +47,7 @@ func TestRePutKeepsStockExact(t *testing.T) {
 	}
 
 	// Another instance, configured with 2 shards, replaces the ticket.
-	cfg := s.config(event.TicketService)
-	cfg.StockShards = 2
-	other, err := ticketapp.New(ctx, cfg, s.log(event.TicketService))
+	other, err := build(ticketservice.LoadConfig, ticketservice.New)(ctx, s.with("STOCK_SHARDS", "2"), s.log(saga.TicketService), serve.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

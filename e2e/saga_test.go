@@ -9,8 +9,9 @@ import (
 	"sync"
 	"testing"
 
-	orderapp "github.com/ticketsaga/saga/order-service/app"
-	"github.com/ticketsaga/saga/shared/event"
+	orderservice "github.com/ticketsaga/saga/order-service/service"
+	"github.com/ticketsaga/saga/shared/saga"
+	"github.com/ticketsaga/saga/shared/serve"
 )
 
 func TestHappyPath(t *testing.T) {
@@ -343,7 +344,7 @@ func TestConcurrentSoldOut(t *testing.T) {
 // now expected. A GET there long-polls the same way.
 func TestLongPollOnAnotherInstance(t *testing.T) {
 	t.Parallel()
-	app, err := orderapp.New(context.Background(), stack.config(event.OrderService), stack.log(event.OrderService))
+	app, err := build(orderservice.LoadConfig, orderservice.New)(context.Background(), stack.getenv, stack.log(saga.OrderService), serve.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

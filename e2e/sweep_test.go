@@ -18,9 +18,9 @@ import (
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 
 	"github.com/ticketsaga/saga/infra"
-	orderapp "github.com/ticketsaga/saga/order-service/app"
-	"github.com/ticketsaga/saga/shared/config"
-	"github.com/ticketsaga/saga/shared/event"
+	orderservice "github.com/ticketsaga/saga/order-service/service"
+	"github.com/ticketsaga/saga/shared/saga"
+	"github.com/ticketsaga/saga/shared/serve"
 )
 
 // TestSweepStopsThousandsOfExpiredOrders: 2,000 expired pending orders are
@@ -65,7 +65,7 @@ func TestSweepStopsThousandsOfExpiredOrders(t *testing.T) {
 		if _, err := bw.Create(fs.Collection("orders").Doc(id), map[string]any{
 			"user_id": "u", "ticket_id": "t", "quantity": 1, "price": 100, "status": "pending",
 			"created_at": created, "updated_at": created,
-			"history": []map[string]any{{"event_type": "started-order", "service": event.OrderService, "at": created}},
+			"history": []map[string]any{{"event_type": "started-order", "service": saga.OrderService, "at": created}},
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -74,11 +74,7 @@ func TestSweepStopsThousandsOfExpiredOrders(t *testing.T) {
 
 	env := map[string]string{"GOOGLE_CLOUD_PROJECT": project, "PUBSUB_TOPIC": decl.Topic, "FIRESTORE_EMULATOR_HOST": os.Getenv("FIRESTORE_EMULATOR_HOST"),
 		"FIREBASE_AUTH_EMULATOR_HOST": os.Getenv("FIREBASE_AUTH_EMULATOR_HOST"), "FIREBASE_PROJECT": os.Getenv("FIREBASE_PROJECT")}
-	cfg, err := config.Load(event.OrderService, func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := orderapp.New(ctx, cfg, stack.log(event.OrderService))
+	app, err := build(orderservice.LoadConfig, orderservice.New)(ctx, func(k string) string { return env[k] }, stack.log(saga.OrderService), serve.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,10 +118,10 @@ func TestSweepStopsThousandsOfExpiredOrders(t *testing.T) {
 		var acks []string
 		for _, m := range pr.ReceivedMessages {
 			acks = append(acks, m.AckId)
-			if m.Message.Attributes[event.AttrEventType] != string(event.StoppedOrder) {
+			if m.Message.Attributes[saga.AttrEventType] != string(saga.StoppedOrder) {
 				t.Errorf("published %v", m.Message.Attributes)
 			}
-			seen[m.Message.Attributes[event.AttrOrderID]] = true
+			seen[m.Message.Attributes[saga.AttrOrderID]] = true
 		}
 		if len(acks) > 0 {
 			if err := ps.SubscriptionAdminClient.Acknowledge(ctx, &pubsubpb.AcknowledgeRequest{Subscription: sub, AckIds: acks}); err != nil {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/shared/saga"
 )
 
 // sweeper plays Cloud Scheduler for s until the test ends.
@@ -49,7 +49,7 @@ func TestTimeoutCompensatesAndBlocksLateGrant(t *testing.T) {
 	s.seedAccount(t, user, 1000)
 	s.seedTicket(t, ticket, 100, 3)
 	s.deliveries.setHold(func(service string, attrs map[string]string) bool {
-		return service == event.TicketService && attrs["event_type"] == "consumed-point"
+		return service == saga.TicketService && attrs["event_type"] == "consumed-point"
 	})
 
 	r := s.buy(t, user, "?wait=20s", order(user, ticket, 1, 100))
@@ -70,7 +70,7 @@ func TestTimeoutCompensatesAndBlocksLateGrant(t *testing.T) {
 	// Release the grant: its redelivery must not take stock.
 	s.deliveries.setHold(nil)
 	s.deliveries.waitForCount(t, "released consumed-point", 1, func(d delivery) bool {
-		return d.Service == event.TicketService && d.EventType == "consumed-point"
+		return d.Service == saga.TicketService && d.EventType == "consumed-point"
 	})
 	if got := s.stock(t, ticket); got != 3 {
 		t.Errorf("stock = %d, want 3", got)

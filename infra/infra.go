@@ -10,8 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ticketsaga/saga/shared/event"
-	"github.com/ticketsaga/saga/shared/push"
+	"github.com/ticketsaga/saga/shared/saga"
 )
 
 //go:embed pubsub.json
@@ -67,14 +66,14 @@ type PubSub struct {
 
 // Subscription is one push subscription.
 type Subscription struct {
-	Name                string       `json:"name"`
-	Service             string       `json:"service"`
-	PushPath            string       `json:"push_path"`
-	EventTypes          []event.Type `json:"event_types"`
-	AckDeadlineSeconds  int32        `json:"ack_deadline_seconds"`
-	MaxDeliveryAttempts int32        `json:"max_delivery_attempts"`
-	MinRetryDelay       Duration     `json:"min_retry_delay"`
-	MaxRetryDelay       Duration     `json:"max_retry_delay"`
+	Name                string           `json:"name"`
+	Service             string           `json:"service"`
+	PushPath            string           `json:"push_path"`
+	EventTypes          []saga.EventType `json:"event_types"`
+	AckDeadlineSeconds  int32            `json:"ack_deadline_seconds"`
+	MaxDeliveryAttempts int32            `json:"max_delivery_attempts"`
+	MinRetryDelay       Duration         `json:"min_retry_delay"`
+	MaxRetryDelay       Duration         `json:"max_retry_delay"`
 }
 
 // Duration is a time.Duration written as a Go duration string.
@@ -96,10 +95,10 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 func (s Subscription) Filter() string {
 	parts := make([]string, len(s.EventTypes))
 	for i, t := range s.EventTypes {
-		parts[i] = fmt.Sprintf(`attributes.%s = "%s"`, event.AttrEventType, t)
+		parts[i] = fmt.Sprintf(`attributes.%s = "%s"`, saga.AttrEventType, t)
 	}
 	return fmt.Sprintf(`((%s) AND NOT attributes:%s) OR attributes.%s = "%s"`,
-		strings.Join(parts, " OR "), push.AttrRedriveTo, push.AttrRedriveTo, s.Name)
+		strings.Join(parts, " OR "), saga.AttrRedriveTo, saga.AttrRedriveTo, s.Name)
 }
 
 // maxFilter is Pub/Sub's limit on a filter's length.
@@ -123,7 +122,7 @@ func (p PubSub) check() error {
 		switch {
 		case s.Name == "" || seen[s.Name]:
 			return fmt.Errorf("infra/pubsub.json: subscription name %q empty or repeated", s.Name)
-		case s.Service != event.OrderService && s.Service != event.PointService && s.Service != event.TicketService:
+		case s.Service != saga.OrderService && s.Service != saga.PointService && s.Service != saga.TicketService:
 			return fmt.Errorf("infra/pubsub.json: %s: unknown service %q", s.Name, s.Service)
 		case !strings.HasPrefix(s.PushPath, "/"):
 			return fmt.Errorf("infra/pubsub.json: %s: push_path must start with /", s.Name)

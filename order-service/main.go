@@ -2,9 +2,8 @@
 package main
 
 import (
-	"github.com/ticketsaga/saga/order-service/app"
-	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/order-service/service"
 	"github.com/ticketsaga/saga/shared/serve"
 )
 
-func main() { serve.Main(event.OrderService, app.New) }
+func main() { serve.Main(service.LoadConfig, service.New) }

@@ -2,9 +2,8 @@
 package main
 
 import (
-	"github.com/ticketsaga/saga/point-service/app"
-	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/point-service/service"
 	"github.com/ticketsaga/saga/shared/serve"
 )
 
-func main() { serve.Main(event.PointService, app.New) }
+func main() { serve.Main(service.LoadConfig, service.New) }

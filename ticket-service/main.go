@@ -2,9 +2,8 @@
 package main
 
 import (
-	"github.com/ticketsaga/saga/shared/event"
 	"github.com/ticketsaga/saga/shared/serve"
-	"github.com/ticketsaga/saga/ticket-service/app"
+	"github.com/ticketsaga/saga/ticket-service/service"
 )
 
-func main() { serve.Main(event.TicketService, app.New) }
+func main() { serve.Main(service.LoadConfig, service.New) }

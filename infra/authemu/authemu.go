@@ -10,10 +10,13 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -41,7 +44,10 @@ type cached struct {
 
 // New returns a client of the emulator at host for project.
 func New(host, project string) *Client {
-	return &Client{Host: host, Project: project, HTTP: &http.Client{Timeout: 10 * time.Second}, tokens: map[string]cached{}}
+	// No keep-alive: the emulator (Node.js) closes idle connections after
+	// 5 s, and a request sent on one just then is reset.
+	tr := &http.Transport{DisableKeepAlives: true}
+	return &Client{Host: host, Project: project, HTTP: &http.Client{Timeout: 10 * time.Second, Transport: tr}, tokens: map[string]cached{}}
 }
 
 // FromEnv returns a client of the emulator the environment names
@@ -88,8 +94,10 @@ func (c *Client) Token(ctx context.Context, uid string) (string, error) {
 		map[string]any{"email": Email(uid), "password": Password, "returnSecureToken": true}, &out); err != nil {
 		return "", fmt.Errorf("sign in %s: %w", uid, err)
 	}
-	var secs int
-	fmt.Sscan(out.ExpiresIn, &secs)
+	secs, err := strconv.Atoi(out.ExpiresIn)
+	if err != nil {
+		return "", fmt.Errorf("sign in %s: expiresIn %q: %w", uid, out.ExpiresIn, err)
+	}
 	c.mu.Lock()
 	c.tokens[uid] = cached{token: out.IDToken, expires: time.Now().Add(time.Duration(secs) * time.Second)}
 	c.mu.Unlock()
@@ -135,8 +143,8 @@ type apiError struct {
 func (e *apiError) Error() string { return fmt.Sprintf("auth emulator: %d %s", e.status, e.message) }
 
 func isDuplicate(err error) bool {
-	e, ok := err.(*apiError)
-	return ok && (bytes.Contains([]byte(e.message), []byte("DUPLICATE_LOCAL_ID")) || bytes.Contains([]byte(e.message), []byte("EMAIL_EXISTS")))
+	var e *apiError
+	return errors.As(err, &e) && (strings.Contains(e.message, "DUPLICATE_LOCAL_ID") || strings.Contains(e.message, "EMAIL_EXISTS"))
 }
 
 func (c *Client) call(ctx context.Context, path string, owner bool, body, out any) error {
@@ -144,15 +152,24 @@ func (c *Client) call(ctx context.Context, path string, owner bool, body, out an
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, "POST", "http://"+c.Host+path, bytes.NewReader(raw))
-	if err != nil {
-		return err
+	send := func() (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, "POST", "http://"+c.Host+path, bytes.NewReader(raw))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		if owner {
+			req.Header.Set("Authorization", "Bearer owner")
+		}
+		return c.HTTP.Do(req)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	if owner {
-		req.Header.Set("Authorization", "Bearer owner")
+	res, err := send()
+	for attempt := 1; err != nil && attempt < 3 && ctx.Err() == nil; attempt++ {
+		// Every call here is safe to repeat: a user created twice is
+		// found, a sign-in or an update done twice is the same.
+		time.Sleep(time.Duration(attempt) * 100 * time.Millisecond) // backoff before trying again
+		res, err = send()
 	}
-	res, err := c.HTTP.Do(req)
 	if err != nil {
 		return fmt.Errorf("the Firebase Auth emulator at %s: %w", c.Host, err)
 	}

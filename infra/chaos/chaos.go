@@ -14,10 +14,9 @@ import (
 
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"github.com/ticketsaga/saga/shared/saga"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-
-	"github.com/ticketsaga/saga/shared/event"
 )
 
 // Duplicator copies every saga event 1 to MaxCopies times.
@@ -47,7 +46,7 @@ func Start(ctx context.Context, c *pubsub.Client, project, topic, tap string, ma
 		defer close(done)
 		_ = c.Subscriber(sub).Receive(ctx, func(_ context.Context, m *pubsub.Message) {
 			m.Ack()
-			if _, dup := d.seen.LoadOrStore(m.Attributes[event.AttrEventID], true); dup {
+			if _, dup := d.seen.LoadOrStore(m.Attributes[saga.AttrEventID], true); dup {
 				return
 			}
 			for range 1 + rand.IntN(maxCopies) {

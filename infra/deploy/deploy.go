@@ -13,7 +13,7 @@ import (
 	"strings"
 
 	"github.com/ticketsaga/saga/infra"
-	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/shared/saga"
 )
 
 // Service accounts, one per service plus the two callers.
@@ -33,7 +33,7 @@ var APIs = []string{"run.googleapis.com", "cloudbuild.googleapis.com", "artifact
 	"iam.googleapis.com", "iamcredentials.googleapis.com", "identitytoolkit.googleapis.com"}
 
 // Services, in deploy order.
-var Services = []string{event.OrderService, event.PointService, event.TicketService}
+var Services = []string{saga.OrderService, saga.PointService, saga.TicketService}
 
 // Job is a Cloud Scheduler job calling a task endpoint.
 type Job struct {
@@ -43,10 +43,10 @@ type Job struct {
 // Jobs: the timeout sweep and the outbox sweeps every minute (Cloud
 // Scheduler's finest grain), the reconciliation hourly.
 var Jobs = []Job{
-	{"saga-timeout-sweep", event.OrderService, "/tasks/sweep", "* * * * *"},
-	{"saga-outbox-point", event.PointService, "/tasks/outbox", "* * * * *"},
-	{"saga-outbox-ticket", event.TicketService, "/tasks/outbox", "* * * * *"},
-	{"saga-reconcile", event.OrderService, "/tasks/reconcile", "17 * * * *"},
+	{"saga-timeout-sweep", saga.OrderService, saga.TaskSweep, "* * * * *"},
+	{"saga-outbox-point", saga.PointService, saga.TaskOutbox, "* * * * *"},
+	{"saga-outbox-ticket", saga.TicketService, saga.TaskOutbox, "* * * * *"},
+	{"saga-reconcile", saga.OrderService, saga.TaskReconcile, "17 * * * *"},
 }
 
 // Plan is one deploy.
@@ -231,7 +231,7 @@ func (p *Plan) admins() ([]string, error) {
 		}
 		admins = []string{acct}
 	}
-	return append(slices.Clone(admins), p.sa(ServiceAccount(event.OrderService))), nil
+	return append(slices.Clone(admins), p.sa(ServiceAccount(saga.OrderService))), nil
 }
 
 func (p *Plan) runServices() error {
@@ -248,13 +248,13 @@ func (p *Plan) runServices() error {
 		}
 		env := []string{"GOOGLE_CLOUD_PROJECT=" + p.Project, "PUBSUB_TOPIC=" + p.Decl.Topic, "ORDER_TIMEOUT=" + p.OrderTimeout,
 			"AUTH_AUDIENCE=" + url, "PUSH_SERVICE_ACCOUNT=" + p.sa(SAPushInvoker), "TASK_SERVICE_ACCOUNT=" + p.sa(SAScheduler)}
-		if s == event.OrderService {
+		if s == saga.OrderService {
 			env = append(env, "FIREBASE_PROJECT="+p.Project)
 		} else {
 			env = append(env, "ADMIN_IDENTITIES="+strings.Join(admins, ","))
 		}
 		access := "--no-allow-unauthenticated"
-		if s == event.OrderService {
+		if s == saga.OrderService {
 			access = "--allow-unauthenticated" // the public API
 		}
 		if _, err := p.G.Run("run", "deploy", s, "--source=.", "--region="+p.Region, p.pf(),
@@ -353,7 +353,7 @@ func (p *Plan) iam() error {
 		if _, err := p.G.Run("projects", "add-iam-policy-binding", p.Project, "--member="+member, "--role=roles/datastore.user", "--condition=None"); err != nil {
 			return err
 		}
-		if s == event.OrderService {
+		if s == saga.OrderService {
 			// Whether a buyer is disabled, or their tokens revoked.
 			if _, err := p.G.Run("projects", "add-iam-policy-binding", p.Project, "--member="+member, "--role=roles/firebaseauth.viewer", "--condition=None"); err != nil {
 				return err
@@ -433,7 +433,7 @@ func (p *Plan) Destroy() error {
 	for _, s := range Services {
 		cmds = append(cmds, []string{"run", "services", "delete", s, "--region=" + p.Region, p.pf()})
 	}
-	for _, n := range []string{SAPushInvoker, SAScheduler, ServiceAccount(event.OrderService), ServiceAccount(event.PointService), ServiceAccount(event.TicketService)} {
+	for _, n := range []string{SAPushInvoker, SAScheduler, ServiceAccount(saga.OrderService), ServiceAccount(saga.PointService), ServiceAccount(saga.TicketService)} {
 		cmds = append(cmds, []string{"iam", "service-accounts", "delete", p.sa(n), p.pf()})
 	}
 	for _, c := range cmds {

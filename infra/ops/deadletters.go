@@ -12,9 +12,9 @@ import (
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 
 	"github.com/ticketsaga/saga/infra"
+	"github.com/ticketsaga/saga/order-service/records"
 	"github.com/ticketsaga/saga/shared/deadletter"
-	"github.com/ticketsaga/saga/shared/event"
-	"github.com/ticketsaga/saga/shared/push"
+	"github.com/ticketsaga/saga/shared/saga"
 )
 
 // Pub/Sub sets this attribute on what it dead-letters (the emulator may
@@ -54,7 +54,9 @@ func (d DeadLetters) holdSub() string {
 func (d DeadLetters) pull(ctx context.Context) ([]DeadLetter, error) {
 	var out []DeadLetter
 	for {
-		res, err := d.PubSub.SubscriptionAdminClient.Pull(ctx, &pubsubpb.PullRequest{Subscription: d.holdSub(), MaxMessages: 500, ReturnImmediately: true})
+		// ReturnImmediately is deprecated but honoured: a drain of a hold
+		// subscription must end when it is empty, not wait for more.
+		res, err := d.PubSub.SubscriptionAdminClient.Pull(ctx, &pubsubpb.PullRequest{Subscription: d.holdSub(), MaxMessages: 500, ReturnImmediately: true}) //nolint:staticcheck // see above
 		if err != nil {
 			return out, fmt.Errorf("pull dead letters: %w", err)
 		}
@@ -64,8 +66,8 @@ func (d DeadLetters) pull(ctx context.Context) ([]DeadLetter, error) {
 		for _, rm := range res.ReceivedMessages {
 			m := rm.Message
 			dl := DeadLetter{ackID: rm.AckId, Subscription: lastSegment(m.Attributes[attrSourceSubscription]),
-				EventType: m.Attributes[event.AttrEventType], EventID: m.Attributes[event.AttrEventID],
-				OrderID: m.Attributes[event.AttrOrderID], data: m.Data, attributes: m.Attributes}
+				EventType: m.Attributes[saga.AttrEventType], EventID: m.Attributes[saga.AttrEventID],
+				OrderID: m.Attributes[saga.AttrOrderID], data: m.Data, attributes: m.Attributes}
 			if err := d.explain(ctx, &dl); err != nil {
 				return out, err
 			}
@@ -100,7 +102,7 @@ func (d DeadLetters) explain(ctx context.Context, dl *DeadLetter) error {
 	}
 	if dl.Subscription == "" {
 		for _, s := range d.Decl.Subscriptions {
-			if slices.Contains(s.EventTypes, event.Type(dl.EventType)) {
+			if slices.Contains(s.EventTypes, saga.EventType(dl.EventType)) {
 				dl.Subscription = s.Name
 			}
 		}
@@ -114,7 +116,7 @@ func (d DeadLetters) explain(ctx context.Context, dl *DeadLetter) error {
 func (d DeadLetters) consumes(sub, eventType string) bool {
 	for _, s := range d.Decl.Subscriptions {
 		if s.Name == sub {
-			return slices.Contains(s.EventTypes, event.Type(eventType))
+			return slices.Contains(s.EventTypes, saga.EventType(eventType))
 		}
 	}
 	return false
@@ -149,14 +151,14 @@ func (d DeadLetters) List(ctx context.Context) ([]DeadLetter, error) {
 	for i, dl := range dls {
 		st, ok := status[dl.OrderID]
 		if !ok && dl.OrderID != "" {
-			o, err := getSaga(ctx, d.FS, Orders, dl.OrderID)
+			o, err := records.Read(ctx, d.FS, dl.OrderID)
 			switch {
 			case err != nil:
 				st = "unreadable"
 			case o == nil:
 				st = "unknown"
 			default:
-				st = o.Status
+				st = string(o.Status)
 			}
 			status[dl.OrderID] = st
 		}
@@ -167,9 +169,7 @@ func (d DeadLetters) List(ctx context.Context) ([]DeadLetter, error) {
 
 // Ended reports whether the dead letter's order has ended: nothing is left
 // to do for it.
-func (dl DeadLetter) Ended() bool {
-	return dl.OrderStatus == "completed" || dl.OrderStatus == "failed" || dl.OrderStatus == "cancelled"
-}
+func (dl DeadLetter) Ended() bool { return records.Status(dl.OrderStatus).Terminal() }
 
 // Group is dead letters with the same subscription and reason.
 type Group struct {
@@ -230,7 +230,7 @@ func (d DeadLetters) Redrive(ctx context.Context, match func(DeadLetter) bool) (
 				attrs[k] = v
 			}
 		}
-		attrs[push.AttrRedriveTo] = dl.Subscription
+		attrs[saga.AttrRedriveTo] = dl.Subscription
 		if _, err := pub.Publish(ctx, &pubsub.Message{Data: dl.data, Attributes: attrs}).Get(ctx); err != nil {
 			keep = append(keep, dl.ackID)
 			_ = d.release(ctx, keep)

@@ -10,8 +10,8 @@ import (
 
 	"cloud.google.com/go/firestore"
 
-	"github.com/ticketsaga/saga/shared/event"
 	"github.com/ticketsaga/saga/shared/push"
+	"github.com/ticketsaga/saga/shared/saga"
 )
 
 // Collection holds one failure record per subscription and event.
@@ -46,7 +46,7 @@ var _ push.FailureRecorder = Recorder{}
 
 // RecordFailure counts one more failed delivery of m and keeps its error.
 func (r Recorder) RecordFailure(ctx context.Context, m push.Message, cause error) error {
-	eventID := m.Attributes[event.AttrEventID]
+	eventID := m.Attributes[saga.AttrEventID]
 	if eventID == "" {
 		eventID = "message-" + m.ID
 	}
@@ -54,8 +54,8 @@ func (r Recorder) RecordFailure(ctx context.Context, m push.Message, cause error
 	_, err := r.FS.Collection(Collection).Doc(DocID(sub, eventID)).Set(ctx, map[string]any{
 		"subscription": sub,
 		"event_id":     eventID,
-		"event_type":   m.Attributes[event.AttrEventType],
-		"order_id":     m.Attributes[event.AttrOrderID],
+		"event_type":   m.Attributes[saga.AttrEventType],
+		"order_id":     m.Attributes[saga.AttrOrderID],
 		"error":        cause.Error(),
 		"attempts":     firestore.Increment(1),
 		"last_at":      r.Now().UTC(),

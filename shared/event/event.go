@@ -1,64 +1,27 @@
-// Package event is the one contract between the three services: the event
-// types, the message attributes and the envelope each service merges its
-// history into (CONTRACT §3).
+// Package event is the saga's message format, the one contract between
+// the three services beside the vocabulary in package saga: the envelope
+// each service merges its history into (CONTRACT §3), and the message that
+// carries it.
 package event
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
-)
 
-// Type is a saga event type, carried in the event_type attribute.
-type Type string
-
-const (
-	StartedOrder   Type = "started-order"
-	StoppedOrder   Type = "stopped-order"
-	ConsumedPoint  Type = "consumed-point"
-	FailedPoint    Type = "failed-point"
-	RefundedPoint  Type = "refunded-point"
-	GrantedTicket  Type = "granted-ticket"
-	FailedTicket   Type = "failed-ticket"
-	CanceledTicket Type = "canceled-ticket"
-)
-
-// Types lists every saga event type.
-var Types = []Type{StartedOrder, StoppedOrder, ConsumedPoint, FailedPoint, RefundedPoint, GrantedTicket, FailedTicket, CanceledTicket}
-
-// Valid reports whether t is one of the saga's event types.
-func (t Type) Valid() bool { return slices.Contains(Types, t) }
-
-// Message attribute keys.
-const (
-	AttrEventType = "event_type"
-	AttrOrderID   = "order_id"
-	AttrEventID   = "event_id"
-	AttrSource    = "source"
-	// AttrReplay marks a message the timeout sweep re-sent to drive a
-	// stalled compensation on (self-healing). A step that already ran
-	// re-publishes its stored result for it, and the events it causes carry
-	// the mark on, so one replay walks the whole compensation chain.
-	AttrReplay = "replay"
-)
-
-// Service names, used in the source attribute and in history records.
-const (
-	OrderService  = "order-service"
-	PointService  = "point-service"
-	TicketService = "ticket-service"
+	"github.com/ticketsaga/saga/shared/saga"
 )
 
 // Record is one line of the saga timeline.
 type Record struct {
-	EventType Type      `json:"event_type"`
-	Service   string    `json:"service"`
-	At        time.Time `json:"at"`
-	EventID   string    `json:"event_id,omitempty"`
-	Reason    string    `json:"reason,omitempty"`
+	EventType saga.EventType `json:"event_type"`
+	Service   string         `json:"service"`
+	At        time.Time      `json:"at"`
+	EventID   string         `json:"event_id,omitempty"`
+	Reason    string         `json:"reason,omitempty"`
 }
 
 // Order is the order-service part of the envelope: what was asked for.
@@ -85,17 +48,14 @@ type Envelope struct {
 	Point  *Section `json:"point,omitempty"`
 	Ticket *Section `json:"ticket,omitempty"`
 	// Replay says the message carrying the envelope was a replay
-	// (AttrReplay); it travels in the attributes, not in the data.
-	Replay bool `json:"-"`
+	// (saga.AttrReplay), and Source which service published it
+	// (saga.AttrSource); they travel in the attributes, not in the data.
+	Replay bool   `json:"-"`
+	Source string `json:"-"`
 }
 
 // ErrMalformed marks an envelope that can never be processed.
 var ErrMalformed = errors.New("malformed envelope")
-
-// MaxAmount is the largest amount (balance, price, stock, quantity) the
-// saga accepts, 2^53 - 1: every JavaScript client reads it exactly
-// (CONTRACT §2). Sums of two amounts still fit an int64 with room.
-const MaxAmount = 1<<53 - 1
 
 // Decode parses and checks an envelope. A failure wraps ErrMalformed.
 func Decode(data []byte) (Envelope, error) {
@@ -104,41 +64,16 @@ func Decode(data []byte) (Envelope, error) {
 		return Envelope{}, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	switch {
-	case !ValidID(e.ID):
+	case !saga.ValidID(e.ID):
 		return Envelope{}, fmt.Errorf("%w: bad id %q", ErrMalformed, e.ID)
 	case e.Order == nil:
 		return Envelope{}, fmt.Errorf("%w: missing order", ErrMalformed)
-	case !ValidID(e.Order.UserID) || !ValidID(e.Order.TicketID):
+	case !saga.ValidID(e.Order.UserID) || !saga.ValidID(e.Order.TicketID):
 		return Envelope{}, fmt.Errorf("%w: bad user_id or ticket_id", ErrMalformed)
-	case e.Order.Quantity <= 0 || e.Order.Price <= 0 || e.Order.Quantity > MaxAmount || e.Order.Price > MaxAmount:
+	case e.Order.Quantity <= 0 || e.Order.Price <= 0 || e.Order.Quantity > saga.MaxAmount || e.Order.Price > saga.MaxAmount:
 		return Envelope{}, fmt.Errorf("%w: quantity and price must be 1 to 2^53-1", ErrMalformed)
 	}
 	return e, nil
-}
-
-// IDRule says what ValidID accepts, for error messages.
-const IDRule = "1-128 of [A-Za-z0-9._-], not '.', '..' or __name__"
-
-// ValidID reports whether s is an id the saga accepts (CONTRACT §2): 1-128
-// letters, digits, '-', '_' or '.', and none of the document ids Firestore
-// reserves ("." and "..", and ids that start and end with "__"), so every
-// id is a document id that Firestore stores.
-func ValidID(s string) bool {
-	if len(s) == 0 || len(s) > 128 || s == "." || s == ".." {
-		return false
-	}
-	if len(s) >= 4 && strings.HasPrefix(s, "__") && strings.HasSuffix(s, "__") {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_', c == '.':
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // With returns a deep copy of e with rec appended to the section of
@@ -147,12 +82,12 @@ func ValidID(s string) bool {
 func (e Envelope) With(rec Record) Envelope {
 	out := e.clone()
 	switch rec.Service {
-	case OrderService:
+	case saga.OrderService:
 		if out.Order == nil {
 			out.Order = &Order{}
 		}
 		out.Order.History = append(out.Order.History, rec)
-	case PointService:
+	case saga.PointService:
 		if out.Point == nil {
 			out.Point = &Section{}
 		}
@@ -160,7 +95,7 @@ func (e Envelope) With(rec Record) Envelope {
 		if rec.Reason != "" {
 			out.Point.Reason = rec.Reason
 		}
-	case TicketService:
+	case saga.TicketService:
 		if out.Ticket == nil {
 			out.Ticket = &Section{}
 		}
@@ -175,11 +110,11 @@ func (e Envelope) With(rec Record) Envelope {
 // Records returns the history records of service's section.
 func (e Envelope) Records(service string) []Record {
 	switch {
-	case service == OrderService && e.Order != nil:
+	case service == saga.OrderService && e.Order != nil:
 		return e.Order.History
-	case service == PointService && e.Point != nil:
+	case service == saga.PointService && e.Point != nil:
 		return e.Point.History
-	case service == TicketService && e.Ticket != nil:
+	case service == saga.TicketService && e.Ticket != nil:
 		return e.Ticket.History
 	}
 	return nil
@@ -195,17 +130,17 @@ func (e Envelope) WithRecords(service string, recs []Record) Envelope {
 	out := e.clone()
 	merged := MergeHistory(out.Records(service), recs)
 	switch service {
-	case OrderService:
+	case saga.OrderService:
 		if out.Order == nil {
 			out.Order = &Order{}
 		}
 		out.Order.History = merged
-	case PointService:
+	case saga.PointService:
 		if out.Point == nil {
 			out.Point = &Section{}
 		}
 		out.Point.History = merged
-	case TicketService:
+	case saga.TicketService:
 		if out.Ticket == nil {
 			out.Ticket = &Section{}
 		}
@@ -215,7 +150,7 @@ func (e Envelope) WithRecords(service string, recs []Record) Envelope {
 }
 
 func (e Envelope) clone() Envelope {
-	out := Envelope{ID: e.ID, Replay: e.Replay}
+	out := Envelope{ID: e.ID, Replay: e.Replay, Source: e.Source}
 	if e.Order != nil {
 		o := *e.Order
 		o.History = slices.Clone(e.Order.History)
@@ -270,31 +205,36 @@ func MergeHistory(a, b []Record) []Record {
 	return out
 }
 
+// Step is one step of a service's saga: it runs for an event of type t
+// carrying in, and returns the event it caused (or stored, when it ran
+// before). The step table (saga.Steps) says which event types run it.
+type Step func(ctx context.Context, t saga.EventType, in Envelope) (Message, error)
+
 // Message is an event ready to publish: data plus attributes. It is what
 // the outbox stores, so a re-publish sends the same bytes and event_id.
 type Message struct {
-	Type       Type              `firestore:"type" json:"type"`
+	Type       saga.EventType    `firestore:"type" json:"type"`
 	EventID    string            `firestore:"event_id" json:"event_id"`
 	OrderID    string            `firestore:"order_id" json:"order_id"`
 	Data       []byte            `firestore:"data" json:"data"`
 	Attributes map[string]string `firestore:"attributes" json:"attributes"`
 }
 
-// AsReplay returns a copy of m marked as a replay (AttrReplay): the same
-// data and event_id, so consumers still see the same event.
+// AsReplay returns a copy of m marked as a replay (saga.AttrReplay): the
+// same data and event_id, so consumers still see the same event.
 func (m Message) AsReplay() Message {
 	attrs := make(map[string]string, len(m.Attributes)+1)
 	for k, v := range m.Attributes {
 		attrs[k] = v
 	}
-	attrs[AttrReplay] = "1"
+	attrs[saga.AttrReplay] = "1"
 	m.Attributes = attrs
 	return m
 }
 
 // NewMessage builds the message for an event of type t, caused by source
 // at time at, merging source's record into the envelope it received.
-func NewMessage(in Envelope, t Type, source, eventID, reason string, at time.Time) (Message, error) {
+func NewMessage(in Envelope, t saga.EventType, source, eventID, reason string, at time.Time) (Message, error) {
 	out := in.With(Record{EventType: t, Service: source, At: at.UTC(), EventID: eventID, Reason: reason})
 	data, err := json.Marshal(out)
 	if err != nil {
@@ -306,10 +246,10 @@ func NewMessage(in Envelope, t Type, source, eventID, reason string, at time.Tim
 		OrderID: in.ID,
 		Data:    data,
 		Attributes: map[string]string{
-			AttrEventType: string(t),
-			AttrOrderID:   in.ID,
-			AttrEventID:   eventID,
-			AttrSource:    source,
+			saga.AttrEventType: string(t),
+			saga.AttrOrderID:   in.ID,
+			saga.AttrEventID:   eventID,
+			saga.AttrSource:    source,
 		},
 	}, nil
 }

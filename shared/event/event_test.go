@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ticketsaga/saga/shared/saga"
 )
 
 func TestValidID(t *testing.T) {
@@ -20,8 +22,8 @@ func TestValidID(t *testing.T) {
 		{".", false}, {"..", false}, {"ü", false},
 		{"__x__", false}, {"____", false}, {"__", true}, {"___", true}, {"__x", true}, {"x__", true}, {"_x_", true}, {"...", true},
 	} {
-		if got := ValidID(tc.id); got != tc.want {
-			t.Errorf("ValidID(%q) = %v, want %v", tc.id, got, tc.want)
+		if got := saga.ValidID(tc.id); got != tc.want {
+			t.Errorf("saga.ValidID(%q) = %v, want %v", tc.id, got, tc.want)
 		}
 	}
 }
@@ -30,20 +32,20 @@ func TestWithDoesNotAlias(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	base := Envelope{ID: "o1", Order: &Order{UserID: "u", TicketID: "t", Quantity: 1, Price: 10,
-		History: []Record{{EventType: StartedOrder, Service: OrderService, At: t0, EventID: "e1"}}}}
-	a := base.With(Record{EventType: ConsumedPoint, Service: PointService, At: t0.Add(time.Second), EventID: "e2"})
-	b := a.With(Record{EventType: FailedTicket, Service: TicketService, At: t0.Add(2 * time.Second), EventID: "e3", Reason: "sold_out"})
+		History: []Record{{EventType: saga.StartedOrder, Service: saga.OrderService, At: t0, EventID: "e1"}}}}
+	a := base.With(Record{EventType: saga.ConsumedPoint, Service: saga.PointService, At: t0.Add(time.Second), EventID: "e2"})
+	b := a.With(Record{EventType: saga.FailedTicket, Service: saga.TicketService, At: t0.Add(2 * time.Second), EventID: "e3", Reason: "sold_out"})
 	if base.Point != nil || a.Ticket != nil {
 		t.Fatalf("With changed its receiver: base.Point=%v a.Ticket=%v", base.Point, a.Ticket)
 	}
 	if b.Ticket.Reason != "sold_out" {
 		t.Errorf("ticket reason = %q, want sold_out", b.Ticket.Reason)
 	}
-	var types []Type
+	var types []saga.EventType
 	for _, r := range b.History() {
 		types = append(types, r.EventType)
 	}
-	if want := []Type{StartedOrder, ConsumedPoint, FailedTicket}; !slices.Equal(types, want) {
+	if want := []saga.EventType{saga.StartedOrder, saga.ConsumedPoint, saga.FailedTicket}; !slices.Equal(types, want) {
 		t.Errorf("history = %v, want %v", types, want)
 	}
 }
@@ -51,8 +53,8 @@ func TestWithDoesNotAlias(t *testing.T) {
 func TestMergeHistoryDedupesAndSorts(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	r1 := Record{EventType: StartedOrder, Service: OrderService, At: t0, EventID: "a"}
-	r2 := Record{EventType: ConsumedPoint, Service: PointService, At: t0.Add(time.Millisecond), EventID: "b"}
+	r1 := Record{EventType: saga.StartedOrder, Service: saga.OrderService, At: t0, EventID: "a"}
+	r2 := Record{EventType: saga.ConsumedPoint, Service: saga.PointService, At: t0.Add(time.Millisecond), EventID: "b"}
 	got := MergeHistory([]Record{r2, r1}, []Record{r1, r2})
 	if len(got) != 2 || got[0].EventID != "a" || got[1].EventID != "b" {
 		t.Fatalf("MergeHistory = %+v", got)
@@ -80,12 +82,12 @@ func TestDecodeRejectsMalformed(t *testing.T) {
 func TestNewMessageRoundTrip(t *testing.T) {
 	t.Parallel()
 	in := Envelope{ID: "o1", Order: &Order{UserID: "u", TicketID: "t", Quantity: 2, Price: 20}}
-	m, err := NewMessage(in, ConsumedPoint, PointService, "ev1", "", time.Now())
+	m, err := NewMessage(in, saga.ConsumedPoint, saga.PointService, "ev1", "", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Attributes[AttrEventType] != "consumed-point" || m.Attributes[AttrOrderID] != "o1" ||
-		m.Attributes[AttrEventID] != "ev1" || m.Attributes[AttrSource] != PointService {
+	if m.Attributes[saga.AttrEventType] != "consumed-point" || m.Attributes[saga.AttrOrderID] != "o1" ||
+		m.Attributes[saga.AttrEventID] != "ev1" || m.Attributes[saga.AttrSource] != saga.PointService {
 		t.Errorf("attributes = %v", m.Attributes)
 	}
 	var raw map[string]any
@@ -96,7 +98,7 @@ func TestNewMessageRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Point == nil || len(out.Point.History) != 1 || out.Point.History[0].EventType != ConsumedPoint {
+	if out.Point == nil || len(out.Point.History) != 1 || out.Point.History[0].EventType != saga.ConsumedPoint {
 		t.Errorf("decoded point section = %+v", out.Point)
 	}
 }
@@ -104,11 +106,11 @@ func TestNewMessageRoundTrip(t *testing.T) {
 func TestWithRecordsCarriesOwnTimeline(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	consumed := Record{EventType: ConsumedPoint, Service: PointService, At: t0, EventID: "c"}
+	consumed := Record{EventType: saga.ConsumedPoint, Service: saga.PointService, At: t0, EventID: "c"}
 	in := Envelope{ID: "o", Order: &Order{UserID: "u", TicketID: "t", Quantity: 1, Price: 1},
-		Point: &Section{History: []Record{{EventType: FailedPoint, Service: PointService, At: t0.Add(time.Second), EventID: "f"}}}}
-	out := in.WithRecords(PointService, []Record{consumed, consumed})
-	if got := out.Records(PointService); len(got) != 2 || got[0].EventID != "c" {
+		Point: &Section{History: []Record{{EventType: saga.FailedPoint, Service: saga.PointService, At: t0.Add(time.Second), EventID: "f"}}}}
+	out := in.WithRecords(saga.PointService, []Record{consumed, consumed})
+	if got := out.Records(saga.PointService); len(got) != 2 || got[0].EventID != "c" {
 		t.Fatalf("point records = %+v", got)
 	}
 	if len(in.Point.History) != 1 {
@@ -118,12 +120,12 @@ func TestWithRecordsCarriesOwnTimeline(t *testing.T) {
 
 func TestAsReplayMarksACopy(t *testing.T) {
 	t.Parallel()
-	m := Message{Type: StoppedOrder, EventID: "e1", Data: []byte(`{}`), Attributes: map[string]string{AttrEventID: "e1"}}
+	m := Message{Type: saga.StoppedOrder, EventID: "e1", Data: []byte(`{}`), Attributes: map[string]string{saga.AttrEventID: "e1"}}
 	r := m.AsReplay()
-	if r.Attributes[AttrReplay] == "" || r.Attributes[AttrEventID] != "e1" || r.EventID != "e1" {
+	if r.Attributes[saga.AttrReplay] == "" || r.Attributes[saga.AttrEventID] != "e1" || r.EventID != "e1" {
 		t.Errorf("replay = %+v", r)
 	}
-	if _, ok := m.Attributes[AttrReplay]; ok {
+	if _, ok := m.Attributes[saga.AttrReplay]; ok {
 		t.Error("AsReplay changed the stored message's attributes")
 	}
 }

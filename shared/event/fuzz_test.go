@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+
+	"github.com/ticketsaga/saga/shared/saga"
 )
 
 // FuzzDecode: an envelope is either refused as malformed or carries ids the
@@ -28,8 +30,8 @@ func FuzzDecode(f *testing.F) {
 			return
 		}
 		o := e.Order
-		if !ValidID(e.ID) || !ValidID(o.UserID) || !ValidID(o.TicketID) ||
-			o.Quantity < 1 || o.Quantity > MaxAmount || o.Price < 1 || o.Price > MaxAmount {
+		if !saga.ValidID(e.ID) || !saga.ValidID(o.UserID) || !saga.ValidID(o.TicketID) ||
+			o.Quantity < 1 || o.Quantity > saga.MaxAmount || o.Price < 1 || o.Price > saga.MaxAmount {
 			t.Fatalf("Decode(%q) accepted %+v %+v", raw, e, o)
 		}
 		again, err := json.Marshal(e)

@@ -54,7 +54,7 @@ func dialOptions() []grpc.DialOption {
 
 // Connect opens the clients for cfg. Their OpenTelemetry instrumentation
 // is off: nothing here exports traces, and it costs CPU on every call.
-func Connect(ctx context.Context, cfg config.Config) (*Clients, error) {
+func Connect(ctx context.Context, cfg config.Common) (*Clients, error) {
 	dial := dialOptions()
 	opts, err := metrics.FirestoreOptions(cfg.FirestoreEmulatorHost, dial...)
 	if err != nil {

@@ -28,7 +28,7 @@ func FuzzDecodeBytes(f *testing.F) {
 		var b body
 		herr := DecodeBytes(raw, &b)
 		if herr != nil {
-			if (herr.Status != http.StatusBadRequest && herr.Status != http.StatusRequestEntityTooLarge) || herr.Code == "" {
+			if st := Status(herr); (st != http.StatusBadRequest && st != http.StatusRequestEntityTooLarge) || herr.Code == "" {
 				t.Fatalf("DecodeBytes(%q) = %+v", raw, herr)
 			}
 			return

@@ -1,9 +1,12 @@
 // Package httpjson holds the JSON conventions of the HTTP API (CONTRACT §2):
-// strict, size-limited request bodies and the error body.
+// strict, size-limited request bodies, and the error body, written from a
+// saga.Error in the one place where an error's kind becomes an HTTP
+// status.
 package httpjson
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,26 +14,19 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
+	"regexp"
 	"strings"
 
 	"github.com/ticketsaga/saga/shared/fault"
+	"github.com/ticketsaga/saga/shared/saga"
 )
 
 // MaxBody is the largest request body accepted.
 const MaxBody = 64 << 10
 
-// Error is a client-facing error with its HTTP status and machine code.
-type Error struct {
-	Status  int
-	Code    string
-	Message string
-}
-
-func (e *Error) Error() string { return e.Code + ": " + e.Message }
-
 // BadRequest returns a 400 error with code.
-func BadRequest(code, format string, args ...any) *Error {
-	return &Error{Status: http.StatusBadRequest, Code: code, Message: fmt.Sprintf(format, args...)}
+func BadRequest(code, format string, args ...any) *saga.Error {
+	return saga.E(saga.Invalid, code, format, args...)
 }
 
 // Decode reads one JSON object into dst, a pointer to a struct of scalar
@@ -40,7 +36,7 @@ func BadRequest(code, format string, args ...any) *Error {
 // would match keys case-insensitively and keep the last of two duplicates,
 // so one body could mean two things), every value a scalar of the field's
 // type. Each failure is a 400 with its own code.
-func Decode(w http.ResponseWriter, r *http.Request, dst any) *Error {
+func Decode(w http.ResponseWriter, r *http.Request, dst any) *saga.Error {
 	raw, herr := ReadBody(w, r)
 	if herr != nil {
 		return herr
@@ -49,12 +45,12 @@ func Decode(w http.ResponseWriter, r *http.Request, dst any) *Error {
 }
 
 // ReadBody reads a request body of at most MaxBody bytes.
-func ReadBody(w http.ResponseWriter, r *http.Request) ([]byte, *Error) {
+func ReadBody(w http.ResponseWriter, r *http.Request) ([]byte, *saga.Error) {
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, &Error{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large", Message: fmt.Sprintf("body exceeds %d bytes", MaxBody)}
+			return nil, saga.E(saga.TooLarge, "body_too_large", "body exceeds %d bytes", MaxBody)
 		}
 		return nil, BadRequest("unreadable_body", "reading the body: %v", err)
 	}
@@ -62,7 +58,7 @@ func ReadBody(w http.ResponseWriter, r *http.Request) ([]byte, *Error) {
 }
 
 // DecodeBytes is Decode on a body already read.
-func DecodeBytes(raw []byte, dst any) *Error {
+func DecodeBytes(raw []byte, dst any) *saga.Error {
 	if herr := checkShape(raw, fieldNames(dst)); herr != nil {
 		return herr
 	}
@@ -80,7 +76,7 @@ func DecodeBytes(raw []byte, dst any) *Error {
 
 // checkShape walks the tokens of raw: one object of known, distinct keys
 // with scalar values, and nothing after it.
-func checkShape(raw []byte, fields map[string]bool) *Error {
+func checkShape(raw []byte, fields map[string]bool) *saga.Error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber() // numbers are judged against their field's type later
 	tok, err := dec.Token()
@@ -174,25 +170,167 @@ type ErrorDetail struct {
 	Message string `json:"message"`
 }
 
-// WriteError answers err in the contract's error shape. An *Error is the
-// client's mistake and answered as it says. A permanent error (a stored
-// record that cannot be read, a request Firestore refuses) is logged at
-// ERROR and answered 409 or 400: repeating the request cannot help. Any
-// other error is a fault, logged and answered 500 (retry later) without its
-// details.
-func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
-	var e *Error
-	switch {
-	case errors.As(err, &e):
-	case errors.Is(err, fault.ErrCorrupt):
-		log.ErrorContext(r.Context(), "request failed on a stored record that cannot be read", "method", r.Method, "path", r.URL.Path, "error", err.Error())
-		e = &Error{Status: http.StatusConflict, Code: "corrupt_record", Message: "a stored record this request needs cannot be read; operators have been alerted"}
-	case fault.IsPermanent(err):
-		log.ErrorContext(r.Context(), "request refused by the store", "method", r.Method, "path", r.URL.Path, "error", err.Error())
-		e = &Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: "the request cannot be stored as it is"}
-	default:
-		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "error", err.Error())
-		e = &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error; retry later"}
+// statusOf is the HTTP status of each kind of error: the one place it is
+// decided.
+var statusOf = map[saga.Kind]int{
+	saga.Invalid:         http.StatusBadRequest,
+	saga.TooLarge:        http.StatusRequestEntityTooLarge,
+	saga.Unauthenticated: http.StatusUnauthorized,
+	saga.Forbidden:       http.StatusForbidden,
+	saga.NotFound:        http.StatusNotFound,
+	saga.Unprocessable:   http.StatusUnprocessableEntity,
+	saga.Corrupt:         http.StatusConflict,
+	saga.Permanent:       http.StatusBadRequest,
+}
+
+// Status is the HTTP status of err.
+func Status(err error) int {
+	if st, ok := statusOf[saga.KindOf(err)]; ok {
+		return st
 	}
-	Write(w, e.Status, ErrorBody{Error: ErrorDetail{Code: e.Code, Message: e.Message}})
+	if fault.IsPermanent(err) {
+		return http.StatusBadRequest
+	}
+	return http.StatusInternalServerError
+}
+
+// WriteError answers err in the contract's error shape. A *saga.Error of a
+// caller's kind is answered as it says (401 with WWW-Authenticate). A
+// corrupt record (409) or any other permanent error (400: repeating the
+// request cannot help) is logged at ERROR with its cause and answered
+// without it. Any other error is a fault, logged and answered 500 (retry
+// later) without its details.
+func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	code := Status(err)
+	var e *saga.Error
+	detail := ErrorDetail{Code: "internal", Message: "internal error; retry later"}
+	switch {
+	case code == http.StatusInternalServerError:
+		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "error", err.Error())
+	case saga.KindOf(err) == saga.Corrupt:
+		log.ErrorContext(r.Context(), "request failed on a stored record that cannot be read", "method", r.Method, "path", r.URL.Path, "error", err.Error())
+		detail = ErrorDetail{Code: "corrupt_record", Message: "a stored record this request needs cannot be read; operators have been alerted"}
+	case errors.As(err, &e) && saga.KindOf(err) != saga.Permanent:
+		detail = ErrorDetail{Code: e.Code, Message: e.Message}
+	default:
+		log.ErrorContext(r.Context(), "request refused by the store", "method", r.Method, "path", r.URL.Path, "error", err.Error())
+		detail = ErrorDetail{Code: "invalid_request", Message: "the request cannot be stored as it is"}
+	}
+	if code == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="ticket-saga"`)
+	}
+	Write(w, code, ErrorBody{Error: detail})
+}
+
+// Handler is an API handler that returns its answer, a status and a body,
+// or an error, which Serve writes with WriteError. It may set headers.
+type Handler func(w http.ResponseWriter, r *http.Request) (int, any, error)
+
+// Serve adapts h to net/http.
+func Serve(log *slog.Logger, h Handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		status, body, err := h(w, r)
+		if err != nil {
+			WriteError(w, r, log, err)
+			return
+		}
+		Write(w, status, body)
+	}
+}
+
+// PathID returns the path value name of r if it is a valid id (saga's
+// rule), or an Invalid error with code.
+func PathID(r *http.Request, name, code string) (string, error) {
+	id := r.PathValue(name)
+	if !saga.ValidID(id) {
+		return "", BadRequest(code, "%s must be %s", name, saga.IDRule)
+	}
+	return id, nil
+}
+
+// Route is one endpoint of a resource API: a method, a path pattern with
+// one wildcard naming the resource, and its handler.
+type Route struct {
+	Method, Path string
+	handler      func(log *slog.Logger, param string) Handler
+}
+
+// Get is a read of the resource named by path's wildcard: read gets a
+// valid id and returns the 200 body.
+func Get(path string, read func(ctx context.Context, id string) (any, error)) Route {
+	return Route{Method: http.MethodGet, Path: path, handler: func(_ *slog.Logger, param string) Handler {
+		return func(_ http.ResponseWriter, r *http.Request) (int, any, error) {
+			id, err := PathID(r, param, "invalid_id")
+			if err != nil {
+				return 0, nil, err
+			}
+			return ok(read(r.Context(), id))
+		}
+	}}
+}
+
+// Put is a write of the resource named by path's wildcard: write gets a
+// valid id and the strictly decoded body B, and returns the 200 body.
+// Pointer fields of B tagged `httpjson:"required"` must be present.
+func Put[B any](path string, write func(ctx context.Context, id string, body B) (any, error)) Route {
+	return Route{Method: http.MethodPut, Path: path, handler: func(_ *slog.Logger, param string) Handler {
+		return func(w http.ResponseWriter, r *http.Request) (int, any, error) {
+			id, err := PathID(r, param, "invalid_id")
+			if err != nil {
+				return 0, nil, err
+			}
+			var body B
+			if err := Decode(w, r, &body); err != nil {
+				return 0, nil, err
+			}
+			if err := requireFields(&body); err != nil {
+				return 0, nil, err
+			}
+			return ok(write(r.Context(), id, body))
+		}
+	}}
+}
+
+func ok(body any, err error) (int, any, error) {
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, body, nil
+}
+
+// Mux serves routes, writing their errors with WriteError. A route's path
+// must have exactly one wildcard.
+func Mux(log *slog.Logger, routes ...Route) http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range routes {
+		m := wildcard.FindAllStringSubmatch(rt.Path, -1)
+		if len(m) != 1 {
+			panic(fmt.Sprintf("httpjson: route %s needs one wildcard", rt.Path))
+		}
+		mux.Handle(rt.Method+" "+rt.Path, Serve(log, rt.handler(log, m[0][1])))
+	}
+	return mux
+}
+
+var wildcard = regexp.MustCompile(`\{(\w+)\}`)
+
+// requireFields returns a missing_field error naming the nil pointer
+// fields of *body tagged `httpjson:"required"`.
+func requireFields(body any) error {
+	v := reflect.ValueOf(body).Elem()
+	if v.Kind() != reflect.Struct {
+		return nil
+	}
+	var missing []string
+	for i := range v.NumField() {
+		f := v.Type().Field(i)
+		if f.Tag.Get("httpjson") == "required" && v.Field(i).Kind() == reflect.Pointer && v.Field(i).IsNil() {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return BadRequest("missing_field", "%s required", strings.Join(missing, ", "))
 }

@@ -3,13 +3,15 @@
 // transaction; the event is published after the commit, and a redelivery
 // re-publishes the stored event with the same event_id instead of running
 // the step again.
+//
+// Saga documents are typed: each service's document struct embeds Outbox,
+// and a step changes the struct, never a map of field names.
 package outbox
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -25,6 +27,7 @@ import (
 
 	"github.com/ticketsaga/saga/shared/event"
 	"github.com/ticketsaga/saga/shared/metrics"
+	"github.com/ticketsaga/saga/shared/saga"
 )
 
 // Publisher publishes saga events.
@@ -57,77 +60,59 @@ func (p *Publisher) Publish(ctx context.Context, m event.Message) error {
 	return nil
 }
 
-// Saga document fields owned by this package.
+// Outbox is the part of every saga document this package owns: the event
+// each step caused, which of them await publishing, and when the document
+// last changed.
+type Outbox struct {
+	Steps     map[string]event.Message `firestore:"steps,omitempty"`
+	Pending   []string                 `firestore:"outbox_pending,omitempty"`
+	UpdatedAt time.Time                `firestore:"updated_at"`
+}
+
+// Field names of Outbox in a saga document, for queries and updates.
 const (
-	FieldSteps   = "steps"
-	FieldPending = "outbox_pending"
+	FieldSteps     = "steps"
+	FieldPending   = "outbox_pending"
+	FieldUpdatedAt = "updated_at"
 )
 
-// Doc is the part of a saga document this package reads.
-type Doc struct {
-	Steps   map[string]event.Message `firestore:"steps"`
-	Pending []string                 `firestore:"outbox_pending"`
+// Box returns the outbox itself: a struct that embeds Outbox is a Document.
+func (o *Outbox) Box() *Outbox { return o }
+
+// Document is a saga document: a struct that embeds Outbox.
+type Document interface{ Box() *Outbox }
+
+// Doc is a pointer to a saga document type T.
+type Doc[T any] interface {
+	*T
+	Document
 }
 
-// Stored returns the event step stored in snap, if the step ran.
-func Stored(snap *firestore.DocumentSnapshot, step string) (event.Message, bool, error) {
-	if snap == nil || !snap.Exists() {
-		return event.Message{}, false, nil
-	}
-	var d Doc
-	if err := snap.DataTo(&d); err != nil {
-		return event.Message{}, false, fmt.Errorf("decode saga document %s: %w", snap.Ref.ID, err)
-	}
-	m, ok := d.Steps[step]
-	return m, ok, nil
+// Ran returns the event step stored, if the step ran.
+func (o *Outbox) Ran(step string) (event.Message, bool) {
+	m, ok := o.Steps[step]
+	return m, ok
 }
 
-// IsPending reports whether step's event of snap awaits publishing.
-func IsPending(snap *firestore.DocumentSnapshot, step string) bool {
-	if snap == nil || !snap.Exists() {
-		return false
+// IsPending reports whether step's event awaits publishing.
+func (o *Outbox) IsPending(step string) bool { return slices.Contains(o.Pending, step) }
+
+// Record stores step's event m, pending.
+func (o *Outbox) Record(step string, m event.Message, now time.Time) {
+	if o.Steps == nil {
+		o.Steps = map[string]event.Message{}
 	}
-	var d Doc
-	if err := snap.DataTo(&d); err != nil {
-		return true
+	o.Steps[step] = m
+	if !o.IsPending(step) {
+		o.Pending = append(o.Pending, step)
 	}
-	return slices.Contains(d.Pending, step)
+	o.UpdatedAt = now
 }
 
-// RecordFields returns the fields that record step's event m in a saga
-// document, to be merged into the step's write.
-func RecordFields(step string, m event.Message) map[string]any {
-	return map[string]any{
-		FieldSteps:   map[string]any{step: m},
-		FieldPending: firestore.ArrayUnion(step),
-	}
-}
-
-// GetTx reads ref in tx; a missing document is a snapshot that does not
-// exist, not an error.
-func GetTx(tx *firestore.Transaction, ref *firestore.DocumentRef) (*firestore.DocumentSnapshot, error) {
-	snap, err := tx.Get(ref)
-	if err != nil && status.Code(err) != codes.NotFound {
-		return nil, fmt.Errorf("read %s: %w", ref.Path, err)
-	}
-	if snap == nil {
-		snap = &firestore.DocumentSnapshot{Ref: ref}
-	}
-	return snap, nil
-}
-
-// ownHistory returns service's records from the events its earlier steps
-// stored for this order.
-func ownHistory(snap *firestore.DocumentSnapshot, service string) []event.Record {
-	if snap == nil || !snap.Exists() {
-		return nil
-	}
-	var d Doc
-	if err := snap.DataTo(&d); err != nil {
-		return nil
-	}
+// History returns service's records from the events its steps stored.
+func (o *Outbox) History(service string) []event.Record {
 	var recs []event.Record
-	for _, m := range d.Steps {
+	for _, m := range o.Steps {
 		if env, err := event.Decode(m.Data); err == nil {
 			recs = append(recs, env.Records(service)...)
 		}
@@ -135,22 +120,9 @@ func ownHistory(snap *firestore.DocumentSnapshot, service string) []event.Record
 	return recs
 }
 
-// Decision is what a step decided: the event it causes and the saga fields
-// it changes.
-type Decision struct {
-	Event  event.Type
-	Reason string
-	Fields map[string]any
-}
-
-// Decide runs inside the step's transaction with the saga document and the
-// documents the step asked for, all read in one round trip (a missing one
-// is a snapshot that does not exist). It writes business documents through
-// tx and decides. An error aborts the step.
-type Decide func(tx *firestore.Transaction, saga *firestore.DocumentSnapshot, docs []*firestore.DocumentSnapshot) (Decision, error)
-
-// Steps runs one service's saga steps against its saga collection, one
-// document per order.
+// Steps is one service's outbox on its saga collection, one document per
+// order: it publishes what steps committed, marks it published, and sweeps
+// what was left unpublished.
 type Steps struct {
 	FS         *firestore.Client
 	Collection string
@@ -176,49 +148,63 @@ func (s *Steps) Committed(step string) {
 	}
 }
 
+// Ref is the saga document of order id.
+func (s *Steps) Ref(id string) *firestore.DocumentRef { return s.FS.Collection(s.Collection).Doc(id) }
+
+// Runner runs steps on saga documents of type T.
+type Runner[T any, P Doc[T]] struct {
+	*Steps
+}
+
+// Decide runs inside the step's transaction with the saga document (zero
+// when it does not exist yet) and the documents the step asked for, all
+// read in one round trip (a missing one is a snapshot that does not exist).
+// It changes the saga document, writes business documents through tx, and
+// decides. An error aborts the step.
+type Decide[P any] func(tx *firestore.Transaction, rec P, docs []*firestore.DocumentSnapshot) (saga.Outcome, error)
+
 // Run runs step for the order of in at most once. The first run commits
-// decide's changes with the resulting event; every run publishes that event
-// while it is pending. It returns the step's event.
-func (s *Steps) Run(ctx context.Context, step string, in event.Envelope, reads []*firestore.DocumentRef, decide Decide) (event.Message, error) {
-	ref := s.FS.Collection(s.Collection).Doc(in.ID)
+// decide's changes and the saga document with the resulting event; every
+// run publishes that event while it is pending, and a replay (in.Replay)
+// publishes it again in any case. It returns the step's event.
+func (r Runner[T, P]) Run(ctx context.Context, step string, in event.Envelope, reads []*firestore.DocumentRef, decide Decide[P]) (event.Message, error) {
+	ref := r.Ref(in.ID)
 	var (
 		msg     event.Message
 		pending bool
 	)
-	err := s.FS.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+	err := r.FS.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		snaps, err := tx.GetAll(append([]*firestore.DocumentRef{ref}, reads...))
 		if err != nil {
 			return fmt.Errorf("read %s and its documents: %w", ref.Path, err)
 		}
-		snap := snaps[0]
-		stored, ran, err := Stored(snap, step)
-		if err != nil {
-			return err
+		var rec T
+		p := P(&rec)
+		if snaps[0].Exists() {
+			if err := snaps[0].DataTo(p); err != nil {
+				return saga.CorruptRecord(ref.Path, err)
+			}
 		}
-		if ran {
-			msg, pending = stored, IsPending(snap, step)
+		box := p.Box()
+		if stored, ok := box.Ran(step); ok {
+			msg, pending = stored, box.IsPending(step)
 			return nil
 		}
-		d, err := decide(tx, snap, snaps[1:])
+		d, err := decide(tx, p, snaps[1:])
 		if err != nil {
 			return err
 		}
-		in := in.WithRecords(s.Service, ownHistory(snap, s.Service))
-		now := s.Now().UTC()
-		msg, err = event.NewMessage(in, d.Event, s.Service, uuid.NewString(), d.Reason, now)
-		if err != nil {
+		now := r.Now().UTC()
+		in := in.WithRecords(r.Service, box.History(r.Service))
+		if msg, err = event.NewMessage(in, d.Event, r.Service, uuid.NewString(), d.Reason, now); err != nil {
 			return err
 		}
+		box.Record(step, msg, now)
 		pending = true
-		fields := RecordFields(step, msg)
-		for k, v := range d.Fields {
-			fields[k] = v
-		}
-		fields["updated_at"] = now
-		return tx.Set(ref, fields, firestore.MergeAll)
+		return tx.Set(ref, p)
 	})
 	if err != nil {
-		return event.Message{}, fmt.Errorf("%s step %s for order %s: %w", s.Service, step, in.ID, err)
+		return event.Message{}, fmt.Errorf("%s step %s for order %s: %w", r.Service, step, in.ID, err)
 	}
 	if in.Replay {
 		// Self-healing: the sweep replays an event because the order is
@@ -226,17 +212,17 @@ func (s *Steps) Run(ctx context.Context, step string, in event.Envelope, reads [
 		// downstream. Send it again, marked, whether or not it was
 		// published; consumers absorb it if it was not lost.
 		if pending {
-			s.Committed(step)
-			return msg, s.Publish(ctx, ref, step, msg.AsReplay())
+			r.Committed(step)
+			return msg, r.Publish(ctx, ref, step, msg.AsReplay())
 		}
-		return msg, s.Publisher.Publish(ctx, msg.AsReplay())
+		return msg, r.Publisher.Publish(ctx, msg.AsReplay())
 	}
 	if !pending {
 		// Already published: a duplicate delivery causes no new event.
 		return msg, nil
 	}
-	s.Committed(step)
-	if err := s.Publish(ctx, ref, step, msg); err != nil {
+	r.Committed(step)
+	if err := r.Publish(ctx, ref, step, msg); err != nil {
 		return event.Message{}, err
 	}
 	return msg, nil
@@ -256,80 +242,17 @@ func (s *Steps) Publish(ctx context.Context, ref *firestore.DocumentRef, step st
 	return nil
 }
 
-// SweepResult is what one outbox sweep did.
-type SweepResult struct {
-	Republished int
-	Failed      int
-	// Errors are the first failures, each naming its document.
-	Errors []error
-}
-
-// sweepPage is how many saga documents the outbox sweep reads at a time.
-const sweepPage = 300
-
-// Sweep publishes the events of steps that were committed but are still
-// unpublished after grace (their service crashed, or its publish failed and
-// no redelivery came). Publishing twice is harmless: consumers absorb it. It
-// pages through any number of documents and keeps going past one that
-// fails; the error is for a query that failed.
-func (s *Steps) Sweep(ctx context.Context, steps []string) (SweepResult, error) {
-	var res SweepResult
-	cutoff := s.Now().Add(-s.Grace)
-	q := s.FS.Collection(s.Collection).Where(FieldPending, "array-contains-any", steps).OrderBy(firestore.DocumentID, firestore.Asc).Limit(sweepPage)
-	var last *firestore.DocumentSnapshot
-	for {
-		pq := q
-		if last != nil {
-			pq = q.StartAfter(last)
-		}
-		snaps, err := pq.Documents(ctx).GetAll()
-		if err != nil {
-			return res, fmt.Errorf("sweep %s outbox: %w", s.Collection, err)
-		}
-		for _, snap := range snaps {
-			n, err := s.sweepOne(ctx, snap, cutoff)
-			res.Republished += n
-			if err != nil {
-				res.Failed++
-				if len(res.Errors) < 20 {
-					res.Errors = append(res.Errors, fmt.Errorf("%s/%s: %w", s.Collection, snap.Ref.ID, err))
-				}
-			}
-		}
-		if len(snaps) < sweepPage {
-			return res, nil
-		}
-		last = snaps[len(snaps)-1]
+// GetTx reads ref in tx; a missing document is a snapshot that does not
+// exist, not an error.
+func GetTx(tx *firestore.Transaction, ref *firestore.DocumentRef) (*firestore.DocumentSnapshot, error) {
+	snap, err := tx.Get(ref)
+	if err != nil && status.Code(err) != codes.NotFound {
+		return nil, fmt.Errorf("read %s: %w", ref.Path, err)
 	}
-}
-
-func (s *Steps) sweepOne(ctx context.Context, snap *firestore.DocumentSnapshot, cutoff time.Time) (int, error) {
-	var d struct {
-		Doc
-		UpdatedAt time.Time `firestore:"updated_at"`
+	if snap == nil {
+		snap = &firestore.DocumentSnapshot{Ref: ref}
 	}
-	if err := snap.DataTo(&d); err != nil {
-		return 0, fmt.Errorf("undecodable saga document: %w", err)
-	}
-	if d.UpdatedAt.After(cutoff) {
-		return 0, nil
-	}
-	n := 0
-	for _, step := range d.Pending {
-		m, ok := d.Steps[step]
-		if !ok {
-			continue
-		}
-		if err := s.Publisher.Publish(ctx, m); err != nil {
-			return n, err
-		}
-		if _, err := snap.Ref.Update(ctx, []firestore.Update{{Path: FieldPending, Value: firestore.ArrayRemove(step)}}); err != nil {
-			return n, fmt.Errorf("mark %s published: %w", step, err)
-		}
-		n++
-		s.Log.InfoContext(ctx, "outbox sweep published a stranded event", "order_id", snap.Ref.ID, "step", step, "event_type", m.Type, "event_id", m.EventID)
-	}
-	return n, nil
+	return snap, nil
 }
 
 // Wait writes the publish marks still pending, for a graceful shutdown.
@@ -340,30 +263,20 @@ func (s *Steps) Wait() {
 	}
 }
 
-// SweepHandler serves the outbox sweep as a task endpoint (Cloud Scheduler
-// in production, the local runner's ticker in `make run`). Documents that
-// fail are logged and left for the next sweep; only a sweep that could not
-// run answers 500.
-func (s *Steps) SweepHandler(steps []string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		res, err := s.Sweep(r.Context(), steps)
-		s.LogSweep(r.Context(), res)
-		if err != nil {
-			s.Log.ErrorContext(r.Context(), "outbox sweep failed", "collection", s.Collection, "error", err.Error())
-			http.Error(w, `{"error":{"code":"sweep_failed","message":"outbox sweep failed; see logs"}}`, http.StatusInternalServerError)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"republished":%d,"failed":%d}`+"\n", res.Republished, res.Failed)
-	})
-}
-
-// LogSweep logs the failures of an outbox sweep, once each.
-func (s *Steps) LogSweep(ctx context.Context, res SweepResult) {
-	for _, err := range res.Errors {
-		s.Log.ErrorContext(ctx, "outbox sweep: a document failed; the next sweep tries it again", "collection", s.Collection, "error", err.Error())
+// Read returns the document id of collection decoded as a T, nil when it
+// does not exist, or a saga.Corrupt error when it cannot be decoded: a read
+// model's read.
+func Read[T any](ctx context.Context, fs *firestore.Client, collection, id string) (*T, error) {
+	snap, err := fs.Collection(collection).Doc(id).Get(ctx)
+	if status.Code(err) == codes.NotFound {
+		return nil, nil
 	}
-	if extra := res.Failed - len(res.Errors); extra > 0 {
-		s.Log.ErrorContext(ctx, "outbox sweep: more documents failed", "collection", s.Collection, "count", extra)
+	if err != nil {
+		return nil, fmt.Errorf("read %s/%s: %w", collection, id, err)
 	}
+	var d T
+	if err := snap.DataTo(&d); err != nil {
+		return nil, saga.CorruptRecord(collection+"/"+id, err)
+	}
+	return &d, nil
 }

@@ -2,9 +2,10 @@ package push
 
 import (
 	"bytes"
-	"errors"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/ticketsaga/saga/shared/saga"
 )
 
 // FuzzDecode: any push body is decoded or refused as poison, never a
@@ -18,13 +19,13 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		m, err := Decode(httptest.NewRequest("POST", "/push/events", bytes.NewReader(raw)))
-		if err != nil && !errors.Is(err, ErrPoison) {
+		if err != nil && saga.KindOf(err) != saga.Permanent {
 			t.Fatalf("Decode(%q) = %v, not poison", raw, err)
 		}
 		if err == nil {
 			_ = m.EventType()
 			_ = m.SubscriptionName()
-			if _, err := Envelope(m); err != nil && !errors.Is(err, ErrPoison) {
+			if _, err := Envelope(m); err != nil && saga.KindOf(err) != saga.Permanent {
 				t.Fatalf("Envelope of %q = %v, not poison", raw, err)
 			}
 		}

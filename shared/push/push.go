@@ -5,7 +5,6 @@ package push
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +14,7 @@ import (
 	"github.com/ticketsaga/saga/shared/event"
 	"github.com/ticketsaga/saga/shared/fault"
 	"github.com/ticketsaga/saga/shared/metrics"
+	"github.com/ticketsaga/saga/shared/saga"
 )
 
 // MaxBody bounds a push request: Pub/Sub messages are at most 10 MB, ours
@@ -31,16 +31,7 @@ type Message struct {
 }
 
 // EventType returns the message's event_type attribute.
-func (m Message) EventType() event.Type { return event.Type(m.Attributes[event.AttrEventType]) }
-
-// ErrPoison marks a message that can never succeed: it is logged at ERROR
-// and acked, so it is not retried forever.
-var ErrPoison = errors.New("poison message")
-
-// Poison wraps err as a poison-message error.
-func Poison(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrPoison, fmt.Sprintf(format, args...))
-}
+func (m Message) EventType() saga.EventType { return saga.EventType(m.Attributes[saga.AttrEventType]) }
 
 type body struct {
 	Message struct {
@@ -54,7 +45,7 @@ type body struct {
 	DeliveryAttempt int    `json:"deliveryAttempt"`
 }
 
-// Decode reads a standard push body. A failure wraps ErrPoison.
+// Decode reads a standard push body. A failure is poison (saga.Permanent).
 func Decode(r *http.Request) (Message, error) {
 	m, raw, err := decodeHead(r)
 	if err != nil {
@@ -70,11 +61,11 @@ func decodeHead(r *http.Request) (Message, json.RawMessage, error) {
 		return Message{}, nil, fmt.Errorf("read push body: %w", err)
 	}
 	if len(raw) > MaxBody {
-		return Message{}, nil, Poison("push body over %d bytes", MaxBody)
+		return Message{}, nil, saga.Poison("push body over %d bytes", MaxBody)
 	}
 	var b body
 	if err := json.Unmarshal(raw, &b); err != nil {
-		return Message{}, nil, Poison("push body: %v", err)
+		return Message{}, nil, saga.Poison("push body: %v", err)
 	}
 	return Message{ID: b.Message.MessageID, DeliveryAttempt: b.DeliveryAttempt,
 		Attributes: b.Message.Attributes, Subscription: b.Subscription}, b.Message.Data, nil
@@ -85,21 +76,16 @@ func (m *Message) decodeData(raw json.RawMessage) error {
 		return nil
 	}
 	if err := json.Unmarshal(raw, &m.Data); err != nil {
-		return Poison("push data: %v", err)
+		return saga.Poison("push data: %v", err)
 	}
 	return nil
 }
 
-// Func handles one push message. nil acks; an error wrapping ErrPoison, or
+// Func handles one push message. nil acks; a poison message (saga.Poison), or
 // any permanent error (fault.IsPermanent), is logged at ERROR and acked; any
 // other error is a fault and asks Pub/Sub to retry with the subscription's
 // backoff.
 type Func func(ctx context.Context, m Message) error
-
-// AttrRedriveTo marks a message redriven from the dead-letter topic: only
-// the named subscription handles it. Subscription filters route it in
-// production; the handler checks it too, for the emulator.
-const AttrRedriveTo = "redrive_to"
 
 // FailureRecorder remembers why a message failed, for operators: a
 // message that keeps failing ends on the dead-letter topic, and the record
@@ -112,8 +98,36 @@ type FailureRecorder interface {
 // subscription per service, its handlers chosen by event_type.
 const Path = "/push/events"
 
-// Routes maps the event types an endpoint handles to their handlers.
-type Routes map[event.Type]Func
+// Routes builds the handlers of a push endpoint from a service's step
+// table (which event type runs which step) and its steps: each decodes the
+// message's envelope and runs its step. Every step of the table must exist,
+// and every step must run for some event type.
+func Routes(table saga.Steps, steps map[string]event.Step, log *slog.Logger) (map[saga.EventType]Func, error) {
+	if err := saga.CheckSteps(table, steps); err != nil {
+		return nil, err
+	}
+	out := map[saga.EventType]Func{}
+	for t, name := range table {
+		step := steps[name]
+		out[t] = func(ctx context.Context, m Message) error {
+			in, err := Envelope(m)
+			if err != nil {
+				return err
+			}
+			res, err := step(ctx, m.EventType(), in)
+			if err != nil {
+				return err
+			}
+			level := slog.LevelDebug
+			if res.Type.Unhappy() {
+				level = slog.LevelInfo
+			}
+			log.Log(ctx, level, "step ran", "step", name, "order_id", in.ID, "cause", m.EventType(), "result", res.Type, "event_id", res.EventID)
+			return nil
+		}
+	}
+	return out, nil
+}
 
 // Endpoint builds push handlers.
 type Endpoint struct {
@@ -125,7 +139,7 @@ type Endpoint struct {
 // of its event_type, and other types are acked untouched, because the
 // emulator ignores subscription filters. Only messages the endpoint handles
 // have their data decoded.
-func (e Endpoint) Handler(routes Routes) http.Handler {
+func (e Endpoint) Handler(routes map[saga.EventType]Func) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		m, data, err := decodeHead(r)
@@ -145,9 +159,9 @@ func (e Endpoint) Handler(routes Routes) http.Handler {
 			return
 		}
 		log := e.Log.With("path", r.URL.Path, "subscription", m.SubscriptionName(), "message_id", m.ID,
-			"delivery_attempt", m.DeliveryAttempt, "event_type", m.Attributes[event.AttrEventType],
-			"order_id", m.Attributes[event.AttrOrderID], "event_id", m.Attributes[event.AttrEventID])
-		if errors.Is(err, ErrPoison) || fault.IsPermanent(err) {
+			"delivery_attempt", m.DeliveryAttempt, "event_type", m.Attributes[saga.AttrEventType],
+			"order_id", m.Attributes[saga.AttrOrderID], "event_id", m.Attributes[saga.AttrEventID])
+		if fault.IsPermanent(err) {
 			// Retrying cannot help: five attempts and a dead letter would
 			// only delay the operator who must look at it.
 			metrics.PoisonMessages.Add(1)
@@ -177,20 +191,21 @@ func (m Message) SubscriptionName() string {
 // For reports whether subscription sub should handle m: every message but
 // one redriven to another subscription.
 func (m Message) For(sub string) bool {
-	to := m.Attributes[AttrRedriveTo]
+	to := m.Attributes[saga.AttrRedriveTo]
 	return to == "" || sub == "" || to == sub
 }
 
 // Envelope decodes m's data as a saga envelope, checking that it belongs to
-// the order named in the attributes. A failure wraps ErrPoison.
+// the order named in the attributes. A failure is poison.
 func Envelope(m Message) (event.Envelope, error) {
 	e, err := event.Decode(m.Data)
 	if err != nil {
-		return event.Envelope{}, Poison("%v", err)
+		return event.Envelope{}, saga.Poison("%v", err)
 	}
-	if id := m.Attributes[event.AttrOrderID]; id != e.ID {
-		return event.Envelope{}, Poison("order_id attribute %q does not match envelope id %q", id, e.ID)
+	if id := m.Attributes[saga.AttrOrderID]; id != e.ID {
+		return event.Envelope{}, saga.Poison("order_id attribute %q does not match envelope id %q", id, e.ID)
 	}
-	e.Replay = m.Attributes[event.AttrReplay] != ""
+	e.Replay = m.Attributes[saga.AttrReplay] != ""
+	e.Source = m.Attributes[saga.AttrSource]
 	return e, nil
 }

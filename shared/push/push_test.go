@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -15,7 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/ticketsaga/saga/shared/event"
-	"github.com/ticketsaga/saga/shared/fault"
+	"github.com/ticketsaga/saga/shared/saga"
 )
 
 func TestHandlerAckOrRetry(t *testing.T) {
@@ -35,8 +36,8 @@ func TestHandlerAckOrRetry(t *testing.T) {
 		{"handled ok", msg("started-order"), nil, 204, true},
 		{"not handled", msg("granted-ticket"), errors.New("must not be called"), 204, false},
 		{"fault", msg("started-order"), errors.New("firestore down"), 500, true},
-		{"poison", msg("started-order"), Poison("bad"), 204, true},
-		{"corrupt document", msg("started-order"), fmt.Errorf("consume: %w", fault.Corrupt("point_sagas/o1", errors.New("bad"))), 204, true},
+		{"poison", msg("started-order"), saga.Poison("bad"), 204, true},
+		{"corrupt document", msg("started-order"), fmt.Errorf("consume: %w", saga.CorruptRecord("point_sagas/o1", errors.New("bad"))), 204, true},
 		{"refused by firestore", msg("started-order"), status.Error(codes.InvalidArgument, "bad name"), 204, true},
 		{"unavailable", msg("started-order"), status.Error(codes.Unavailable, "down"), 500, true},
 		{"garbage", `not json`, nil, 204, false},
@@ -44,7 +45,7 @@ func TestHandlerAckOrRetry(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			called := false
-			h := Endpoint{Log: log}.Handler(Routes{event.StartedOrder: func(ctx context.Context, m Message) error {
+			h := Endpoint{Log: log}.Handler(map[saga.EventType]Func{saga.StartedOrder: func(ctx context.Context, m Message) error {
 				called = true
 				return tc.result
 			}})
@@ -60,11 +61,11 @@ func TestHandlerAckOrRetry(t *testing.T) {
 func TestEnvelopeChecksOrderID(t *testing.T) {
 	t.Parallel()
 	m := Message{Data: []byte(`{"id":"o1","order":{"user_id":"u","ticket_id":"t","quantity":1,"price":1}}`),
-		Attributes: map[string]string{event.AttrOrderID: "o2"}}
-	if _, err := Envelope(m); !errors.Is(err, ErrPoison) {
-		t.Fatalf("err = %v, want ErrPoison", err)
+		Attributes: map[string]string{saga.AttrOrderID: "o2"}}
+	if _, err := Envelope(m); saga.KindOf(err) != saga.Permanent {
+		t.Fatalf("err = %v, want poison", err)
 	}
-	m.Attributes[event.AttrOrderID] = "o1"
+	m.Attributes[saga.AttrOrderID] = "o1"
 	if _, err := Envelope(m); err != nil {
 		t.Fatalf("err = %v", err)
 	}
@@ -74,7 +75,7 @@ func TestRedrivenMessageOnlyForItsSubscription(t *testing.T) {
 	t.Parallel()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	called := 0
-	h := Endpoint{Log: log}.Handler(Routes{event.StartedOrder: func(ctx context.Context, m Message) error { called++; return nil }})
+	h := Endpoint{Log: log}.Handler(map[saga.EventType]Func{saga.StartedOrder: func(ctx context.Context, m Message) error { called++; return nil }})
 	body := func(sub string) string {
 		return `{"message":{"data":"e30=","attributes":{"event_type":"started-order","redrive_to":"point-events"}},"subscription":"projects/p/subscriptions/` + sub + `"}`
 	}
@@ -93,11 +94,11 @@ func TestRedrivenMessageOnlyForItsSubscription(t *testing.T) {
 func TestHandlerDispatchesByEventType(t *testing.T) {
 	t.Parallel()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	var got []event.Type
-	route := func(t event.Type) Func {
+	var got []saga.EventType
+	route := func(t saga.EventType) Func {
 		return func(ctx context.Context, m Message) error { got = append(got, t); return nil }
 	}
-	h := Endpoint{Log: log}.Handler(Routes{event.FailedTicket: route(event.FailedTicket), event.CanceledTicket: route(event.CanceledTicket)})
+	h := Endpoint{Log: log}.Handler(map[saga.EventType]Func{saga.FailedTicket: route(saga.FailedTicket), saga.CanceledTicket: route(saga.CanceledTicket)})
 	for _, typ := range []string{"canceled-ticket", "started-order", "failed-ticket"} {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest("POST", Path, strings.NewReader(`{"message":{"data":"e30=","attributes":{"event_type":"`+typ+`"}},"subscription":"s"}`)))
@@ -105,7 +106,7 @@ func TestHandlerDispatchesByEventType(t *testing.T) {
 			t.Fatalf("%s: status %d", typ, w.Code)
 		}
 	}
-	if len(got) != 2 || got[0] != event.CanceledTicket || got[1] != event.FailedTicket {
+	if len(got) != 2 || got[0] != saga.CanceledTicket || got[1] != saga.FailedTicket {
 		t.Fatalf("handled %v, want [canceled-ticket failed-ticket]", got)
 	}
 }
@@ -117,12 +118,48 @@ func TestEnvelopeCarriesTheReplayMark(t *testing.T) {
 		attrs map[string]string
 		want  bool
 	}{
-		{map[string]string{event.AttrOrderID: "o1"}, false},
-		{map[string]string{event.AttrOrderID: "o1", event.AttrReplay: "1"}, true},
+		{map[string]string{saga.AttrOrderID: "o1"}, false},
+		{map[string]string{saga.AttrOrderID: "o1", saga.AttrReplay: "1"}, true},
 	} {
 		e, err := Envelope(Message{Data: data, Attributes: tc.attrs})
 		if err != nil || e.Replay != tc.want {
 			t.Errorf("Envelope(%v) replay = %v, %v; want %v", tc.attrs, e.Replay, err, tc.want)
 		}
+	}
+}
+
+// TestRoutesFollowTheTable: the push routes run the step of each event type
+// in the table, and a table naming a step that does not exist (or a step
+// no event runs) is refused.
+func TestRoutesFollowTheTable(t *testing.T) {
+	t.Parallel()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var ran []string
+	step := func(name string) event.Step {
+		return func(ctx context.Context, typ saga.EventType, in event.Envelope) (event.Message, error) {
+			ran = append(ran, name+":"+string(typ))
+			return event.Message{}, nil
+		}
+	}
+	table := saga.Steps{saga.FailedTicket: "refund", saga.CanceledTicket: "refund", saga.StartedOrder: "consume"}
+	routes, err := Routes(table, map[string]event.Step{"refund": step("refund"), "consume": step("consume")}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := `{"id":"o1","order":{"user_id":"u","ticket_id":"t","quantity":1,"price":1}}`
+	for _, typ := range []saga.EventType{saga.CanceledTicket, saga.StartedOrder} {
+		m := Message{Data: []byte(data), Attributes: map[string]string{saga.AttrOrderID: "o1", saga.AttrEventType: string(typ)}}
+		if err := routes[typ](context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := []string{"refund:canceled-ticket", "consume:started-order"}; !slices.Equal(ran, want) {
+		t.Errorf("ran %v, want %v", ran, want)
+	}
+	if _, err := Routes(table, map[string]event.Step{"refund": step("refund")}, log); err == nil {
+		t.Error("a table naming a missing step was accepted")
+	}
+	if _, err := Routes(table, map[string]event.Step{"refund": step("refund"), "consume": step("consume"), "grant": step("grant")}, log); err == nil {
+		t.Error("a step no event runs was accepted")
 	}
 }

@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/api/idtoken"
 	"google.golang.org/api/option"
 )
 
@@ -57,7 +56,7 @@ func TestVerifier(t *testing.T) {
 	}}})
 	const aud, sa = "https://point-service.example.run.app", "push-invoker@p.iam.gserviceaccount.com"
 	v, err := New(context.Background(), aud, []string{sa, "ops@example.com"}, slog.New(slog.NewTextHandler(io.Discard, nil)),
-		idtoken.ClientOption(option.WithHTTPClient(&http.Client{Transport: keySet{jwks}})))
+		option.WithHTTPClient(&http.Client{Transport: keySet{jwks}}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -69,7 +70,7 @@ func (a *App) Handler() http.Handler {
 }
 
 // Secure sets the verifiers cfg asks for.
-func (a *App) Secure(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+func (a *App) Secure(ctx context.Context, cfg config.Common, log *slog.Logger) error {
 	var err error
 	if cfg.PushServiceAccount != "" {
 		if a.PushAuth, err = pushauth.New(ctx, cfg.AuthAudience, []string{cfg.PushServiceAccount}, log); err != nil {
@@ -86,15 +87,30 @@ func (a *App) Secure(ctx context.Context, cfg config.Config, log *slog.Logger) e
 			return err
 		}
 	}
+	a.Pprof = cfg.Pprof
 	return nil
 }
 
+// Config is a service's configuration: it has the common part.
+type Config interface{ Base() config.Common }
+
+// Options is what a test or a drill hands a service beside its
+// configuration: test hooks, never set in production.
+type Options struct {
+	// AfterCommit, when set, runs between a step's commit and its
+	// publish: the fault switch that proves a crash there loses nothing.
+	AfterCommit func(step string)
+}
+
 // Build wires a service from its configuration.
-type Build func(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
+type Build[C Config] func(ctx context.Context, cfg C, log *slog.Logger, opts Options) (*App, error)
+
+// Load reads a service's configuration through getenv.
+type Load[C Config] func(getenv func(string) string) (C, error)
 
 // Main is a service's whole main: configuration from the environment, the
 // logger, the wiring, and serving on $PORT until SIGTERM.
-func Main(service string, build Build) {
+func Main[C Config](load Load[C], build Build[C]) {
 	// Collect garbage less often: a service holds little live memory, and
 	// GC was a visible share of the CPU per saga. The memory limit keeps
 	// it safe on a 512 MiB Cloud Run instance. Both yield to GOGC and
@@ -119,8 +135,8 @@ func Main(service string, build Build) {
 		stop()
 		panic(http.ErrAbortHandler)
 	}
-	if err := run(ctx, service, build, crash); err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", service, err)
+	if err := run(ctx, load, build, crash); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	if crashed.Load() {
@@ -128,57 +144,73 @@ func Main(service string, build Build) {
 	}
 }
 
-func run(ctx context.Context, service string, build Build, crash func()) error {
-	cfg, err := config.Load(service, os.Getenv)
+func run[C Config](ctx context.Context, load Load[C], build Build[C], crash func()) error {
+	cfg, err := load(os.Getenv)
 	if err != nil {
 		return err
 	}
-	cfg.Crash = crash
-	log := logging.New(os.Stdout, service, cfg.ProjectID, cfg.LogLevel)
-	app, err := build(ctx, cfg, log)
+	base := cfg.Base()
+	log := logging.New(os.Stdout, base.Service, base.ProjectID, base.LogLevel)
+	opts, err := Faults(os.Getenv, log, crash)
 	if err != nil {
 		return err
+	}
+	app, err := build(ctx, cfg, log, opts)
+	if err != nil {
+		return fmt.Errorf("%s: %w", base.Service, err)
 	}
 	defer app.Close()
-	app.Pprof = cfg.Pprof
-	if err := app.Secure(ctx, cfg, log); err != nil {
+	if err := app.Secure(ctx, base, log); err != nil {
 		return err
 	}
-	return Run(ctx, log, ":"+cfg.Port, app.Handler())
+	return Run(ctx, log, ":"+base.Port, app.Handler())
 }
 
 // Lazy builds the app from the environment on first use: the entry point
 // for functions-framework-go, whose registrations happen in init.
-func Lazy(service string, build Build) func() *App {
+func Lazy[C Config](load Load[C], build Build[C]) func() *App {
 	return sync.OnceValue(func() *App {
-		cfg, err := config.Load(service, os.Getenv)
+		cfg, err := load(os.Getenv)
 		if err != nil {
 			panic(err)
 		}
-		log := logging.New(os.Stdout, service, cfg.ProjectID, cfg.LogLevel)
-		app, err := build(context.Background(), cfg, log)
+		base := cfg.Base()
+		log := logging.New(os.Stdout, base.Service, base.ProjectID, base.LogLevel)
+		app, err := build(context.Background(), cfg, log, Options{})
 		if err == nil {
-			err = app.Secure(context.Background(), cfg, log)
+			err = app.Secure(context.Background(), base, log)
 		}
 		if err != nil {
-			panic(fmt.Sprintf("%s: %v", service, err))
+			panic(fmt.Sprintf("%s: %v", base.Service, err))
 		}
 		return app
 	})
 }
 
-// CrashHook returns the outbox's AfterCommit hook for cfg's fault switch,
-// or nil when it is off.
-func CrashHook(cfg config.Config, log *slog.Logger) func(step string) {
-	if cfg.CrashAfterCommit <= 0 {
+// Faults reads the test-only fault switch FAULT_CRASH_AFTER_COMMIT (the
+// probability that the service crashes right after a step's commit,
+// before publishing; `make run` restarts it, as Cloud Run would) into
+// Options. crash is how it crashes.
+func Faults(getenv func(string) string, log *slog.Logger, crash func()) (Options, error) {
+	v := getenv("FAULT_CRASH_AFTER_COMMIT")
+	if v == "" {
+		return Options{}, nil
+	}
+	p, err := strconv.ParseFloat(v, 64)
+	if err != nil || p < 0 || p > 1 {
+		return Options{}, fmt.Errorf("FAULT_CRASH_AFTER_COMMIT=%q: want a probability from 0 to 1", v)
+	}
+	return Options{AfterCommit: CrashHook(p, log, crash)}, nil
+}
+
+// CrashHook returns a fault switch that calls crash after a fraction p of
+// the commits, or nil when p is 0.
+func CrashHook(p float64, log *slog.Logger, crash func()) func(step string) {
+	if p <= 0 {
 		return nil
 	}
-	crash := cfg.Crash
-	if crash == nil {
-		crash = func() { os.Exit(3) }
-	}
 	return func(step string) {
-		if rand.Float64() < cfg.CrashAfterCommit {
+		if rand.Float64() < p {
 			log.Warn("fault switch: crashing after commit, before publish", "step", step)
 			crash()
 		}

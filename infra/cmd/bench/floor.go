@@ -70,9 +70,9 @@ func throwaway(ctx context.Context, c *pubsub.Client, project, name, base string
 	var subs []string
 	cleanup := func() {
 		for _, s := range subs {
-			c.SubscriptionAdminClient.DeleteSubscription(context.WithoutCancel(ctx), &pubsubpb.DeleteSubscriptionRequest{Subscription: s})
+			_ = c.SubscriptionAdminClient.DeleteSubscription(context.WithoutCancel(ctx), &pubsubpb.DeleteSubscriptionRequest{Subscription: s})
 		}
-		c.TopicAdminClient.DeleteTopic(context.WithoutCancel(ctx), &pubsubpb.DeleteTopicRequest{Topic: topic})
+		_ = c.TopicAdminClient.DeleteTopic(context.WithoutCancel(ctx), &pubsubpb.DeleteTopicRequest{Topic: topic})
 	}
 	for i := range n {
 		sub := fmt.Sprintf("projects/%s/subscriptions/%s-%s-%d", project, name, suffix, i)
@@ -147,7 +147,7 @@ func threeHopChain(ctx context.Context, c *pubsub.Client, project string, n, sub
 		case h == 3:
 			done <- attrs["seq"]
 		default: // the next hop is published before the ack, as a saga step does
-			pub.Load().Publish(ctx, &pubsub.Message{Data: []byte("x"), Attributes: map[string]string{"seq": attrs["seq"], "hop": strconv.Itoa(h + 1)}}).Get(ctx)
+			_, _ = pub.Load().Publish(ctx, &pubsub.Message{Data: []byte("x"), Attributes: map[string]string{"seq": attrs["seq"], "hop": strconv.Itoa(h + 1)}}).Get(ctx)
 		}
 	})
 	defer srv.Close()

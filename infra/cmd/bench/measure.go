@@ -20,6 +20,7 @@ import (
 	"github.com/ticketsaga/saga/shared/event"
 	"github.com/ticketsaga/saga/shared/metrics"
 	"github.com/ticketsaga/saga/shared/push"
+	"github.com/ticketsaga/saga/shared/saga"
 )
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -213,7 +214,7 @@ func measurePhase(ctx context.Context, e env, label string, conc int, d time.Dur
 // /proc/PID/stat (fields 14 and 15, in clock ticks of 10 ms).
 func cpuTime(pids map[string]int) (time.Duration, error) {
 	var total time.Duration
-	for _, name := range []string{event.OrderService, event.PointService, event.TicketService} {
+	for _, name := range []string{saga.OrderService, saga.PointService, saga.TicketService} {
 		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pids[name]))
 		if err != nil {
 			return 0, fmt.Errorf("CPU of %s: %w", name, err)
@@ -297,7 +298,7 @@ func flash(ctx context.Context, ticketURL, label string, deliveries, conc int, s
 	for i := range bodies {
 		orderID := fmt.Sprintf("%s-order-%d", id, i)
 		env := event.Envelope{ID: orderID, Order: &event.Order{UserID: fmt.Sprintf("%s-fan-%d", id, i), TicketID: id, Quantity: 1, Price: 1}}
-		m, err := event.NewMessage(env, event.ConsumedPoint, event.PointService, orderID+"-consumed", "", time.Now())
+		m, err := event.NewMessage(env, saga.ConsumedPoint, saga.PointService, orderID+"-consumed", "", time.Now())
 		if err != nil {
 			return Flash{}, err
 		}
@@ -385,8 +386,8 @@ func clearProgress() {
 // subscription filters keep these pushes away.
 func measureIgnoredPush(ctx context.Context, e env, n int) (float64, error) {
 	env := event.Envelope{ID: "bench-ignored", Order: &event.Order{UserID: "bench-ignored-user", TicketID: "bench-ignored-ticket", Quantity: 1, Price: 10,
-		History: []event.Record{{EventType: event.StartedOrder, Service: event.OrderService, At: time.Now()}}}}
-	body := func(t event.Type, source string) ([]byte, error) {
+		History: []event.Record{{EventType: saga.StartedOrder, Service: saga.OrderService, At: time.Now()}}}}
+	body := func(t saga.EventType, source string) ([]byte, error) {
 		m, err := event.NewMessage(env, t, source, "bench-ignored-"+string(t), "", time.Now())
 		if err != nil {
 			return nil, err
@@ -396,11 +397,11 @@ func measureIgnoredPush(ctx context.Context, e env, n int) (float64, error) {
 			"subscription": "projects/bench/subscriptions/ignored",
 		})
 	}
-	consumed, err := body(event.ConsumedPoint, event.PointService)
+	consumed, err := body(saga.ConsumedPoint, saga.PointService)
 	if err != nil {
 		return 0, err
 	}
-	granted, err := body(event.GrantedTicket, event.TicketService)
+	granted, err := body(saga.GrantedTicket, saga.TicketService)
 	if err != nil {
 		return 0, err
 	}

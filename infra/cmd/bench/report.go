@@ -30,7 +30,7 @@ func printTable(w io.Writer, r Result) {
 		fmt.Fprintf(tw, "%d\t%d\t%d\t%.1f\t%.0f\t%.0f\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n", p.Concurrency, p.Completed, p.Errors,
 			p.PerSecond, p.P50Ms, p.P95Ms, p.P99Ms, p.CPUMsPerSaga, p.CPUMsPerSaga-float64(r.IgnoredPushesPerSaga)*r.IgnoredPushCPUMs, p.PublishesPerSaga, p.ReadsPerSaga, p.WritesPerSaga)
 	}
-	tw.Flush()
+	_ = tw.Flush()
 	fmt.Fprintln(w)
 	fmt.Fprintln(tw, "flash sale\tdeliveries\tconcurrency\tstock\tgranted\tfailures\toversold\tseconds\tgrants/s\t")
 	for _, f := range []struct {
@@ -40,7 +40,7 @@ func printTable(w io.Writer, r Result) {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%v\t%.2f\t%.1f\t\n", f.name, f.f.Deliveries, f.f.Concurrency, f.f.Stock,
 			f.f.Granted, f.f.Failures, f.f.Oversold, f.f.Seconds, f.f.GrantsPerSec)
 	}
-	tw.Flush()
+	_ = tw.Flush()
 	fmt.Fprintf(w, "sharded / one document grants per second: %.1fx\n", r.FlashSale.SpeedupGain)
 }
 

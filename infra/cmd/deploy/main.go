@@ -17,7 +17,7 @@ import (
 
 	"github.com/ticketsaga/saga/infra"
 	"github.com/ticketsaga/saga/infra/deploy"
-	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/shared/saga"
 )
 
 func main() {
@@ -64,7 +64,7 @@ func run(args []string) error {
 			p.Admins = append(p.Admins, a)
 		}
 	}
-	for env, svc := range map[string]string{"ORDER_URL": event.OrderService, "POINT_URL": event.PointService, "TICKET_URL": event.TicketService} {
+	for env, svc := range map[string]string{"ORDER_URL": saga.OrderService, "POINT_URL": saga.PointService, "TICKET_URL": saga.TicketService} {
 		if u := os.Getenv(env); u != "" {
 			p.URLs[svc] = u
 		}

@@ -29,7 +29,7 @@ import (
 	"github.com/ticketsaga/saga/infra/chaos"
 	"github.com/ticketsaga/saga/infra/emulator"
 	"github.com/ticketsaga/saga/shared/config"
-	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/shared/saga"
 )
 
 func main() {
@@ -165,7 +165,9 @@ func up(ctx context.Context, services []service, extra []service, ports emulator
 	st.cleanup = append(st.cleanup, st.emu.Stop)
 	for _, kv := range st.emu.Env() {
 		k, v, _ := strings.Cut(kv, "=")
-		os.Setenv(k, v)
+		if err := os.Setenv(k, v); err != nil {
+			return nil, err
+		}
 	}
 
 	// The topic and the subscriptions exist before any service starts, so
@@ -214,9 +216,9 @@ func up(ctx context.Context, services []service, extra []service, ports emulator
 
 func sagaServices(order, point, ticket int) []service {
 	return []service{
-		{name: event.OrderService, pkg: "./order-service", port: order},
-		{name: event.PointService, pkg: "./point-service", port: point},
-		{name: event.TicketService, pkg: "./ticket-service", port: ticket},
+		{name: saga.OrderService, pkg: "./order-service", port: order},
+		{name: saga.PointService, pkg: "./point-service", port: point},
+		{name: saga.TicketService, pkg: "./ticket-service", port: ticket},
 	}
 }
 
@@ -228,10 +230,6 @@ func run(ctx context.Context) error {
 		if ports[name], err = envInt(name, def); err != nil {
 			return err
 		}
-	}
-	cfg, err := config.Load("devstack", os.Getenv)
-	if err != nil {
-		return err
 	}
 	st, err := up(ctx, sagaServices(ports["ORDER_PORT"], ports["POINT_PORT"], ports["TICKET_PORT"]), nil,
 		emulator.Ports{PubSub: ports["PUBSUB_PORT"], Firestore: ports["FIRESTORE_PORT"], Auth: ports["AUTH_PORT"]}, os.Stdout)
@@ -249,7 +247,7 @@ saga is running (project %s, Ctrl-C stops everything):
   Pub/Sub emulator   %s   topic %s
   Firestore emulator %s
   Auth emulator      %s   buyers: go run ./infra/cmd/sagactl token <uid> prints an ID token
-`, st.project, base[event.OrderService], base[event.PointService], base[event.TicketService], emu.PubSubHost, decl.Topic, emu.FirestoreHost, emu.AuthHost)
+`, st.project, base[saga.OrderService], base[saga.PointService], base[saga.TicketService], emu.PubSubHost, decl.Topic, emu.FirestoreHost, emu.AuthHost)
 
 	if os.Getenv("CHAOS_DUPLICATES") != "" {
 		// Play the worst legal Pub/Sub: every event 1-2 extra times,
@@ -268,9 +266,9 @@ saga is running (project %s, Ctrl-C stops everything):
 		}
 	}
 	go sweep(ctx, sweepEvery, []string{
-		base[event.OrderService] + "/tasks/sweep", base[event.PointService] + "/tasks/outbox", base[event.TicketService] + "/tasks/outbox",
+		base[saga.OrderService] + saga.TaskSweep, base[saga.PointService] + saga.TaskOutbox, base[saga.TicketService] + saga.TaskOutbox,
 	})
-	fmt.Printf("  timeout and outbox sweeps every %s (SWEEP_INTERVAL); ORDER_TIMEOUT=%s\n\n", sweepEvery, cfg.OrderTimeout)
+	fmt.Printf("  timeout and outbox sweeps every %s (SWEEP_INTERVAL); ORDER_TIMEOUT=%s\n\n", sweepEvery, config.Or(os.Getenv("ORDER_TIMEOUT"), "30s"))
 	<-ctx.Done()
 	fmt.Println("\nstopping...")
 	return nil
@@ -302,7 +300,7 @@ func bench(ctx context.Context, argv []string) (int, error) {
 	}
 	defer logFile.Close()
 	// The design before sharding: one stock document, no leases.
-	single := service{name: event.TicketService + "#single", port: ports[3], env: []string{"STOCK_SHARDS=1", "STOCK_LEASES=0"}}
+	single := service{name: saga.TicketService + "#single", port: ports[3], env: []string{"STOCK_SHARDS=1", "STOCK_LEASES=0"}}
 	st, err := up(ctx, sagaServices(ports[0], ports[1], ports[2]), []service{single}, emulator.Ports{PubSub: ports[4], Firestore: ports[5], Auth: ports[6]}, logFile)
 	if err != nil {
 		return 0, err
@@ -316,8 +314,8 @@ func bench(ctx context.Context, argv []string) (int, error) {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Env = append(os.Environ(), "GOOGLE_CLOUD_PROJECT="+st.project, "PUBSUB_TOPIC="+st.decl.Topic,
-		"BENCH_ORDER_URL="+st.base[event.OrderService], "BENCH_POINT_URL="+st.base[event.PointService],
-		"BENCH_TICKET_URL="+st.base[event.TicketService], "BENCH_TICKET_SINGLE_URL="+st.base[single.name],
+		"BENCH_ORDER_URL="+st.base[saga.OrderService], "BENCH_POINT_URL="+st.base[saga.PointService],
+		"BENCH_TICKET_URL="+st.base[saga.TicketService], "BENCH_TICKET_SINGLE_URL="+st.base[single.name],
 		"BENCH_PIDS="+strings.Join(pids, ","))
 	err = cmd.Run()
 	var exit *exec.ExitError

@@ -31,6 +31,8 @@ import (
 	"github.com/ticketsaga/saga/infra"
 	"github.com/ticketsaga/saga/infra/authemu"
 	"github.com/ticketsaga/saga/infra/ops"
+	"github.com/ticketsaga/saga/order-service/reconcile"
+	"github.com/ticketsaga/saga/order-service/service"
 	"github.com/ticketsaga/saga/shared/config"
 	"github.com/ticketsaga/saga/shared/outbox"
 )
@@ -184,7 +186,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 		defer ps.Close()
 		pub := outbox.NewPublisher(ps, cfg.Topic)
-		r := ops.NewReconciler(fs, pub, cfg)
+		settings, err := service.LoadSettings(os.Getenv)
+		if err != nil {
+			return err
+		}
+		r := reconcile.New(fs, pub, settings.OrderTimeout, settings.Heal.Max)
 		res, err := r.Run(ctx)
 		if err != nil {
 			return err
@@ -203,7 +209,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		if fl.NArg() != 1 {
 			return errors.New("findings needs one RUN_ID")
 		}
-		list, err := ops.Findings(ctx, fs, fl.Arg(0))
+		list, err := reconcile.Findings(ctx, fs, fl.Arg(0))
 		if err != nil {
 			return err
 		}
@@ -216,7 +222,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 }
 
-func printFindings(w io.Writer, list []ops.Finding) {
+func printFindings(w io.Writer, list []reconcile.Finding) {
 	if len(list) == 0 {
 		return
 	}

@@ -6,7 +6,6 @@ package buyers
 import (
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -17,11 +16,18 @@ import (
 	"firebase.google.com/go/v4/auth"
 	"firebase.google.com/go/v4/errorutils"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/ticketsaga/saga/shared/saga"
 )
 
-// ErrUnauthenticated: no valid token (missing, malformed, expired,
-// revoked, a disabled or deleted user). It is the caller's to fix: 401.
-var ErrUnauthenticated = errors.New("unauthenticated")
+// unauthenticated is the error of a request without a valid token
+// (missing, malformed, expired, revoked, a disabled or deleted user): the
+// caller's to fix, 401.
+func unauthenticated(why string, cause error) error {
+	e := saga.E(saga.Unauthenticated, "unauthenticated", "a valid Firebase ID token is required: Authorization: Bearer <ID token>")
+	e.Err = fmt.Errorf("%s: %v", why, cause)
+	return e
+}
 
 // Verifier verifies buyers' ID tokens.
 type Verifier struct {
@@ -73,13 +79,13 @@ func New(ctx context.Context, project string, emulator bool) (*Verifier, error) 
 		tokens: map[[32]byte]verified{}}, nil
 }
 
-// Authenticate returns the uid of the request's bearer token, an error
-// wrapping ErrUnauthenticated, or another error when the token could not
-// be checked (Identity Platform unreachable: a fault).
+// Authenticate returns the uid of the request's bearer token, a
+// saga.Unauthenticated error, or another error when the token could not be
+// checked (Identity Platform unreachable: a fault).
 func (v *Verifier) Authenticate(ctx context.Context, r *http.Request) (string, error) {
 	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-		return "", fmt.Errorf("%w: no bearer token", ErrUnauthenticated)
+		return "", unauthenticated("no bearer token", nil)
 	}
 	token = strings.TrimSpace(token)
 	key := sha256.Sum256([]byte(token))
@@ -140,9 +146,9 @@ func (v *Verifier) checkUser(ctx context.Context, tok *auth.Token) error {
 	}
 	switch {
 	case rec.disabled:
-		return fmt.Errorf("%w: user disabled", ErrUnauthenticated)
+		return unauthenticated("user disabled", nil)
 	case tok.IssuedAt*1000 < rec.validAfter:
-		return fmt.Errorf("%w: token revoked", ErrUnauthenticated)
+		return unauthenticated("token revoked", nil)
 	}
 	return nil
 }
@@ -151,7 +157,7 @@ func (v *Verifier) checkUser(ctx context.Context, tok *auth.Token) error {
 // it.
 func classify(err error) error {
 	if errorutils.IsInvalidArgument(err) || errorutils.IsNotFound(err) || errorutils.IsUnauthenticated(err) {
-		return fmt.Errorf("%w: %v", ErrUnauthenticated, err)
+		return unauthenticated("invalid token", err)
 	}
 	return fmt.Errorf("verify ID token: %w", err)
 }

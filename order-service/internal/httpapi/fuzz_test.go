@@ -1,9 +1,10 @@
 package httpapi
 
 import (
+	"errors"
 	"testing"
 
-	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/shared/saga"
 )
 
 // FuzzDecodeOrderRequest: a POST /orders body is refused with a 400 and a
@@ -25,15 +26,16 @@ func FuzzDecodeOrderRequest(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		req, herr := decodeOrderRequest(raw)
-		if herr != nil {
-			if herr.Status != 400 || herr.Code == "" {
-				t.Fatalf("decodeOrderRequest(%q) = %+v", raw, herr)
+		req, err := decodeOrderRequest(raw)
+		if err != nil {
+			var e *saga.Error
+			if !errors.As(err, &e) || e.Kind != saga.Invalid || e.Code == "" {
+				t.Fatalf("decodeOrderRequest(%q) = %v, want an Invalid error with a code", raw, err)
 			}
 			return
 		}
-		if (req.UserID != "" && !event.ValidID(req.UserID)) || !event.ValidID(req.TicketID) ||
-			req.Quantity < 1 || req.Quantity > event.MaxAmount || req.Price < 1 || req.Price > event.MaxAmount {
+		if (req.UserID != "" && !saga.ValidID(req.UserID)) || !saga.ValidID(req.TicketID) ||
+			req.Quantity < 1 || req.Quantity > saga.MaxAmount || req.Price < 1 || req.Price > saga.MaxAmount {
 			t.Fatalf("decodeOrderRequest(%q) accepted %+v", raw, req)
 		}
 	})

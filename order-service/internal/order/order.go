@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/ticketsaga/saga/shared/saga"
 )
 
 // Status of an order.
@@ -30,19 +32,9 @@ func (s Status) Terminal() bool {
 	return s == StatusCompleted || s == StatusFailed || s == StatusCancelled
 }
 
-// ReasonTimeout is the reason of a cancelled order.
-const ReasonTimeout = "timeout"
-
-// Saga event types order-service reacts to.
-const (
-	EventGrantedTicket = "granted-ticket"
-	EventFailedPoint   = "failed-point"
-	EventRefundedPoint = "refunded-point"
-)
-
 // Entry is one line of the order's saga timeline.
 type Entry struct {
-	EventType string
+	EventType saga.EventType
 	Service   string
 	At        time.Time
 }
@@ -174,17 +166,17 @@ func Check(o Order, r Request) error {
 
 // Apply moves o on a saga event. It returns the new order and whether it
 // changed; late and duplicate events change nothing.
-func Apply(o Order, eventType, reason string, at time.Time) (Order, bool) {
+func Apply(o Order, eventType saga.EventType, reason string, at time.Time) (Order, bool) {
 	next := o
 	switch {
-	case o.Status == StatusPending && eventType == EventGrantedTicket:
+	case o.Status == StatusPending && eventType == saga.GrantedTicket:
 		next.Status, next.Reason = StatusCompleted, ""
-	case o.Status == StatusPending && (eventType == EventFailedPoint || eventType == EventRefundedPoint):
+	case o.Status == StatusPending && (eventType == saga.FailedPoint || eventType == saga.RefundedPoint):
 		next.Status, next.Reason = StatusFailed, reason
-	case o.Status == StatusStopping && (eventType == EventFailedPoint || eventType == EventRefundedPoint):
+	case o.Status == StatusStopping && (eventType == saga.FailedPoint || eventType == saga.RefundedPoint):
 		// Points are back (or were never taken) and, for a refund, the
 		// ticket was cancelled first: the timeout is fully compensated.
-		next.Status, next.Reason = StatusCancelled, ReasonTimeout
+		next.Status, next.Reason = StatusCancelled, saga.ReasonTimeout
 	default:
 		// A grant on a stopping order is being cancelled; anything on a
 		// terminal order is late.

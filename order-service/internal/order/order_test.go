@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/ticketsaga/saga/shared/saga"
 )
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -12,20 +14,20 @@ func TestApply(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		from       Status
-		event      string
+		event      saga.EventType
 		wantStatus Status
 		wantReason string
 		changed    bool
 	}{
-		{StatusPending, EventGrantedTicket, StatusCompleted, "", true},
-		{StatusPending, EventFailedPoint, StatusFailed, "insufficient_points", true},
-		{StatusPending, EventRefundedPoint, StatusFailed, "insufficient_points", true},
-		{StatusStopping, EventGrantedTicket, StatusStopping, "", false},
-		{StatusStopping, EventRefundedPoint, StatusCancelled, ReasonTimeout, true},
-		{StatusStopping, EventFailedPoint, StatusCancelled, ReasonTimeout, true},
-		{StatusCompleted, EventRefundedPoint, StatusCompleted, "", false},
-		{StatusFailed, EventGrantedTicket, StatusFailed, "", false},
-		{StatusCancelled, EventGrantedTicket, StatusCancelled, "", false},
+		{StatusPending, saga.GrantedTicket, StatusCompleted, "", true},
+		{StatusPending, saga.FailedPoint, StatusFailed, "insufficient_points", true},
+		{StatusPending, saga.RefundedPoint, StatusFailed, "insufficient_points", true},
+		{StatusStopping, saga.GrantedTicket, StatusStopping, "", false},
+		{StatusStopping, saga.RefundedPoint, StatusCancelled, saga.ReasonTimeout, true},
+		{StatusStopping, saga.FailedPoint, StatusCancelled, saga.ReasonTimeout, true},
+		{StatusCompleted, saga.RefundedPoint, StatusCompleted, "", false},
+		{StatusFailed, saga.GrantedTicket, StatusFailed, "", false},
+		{StatusCancelled, saga.GrantedTicket, StatusCancelled, "", false},
 		{StatusPending, "started-order", StatusPending, "", false},
 	} {
 		got, changed := Apply(Order{Status: tc.from}, tc.event, "insufficient_points", t0)
@@ -64,7 +66,8 @@ func TestHealBacksOffAndGivesUp(t *testing.T) {
 		t.Fatalf("replayed before First: %v", d)
 	}
 	var gaps []time.Duration
-	now, last := t0, t0
+	var now time.Time
+	last := t0
 	for {
 		now = o.Recovery.NextReplay
 		var d HealDecision
@@ -105,7 +108,7 @@ func TestHealBacksOffAndGivesUp(t *testing.T) {
 func TestHealOnlyStoppingOrders(t *testing.T) {
 	t.Parallel()
 	o, _ := Stop(Order{Status: StatusPending, CreatedAt: t0}, t0, 0, policy)
-	done, changed := Apply(o, EventRefundedPoint, "", t0.Add(time.Second))
+	done, changed := Apply(o, saga.RefundedPoint, "", t0.Add(time.Second))
 	if !changed || done.Status != StatusCancelled {
 		t.Fatalf("Apply = %v %v", done.Status, changed)
 	}
@@ -151,13 +154,13 @@ func TestIdempotencyIdentity(t *testing.T) {
 	if IDForKey("u1", "k") == IDForKey("u2", "k") {
 		t.Error("keys are not scoped per user")
 	}
-	if IDForKey("u1", "k") != IDForKey("u1", "k") {
+	if first, again := IDForKey("u1", "k"), IDForKey("u1", "k"); first != again {
 		t.Error("IDForKey is not stable")
 	}
 	a := Request{UserID: "u", TicketID: "t", Quantity: 1, Price: 10}
 	b := a
 	b.Price = 11
-	if a.Fingerprint() == b.Fingerprint() || a.Fingerprint() != a.Fingerprint() {
+	if first, again := a.Fingerprint(), a.Fingerprint(); first == b.Fingerprint() || first != again {
 		t.Error("fingerprint does not tell bodies apart")
 	}
 }

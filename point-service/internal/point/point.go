@@ -7,15 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
-)
 
-// Failure reasons of the consume step (CONTRACT §2).
-const (
-	ReasonInsufficientPoints = "insufficient_points"
-	ReasonUnknownAccount     = "unknown_account"
-	// ReasonCompensated: the order's refund already ran, so a late consume
-	// must not take points.
-	ReasonCompensated = "timeout"
+	"github.com/ticketsaga/saga/shared/saga"
 )
 
 // State is where one order stands in point-service.
@@ -52,11 +45,11 @@ func Consume(s Saga, acct *Account, userID string, amount int64) ConsumeResult {
 	switch {
 	case s.State == StateRefunded:
 		// The compensation came first: block the late action.
-		return ConsumeResult{Saga: s, Reason: ReasonCompensated}
+		return ConsumeResult{Saga: s, Reason: saga.ReasonTimeout}
 	case acct == nil:
-		return ConsumeResult{Saga: Saga{State: StateFailed, UserID: userID}, Reason: ReasonUnknownAccount}
+		return ConsumeResult{Saga: Saga{State: StateFailed, UserID: userID}, Reason: saga.ReasonUnknownAccount}
 	case acct.Balance < amount:
-		return ConsumeResult{Saga: Saga{State: StateFailed, UserID: userID}, Reason: ReasonInsufficientPoints}
+		return ConsumeResult{Saga: Saga{State: StateFailed, UserID: userID}, Reason: saga.ReasonInsufficientPoints}
 	}
 	return ConsumeResult{
 		Saga:    Saga{State: StateConsumed, UserID: userID, Amount: amount},
@@ -75,11 +68,20 @@ type RefundResult struct {
 // when set, and a refund gives back what was taken).
 var ErrOverflow = errors.New("refund would overflow the balance")
 
-// Refund gives back what the order took. With nothing taken it is a null
-// compensation: it records that it ran, so a late consume is blocked.
-func Refund(s Saga, acct *Account) (RefundResult, error) {
+// ErrNotTheirs: the refund names another user than the one the order
+// charged: it is not this order's.
+var ErrNotTheirs = errors.New("refund for another user than the order charged")
+
+// Refund gives back what the order took, to whom it took it from (userID is
+// whom the event names; the saga says whom the order charged). With nothing
+// taken it is a null compensation: it records that it ran, so a late
+// consume is blocked.
+func Refund(s Saga, acct *Account, userID string) (RefundResult, error) {
+	if s.UserID != "" && s.UserID != userID {
+		return RefundResult{}, fmt.Errorf("%w: %s, not %s", ErrNotTheirs, userID, s.UserID)
+	}
 	if s.State != StateConsumed {
-		return RefundResult{Saga: Saga{State: StateRefunded, UserID: s.UserID}}, nil
+		return RefundResult{Saga: Saga{State: StateRefunded, UserID: userID}}, nil
 	}
 	next := Saga{State: StateRefunded, UserID: s.UserID, Amount: s.Amount}
 	if acct == nil {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"math"
 	"testing"
+
+	"github.com/ticketsaga/saga/shared/saga"
 )
 
 func TestConsume(t *testing.T) {
@@ -18,9 +20,9 @@ func TestConsume(t *testing.T) {
 	}{
 		{"enough", Saga{}, &Account{Balance: 100}, "", 60, StateConsumed},
 		{"exact", Saga{}, &Account{Balance: 40}, "", 0, StateConsumed},
-		{"short", Saga{}, &Account{Balance: 39}, ReasonInsufficientPoints, -1, StateFailed},
-		{"no account", Saga{}, nil, ReasonUnknownAccount, -1, StateFailed},
-		{"after refund", Saga{State: StateRefunded}, &Account{Balance: 100}, ReasonCompensated, -1, StateRefunded},
+		{"short", Saga{}, &Account{Balance: 39}, saga.ReasonInsufficientPoints, -1, StateFailed},
+		{"no account", Saga{}, nil, saga.ReasonUnknownAccount, -1, StateFailed},
+		{"after refund", Saga{State: StateRefunded}, &Account{Balance: 100}, saga.ReasonTimeout, -1, StateRefunded},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -40,12 +42,12 @@ func TestConsume(t *testing.T) {
 
 func TestRefund(t *testing.T) {
 	t.Parallel()
-	got, err := Refund(Saga{State: StateConsumed, UserID: "u", Amount: 40}, &Account{Balance: 10})
+	got, err := Refund(Saga{State: StateConsumed, UserID: "u", Amount: 40}, &Account{Balance: 10}, "u")
 	if err != nil || got.Account == nil || got.Account.Balance != 50 || got.Saga.State != StateRefunded {
 		t.Fatalf("refund of a consume = %+v, %v", got, err)
 	}
 	for _, s := range []Saga{{}, {State: StateFailed}, {State: StateRefunded, Amount: 40}} {
-		got, err := Refund(s, &Account{Balance: 10})
+		got, err := Refund(s, &Account{Balance: 10}, "u")
 		if err != nil || got.Account != nil || got.Saga.State != StateRefunded {
 			t.Fatalf("Refund(%+v) = %+v, %v, want a null compensation", s, got, err)
 		}
@@ -62,16 +64,28 @@ func TestAmountsAtTheBoundaries(t *testing.T) {
 	if c.Reason != "" || c.Account.Balance != 0 || c.Saga.Amount != maxAmount {
 		t.Fatalf("consume of everything = %+v", c)
 	}
-	if c := Consume(Saga{}, &Account{Balance: maxAmount - 1}, "u", maxAmount); c.Reason != ReasonInsufficientPoints {
+	if c := Consume(Saga{}, &Account{Balance: maxAmount - 1}, "u", maxAmount); c.Reason != saga.ReasonInsufficientPoints {
 		t.Fatalf("consume of one more than the balance = %+v", c)
 	}
 	// An admin set the balance to the maximum while the order was in
 	// flight: the refund still adds up exactly (past 2^53, within int64).
-	r, err := Refund(c.Saga, &Account{Balance: maxAmount})
+	r, err := Refund(c.Saga, &Account{Balance: maxAmount}, "u")
 	if err != nil || r.Account.Balance != 2*maxAmount {
 		t.Fatalf("refund onto a full balance = %+v, %v", r, err)
 	}
-	if _, err := Refund(Saga{State: StateConsumed, Amount: 2}, &Account{Balance: math.MaxInt64 - 1}); !errors.Is(err, ErrOverflow) {
+	if _, err := Refund(Saga{State: StateConsumed, Amount: 2}, &Account{Balance: math.MaxInt64 - 1}, "u"); !errors.Is(err, ErrOverflow) {
 		t.Fatalf("refund past int64 = %v, want ErrOverflow", err)
+	}
+}
+
+func TestRefundIsTheChargedUsers(t *testing.T) {
+	t.Parallel()
+	charged := Saga{State: StateConsumed, UserID: "alice", Amount: 40}
+	if _, err := Refund(charged, &Account{Balance: 0}, "mallory"); !errors.Is(err, ErrNotTheirs) {
+		t.Fatalf("refund to another user: %v", err)
+	}
+	got, err := Refund(Saga{}, nil, "bob")
+	if err != nil || got.Saga.UserID != "bob" || got.Saga.State != StateRefunded {
+		t.Fatalf("null refund: %+v, %v", got, err)
 	}
 }

@@ -1,97 +1,46 @@
-// Package httpapi is ticket-service's HTTP surface: the admin/read API and
-// the push endpoints of its saga steps.
+// Package httpapi is ticket-service's admin and read API (private on
+// Cloud Run). Its push endpoint is built from the step table by the kit.
 package httpapi
 
 import (
 	"context"
-	"errors"
-	"log/slog"
 	"net/http"
 
-	"github.com/ticketsaga/saga/shared/event"
 	"github.com/ticketsaga/saga/shared/httpjson"
-	"github.com/ticketsaga/saga/shared/push"
-	"github.com/ticketsaga/saga/ticket-service/internal/store"
+	"github.com/ticketsaga/saga/ticket-service/internal/app"
 )
 
-// API serves ticket-service.
-type API struct {
-	Store *store.Store
-	Log   *slog.Logger
-	Push  push.Endpoint
+type tickets struct{ app *app.App }
+
+// ticketBody is PUT's body.
+type ticketBody struct {
+	Price *int64 `json:"price" httpjson:"required"`
+	Stock *int64 `json:"stock" httpjson:"required"`
 }
 
-// Routes returns the admin and read API.
-func (a *API) Routes() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("PUT /tickets/{ticket_id}", a.putTicket)
-	mux.HandleFunc("GET /tickets/{ticket_id}", a.getTicket)
-	mux.HandleFunc("GET /users/{user_id}/tickets", a.userTickets)
-	return mux
-}
-
-// PushHandler is the push endpoint of ticket-service's subscription: it
-// grants tickets on consumed-point and cancels the grant on stopped-order.
-func (a *API) PushHandler() http.Handler {
-	return a.Push.Handler(push.Routes{event.ConsumedPoint: a.grant, event.StoppedOrder: a.cancel})
-}
-
+// ticketJSON is a ticket type as the API shows it.
 type ticketJSON struct {
 	TicketID string `json:"ticket_id"`
 	Price    int64  `json:"price"`
 	Stock    int64  `json:"stock"`
 }
 
-var errInvalidID = httpjson.BadRequest("invalid_id", "ids must be %s", event.IDRule)
-
-func (a *API) putTicket(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("ticket_id")
-	if !event.ValidID(id) {
-		httpjson.WriteError(w, r, a.Log, errInvalidID)
-		return
+func (api tickets) put(ctx context.Context, ticketID string, body ticketBody) (any, error) {
+	if err := api.app.PutTicket(ctx, ticketID, *body.Price, *body.Stock); err != nil {
+		return nil, err
 	}
-	var body struct {
-		Price *int64 `json:"price"`
-		Stock *int64 `json:"stock"`
-	}
-	if err := httpjson.Decode(w, r, &body); err != nil {
-		httpjson.WriteError(w, r, a.Log, err)
-		return
-	}
-	switch {
-	case body.Price == nil || body.Stock == nil:
-		httpjson.WriteError(w, r, a.Log, httpjson.BadRequest("missing_field", "price and stock are required"))
-		return
-	case *body.Price <= 0 || *body.Price > event.MaxAmount:
-		httpjson.WriteError(w, r, a.Log, httpjson.BadRequest("invalid_price", "price must be 1 to %d", int64(event.MaxAmount)))
-		return
-	case *body.Stock < 0 || *body.Stock > event.MaxAmount:
-		httpjson.WriteError(w, r, a.Log, httpjson.BadRequest("invalid_stock", "stock must be 0 to %d", int64(event.MaxAmount)))
-		return
-	}
-	if err := a.Store.PutTicket(r.Context(), id, *body.Price, *body.Stock); err != nil {
-		httpjson.WriteError(w, r, a.Log, err)
-		return
-	}
-	httpjson.Write(w, http.StatusOK, ticketJSON{TicketID: id, Price: *body.Price, Stock: *body.Stock})
+	return ticketJSON{TicketID: ticketID, Price: *body.Price, Stock: *body.Stock}, nil
 }
 
-func (a *API) getTicket(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("ticket_id")
-	if !event.ValidID(id) {
-		httpjson.WriteError(w, r, a.Log, errInvalidID)
-		return
-	}
-	t, err := a.Store.Ticket(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		httpjson.WriteError(w, r, a.Log, &httpjson.Error{Status: http.StatusNotFound, Code: "ticket_not_found", Message: "no ticket " + id})
-		return
-	}
-	if err != nil {
-		httpjson.WriteError(w, r, a.Log, err)
-		return
-	}
-	httpjson.Write(w, http.StatusOK, ticketJSON{TicketID: id, Price: t.Price, Stock: t.Stock})
+func (api tickets) get(ctx context.Context, ticketID string) (any, error) {
+	t, err := api.app.Ticket(ctx, ticketID)
+	return ticketJSON{TicketID: ticketID, Price: t.Price, Stock: t.Stock}, err
+}
+
+// holdingsJSON is what a user holds: one entry per ticket type.
+type holdingsJSON struct {
+	UserID  string        `json:"user_id"`
+	Tickets []holdingJSON `json:"tickets"`
 }
 
 type holdingJSON struct {
@@ -99,55 +48,21 @@ type holdingJSON struct {
 	Count    int64  `json:"count"`
 }
 
-func (a *API) userTickets(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("user_id")
-	if !event.ValidID(id) {
-		httpjson.WriteError(w, r, a.Log, errInvalidID)
-		return
+func (api tickets) holdings(ctx context.Context, userID string) (any, error) {
+	held, err := api.app.Holdings(ctx, userID)
+	out := holdingsJSON{UserID: userID, Tickets: make([]holdingJSON, len(held))}
+	for i, h := range held {
+		out.Tickets[i] = holdingJSON{TicketID: h.TicketID, Count: h.Count}
 	}
-	hs, err := a.Store.Holdings(r.Context(), id)
-	if err != nil {
-		httpjson.WriteError(w, r, a.Log, err)
-		return
-	}
-	out := struct {
-		UserID  string        `json:"user_id"`
-		Tickets []holdingJSON `json:"tickets"`
-	}{UserID: id, Tickets: []holdingJSON{}}
-	for _, h := range hs {
-		out.Tickets = append(out.Tickets, holdingJSON{TicketID: h.TicketID, Count: h.Count})
-	}
-	httpjson.Write(w, http.StatusOK, out)
+	return out, err
 }
 
-func (a *API) grant(ctx context.Context, m push.Message) error {
-	in, err := push.Envelope(m)
-	if err != nil {
-		return err
-	}
-	out, err := a.Store.Grant(ctx, in)
-	if err != nil {
-		return err
-	}
-	// The happy path is logged at DEBUG: one line per saga ("order settled")
-	// is enough in production; a failure is worth its own line.
-	level := slog.LevelDebug
-	if out.Type != event.GrantedTicket {
-		level = slog.LevelInfo
-	}
-	a.Log.Log(ctx, level, "grant step", "order_id", in.ID, "result", out.Type, "event_id", out.EventID)
-	return nil
-}
-
-func (a *API) cancel(ctx context.Context, m push.Message) error {
-	in, err := push.Envelope(m)
-	if err != nil {
-		return err
-	}
-	out, err := a.Store.Cancel(ctx, in)
-	if err != nil {
-		return err
-	}
-	a.Log.InfoContext(ctx, "cancel step", "order_id", in.ID, "event_id", out.EventID)
-	return nil
+// Routes returns the admin and read API of a: ticket types, and what each
+// user holds.
+func Routes(a *app.App) http.Handler {
+	api := tickets{a}
+	return httpjson.Mux(a.Log,
+		httpjson.Put("/tickets/{ticket_id}", api.put),
+		httpjson.Get("/tickets/{ticket_id}", api.get),
+		httpjson.Get("/users/{user_id}/tickets", api.holdings))
 }

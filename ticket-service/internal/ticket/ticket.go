@@ -14,16 +14,8 @@ import (
 	"math"
 	"math/bits"
 	"slices"
-)
 
-// Failure reasons of the grant step (CONTRACT §2).
-const (
-	ReasonSoldOut       = "sold_out"
-	ReasonUnknownTicket = "unknown_ticket"
-	ReasonPriceMismatch = "price_mismatch"
-	// ReasonCompensated: the order's cancel already ran, so a late grant
-	// must not take stock.
-	ReasonCompensated = "timeout"
+	"github.com/ticketsaga/saga/shared/saga"
 )
 
 // Ticket is a ticket type; nil means it does not exist.
@@ -110,11 +102,11 @@ func Grant(s Saga, t *Ticket, shards map[int]int64, all bool, req Request) Grant
 	failed := Saga{State: StateFailed, UserID: req.UserID, TicketID: req.TicketID}
 	switch {
 	case s.State == StateCancelled:
-		return GrantResult{Saga: s, Reason: ReasonCompensated}
+		return GrantResult{Saga: s, Reason: saga.ReasonTimeout}
 	case t == nil:
-		return GrantResult{Saga: failed, Reason: ReasonUnknownTicket}
+		return GrantResult{Saga: failed, Reason: saga.ReasonUnknownTicket}
 	case !PriceMatches(t.Price, req.Quantity, req.Price):
-		return GrantResult{Saga: failed, Reason: ReasonPriceMismatch}
+		return GrantResult{Saga: failed, Reason: saga.ReasonPriceMismatch}
 	}
 	take := map[int]int64{}
 	need := req.Quantity
@@ -129,7 +121,7 @@ func Grant(s Saga, t *Ticket, shards map[int]int64, all bool, req Request) Grant
 	case need > 0 && !all:
 		return GrantResult{NeedAll: true}
 	case need > 0:
-		return GrantResult{Saga: failed, Reason: ReasonSoldOut}
+		return GrantResult{Saga: failed, Reason: saga.ReasonSoldOut}
 	}
 	return GrantResult{
 		Saga: Saga{State: StateGranted, UserID: req.UserID, TicketID: req.TicketID, Quantity: req.Quantity, Taken: maps.Clone(take)},

@@ -5,6 +5,8 @@ import (
 	"math"
 	"slices"
 	"testing"
+
+	"github.com/ticketsaga/saga/shared/saga"
 )
 
 func TestGrant(t *testing.T) {
@@ -25,10 +27,10 @@ func TestGrant(t *testing.T) {
 		{"exactly the last ones", Saga{}, tk, map[int]int64{1: 2}, false, "", map[int]int64{1: 2}, false},
 		{"shard short: read all", Saga{}, tk, map[int]int64{3: 1}, false, "", nil, true},
 		{"spread over shards", Saga{}, tk, map[int]int64{0: 1, 1: 0, 2: 0, 3: 1}, true, "", map[int]int64{0: 1, 3: 1}, false},
-		{"sold out", Saga{}, tk, map[int]int64{0: 1, 1: 0, 2: 0, 3: 0}, true, ReasonSoldOut, nil, false},
-		{"unknown", Saga{}, nil, nil, false, ReasonUnknownTicket, nil, false},
-		{"price mismatch", Saga{}, &Ticket{Price: 101}, map[int]int64{0: 5}, false, ReasonPriceMismatch, nil, false},
-		{"after cancel", Saga{State: StateCancelled}, tk, map[int]int64{0: 5}, false, ReasonCompensated, nil, false},
+		{"sold out", Saga{}, tk, map[int]int64{0: 1, 1: 0, 2: 0, 3: 0}, true, saga.ReasonSoldOut, nil, false},
+		{"unknown", Saga{}, nil, nil, false, saga.ReasonUnknownTicket, nil, false},
+		{"price mismatch", Saga{}, &Ticket{Price: 101}, map[int]int64{0: 5}, false, saga.ReasonPriceMismatch, nil, false},
+		{"after cancel", Saga{State: StateCancelled}, tk, map[int]int64{0: 5}, false, saga.ReasonTimeout, nil, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -68,7 +70,7 @@ func TestPriceAtTheBoundaries(t *testing.T) {
 		}
 	}
 	g := Grant(Saga{}, &Ticket{Price: 1 << 62}, map[int]int64{0: 10}, true, Request{UserID: "u", TicketID: "t", Quantity: 4, Price: 0})
-	if g.Reason != ReasonPriceMismatch {
+	if g.Reason != saga.ReasonPriceMismatch {
 		t.Errorf("Grant with a wrapping price = %+v", g)
 	}
 	if sum, ok := SumStock([]int64{maxAmount, maxAmount, 0}); !ok || sum != 2*maxAmount {

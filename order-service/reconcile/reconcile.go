@@ -1,4 +1,8 @@
-package ops
+// Package reconcile is the saga's reconciliation, part of order-service: it
+// checks the orders that settled against point- and ticket-service's
+// records, read through the read models those services export, repairs what
+// it can, and records every run.
+package reconcile
 
 import (
 	"context"
@@ -14,8 +18,12 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/ticketsaga/saga/shared/config"
+	"github.com/ticketsaga/saga/order-service/records"
+	pointrecords "github.com/ticketsaga/saga/point-service/records"
 	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/shared/outbox"
+	"github.com/ticketsaga/saga/shared/saga"
+	ticketrecords "github.com/ticketsaga/saga/ticket-service/records"
 )
 
 // Finding is an order whose records across the services disagree, or that
@@ -104,7 +112,7 @@ const (
 // changes nothing more.
 type Reconciler struct {
 	FS        *firestore.Client
-	Publisher publisher
+	Publisher Publisher
 	Now       func() time.Time
 	// Settle: orders updated more recently than this are left to the
 	// next run, as their compensations may still be in flight.
@@ -121,14 +129,23 @@ type Reconciler struct {
 
 const page = 200
 
-// NewReconciler returns the reconciler of a service configured by cfg:
-// orders settle within ORDER_TIMEOUT, and end within the README's bound,
-// ORDER_TIMEOUT + HEAL_MAX_INTERVAL plus a sweep; one more minute for Cloud
-// Scheduler's grain and another HEAL_MAX_INTERVAL of room make a finding.
-func NewReconciler(fs *firestore.Client, pub publisher, cfg config.Config) *Reconciler {
-	return &Reconciler{FS: fs, Publisher: pub, Now: time.Now, Settle: cfg.OrderTimeout,
-		StuckAfter: cfg.OrderTimeout + 2*cfg.Heal.Max + time.Minute}
+// New returns the reconciler of order-service with ORDER_TIMEOUT timeout
+// and HEAL_MAX_INTERVAL healMax: orders settle within the timeout, and end
+// within the README's bound, the timeout + HEAL_MAX_INTERVAL plus a sweep;
+// one more minute for Cloud Scheduler's grain and another HEAL_MAX_INTERVAL
+// of room make a finding.
+func New(fs *firestore.Client, pub Publisher, timeout, healMax time.Duration) *Reconciler {
+	return &Reconciler{FS: fs, Publisher: pub, Now: time.Now, Settle: timeout, StuckAfter: timeout + 2*healMax + time.Minute}
 }
+
+// Publisher publishes the events a repair sends again.
+type Publisher interface {
+	Publish(ctx context.Context, m event.Message) error
+}
+
+// Runs holds one document per reconciliation run, and under each its
+// findings.
+const Runs = "reconcile_runs"
 
 // ErrCrashed is returned when CrashAfter stopped a run.
 var ErrCrashed = errors.New("reconciliation stopped midway (test fault)")
@@ -234,14 +251,14 @@ func (r *Reconciler) recheck(ctx context.Context, run *Run, ref *firestore.Docum
 	}
 	q := r.FS.Collection(Runs).Doc(run.Previous).Collection(FindingsSub).OrderBy(firestore.DocumentID, firestore.Asc)
 	return r.pages(ctx, run, ref, q, func(_ *firestore.DocumentSnapshot) {}, func(fsnap *firestore.DocumentSnapshot) error {
-		var f Finding
-		if err := fsnap.DataTo(&f); err != nil || f.OrderID == "" {
+		f, ok := readFinding(fsnap)
+		if !ok {
 			return nil // an unreadable finding of the last run: nothing to re-check
 		}
-		if f.Status == "pending" || f.Status == "stopping" {
+		if !records.Status(f.Status).Terminal() {
 			return nil // unfinished orders are listed afresh by this run
 		}
-		osnap, err := r.FS.Collection(Orders).Doc(f.OrderID).Get(ctx)
+		osnap, err := r.FS.Collection(records.Orders).Doc(f.OrderID).Get(ctx)
 		if status.Code(err) == codes.NotFound {
 			return nil
 		}
@@ -260,20 +277,25 @@ func (r *Reconciler) recheck(ctx context.Context, run *Run, ref *firestore.Docum
 	})
 }
 
+// readFinding decodes a finding; ok is false for one that cannot be read.
+func readFinding(snap *firestore.DocumentSnapshot) (f Finding, ok bool) {
+	return f, snap.DataTo(&f) == nil && f.OrderID != ""
+}
+
 // settled checks the orders that settled in the run's window.
 func (r *Reconciler) settled(ctx context.Context, run *Run, ref *firestore.DocumentRef) error {
-	q := r.FS.Collection(Orders).Where("updated_at", ">", run.From).Where("updated_at", "<=", run.Through).
-		OrderBy("updated_at", firestore.Asc).OrderBy(firestore.DocumentID, firestore.Asc)
+	q := r.FS.Collection(records.Orders).Where(outbox.FieldUpdatedAt, ">", run.From).Where(outbox.FieldUpdatedAt, "<=", run.Through).
+		OrderBy(outbox.FieldUpdatedAt, firestore.Asc).OrderBy(firestore.DocumentID, firestore.Asc)
 	return r.pages(ctx, run, ref, q, func(last *firestore.DocumentSnapshot) {
-		if t, ok := last.Data()["updated_at"].(time.Time); ok {
+		if t, ok := last.Data()[outbox.FieldUpdatedAt].(time.Time); ok {
 			run.CursorAt = t
 		}
 	}, func(snap *firestore.DocumentSnapshot) error {
-		var o sagaDoc
+		var o records.Order
 		if err := snap.DataTo(&o); err != nil {
 			return r.unreadable(ctx, run, ref, snap.Ref.ID, "order", err)
 		}
-		if o.Status == "pending" || o.Status == "stopping" {
+		if !o.Status.Terminal() {
 			run.InFlight++ // the timeout sweep owns it; listed below if it overstays
 			return nil
 		}
@@ -291,19 +313,19 @@ func (r *Reconciler) unfinished(ctx context.Context, run *Run, ref *firestore.Do
 	if r.StuckAfter <= 0 {
 		return nil
 	}
-	q := r.FS.Collection(Orders).Where("status", "in", []string{"pending", "stopping"}).
-		Where("created_at", "<=", run.StartedAt.Add(-r.StuckAfter)).OrderBy("created_at", firestore.Asc).OrderBy(firestore.DocumentID, firestore.Asc)
+	q := r.FS.Collection(records.Orders).Where(records.FieldStatus, "in", []records.Status{records.StatusPending, records.StatusStopping}).
+		Where(records.FieldCreatedAt, "<=", run.StartedAt.Add(-r.StuckAfter)).OrderBy(records.FieldCreatedAt, firestore.Asc).OrderBy(firestore.DocumentID, firestore.Asc)
 	return r.pages(ctx, run, ref, q, func(last *firestore.DocumentSnapshot) {
-		if t, ok := last.Data()["created_at"].(time.Time); ok {
+		if t, ok := last.Data()[records.FieldCreatedAt].(time.Time); ok {
 			run.CursorAt = t
 		}
 	}, func(snap *firestore.DocumentSnapshot) error {
-		var o sagaDoc
+		var o records.Order
 		if err := snap.DataTo(&o); err != nil {
 			return r.unreadable(ctx, run, ref, snap.Ref.ID, "order", err)
 		}
 		run.Unfinished++
-		f := Finding{OrderID: snap.Ref.ID, Status: o.Status, PointState: "?", TicketState: "?",
+		f := Finding{OrderID: snap.Ref.ID, Status: string(o.Status), PointState: "?", TicketState: "?",
 			Problem: fmt.Sprintf("not ended %s after it was created (%d replays)", run.StartedAt.Sub(o.CreatedAt).Round(time.Second), o.Replays)}
 		if o.GaveUp {
 			f.Problem += "; replays ended: an operator must look"
@@ -378,51 +400,58 @@ func (r *Reconciler) unreadable(ctx context.Context, run *Run, ref *firestore.Do
 // check checks one settled order, repairs what it can and records a
 // finding; it reports whether the order was consistent.
 func (r *Reconciler) check(ctx context.Context, run *Run, ref *firestore.DocumentRef, snap *firestore.DocumentSnapshot) (bool, error) {
-	var o sagaDoc
+	var o records.Order
 	if err := snap.DataTo(&o); err != nil {
 		return false, r.unreadable(ctx, run, ref, snap.Ref.ID, "order", err)
 	}
-	pt, err := getSaga(ctx, r.FS, PointSagas, snap.Ref.ID)
-	if err != nil && !errors.Is(err, errUndecodable) {
-		return false, err
-	}
-	if err != nil {
+	pt, err := pointrecords.ReadSaga(ctx, r.FS, snap.Ref.ID)
+	if saga.KindOf(err) == saga.Corrupt {
 		return false, r.unreadable(ctx, run, ref, snap.Ref.ID, "point saga", err)
 	}
-	tk, err := getSaga(ctx, r.FS, TicketSagas, snap.Ref.ID)
-	if err != nil && !errors.Is(err, errUndecodable) {
+	if err != nil {
 		return false, err
 	}
-	if err != nil {
+	tk, err := ticketrecords.ReadSaga(ctx, r.FS, snap.Ref.ID)
+	if saga.KindOf(err) == saga.Corrupt {
 		return false, r.unreadable(ctx, run, ref, snap.Ref.ID, "ticket saga", err)
 	}
-	f := Finding{OrderID: snap.Ref.ID, Status: o.Status, PointState: state(pt), TicketState: state(tk)}
+	if err != nil {
+		return false, err
+	}
+	f := Finding{OrderID: snap.Ref.ID, Status: string(o.Status), PointState: "-", TicketState: "-"}
+	consumed, granted := false, false
+	if pt != nil {
+		f.PointState, consumed = string(pt.State), pt.State == pointrecords.StateConsumed
+	}
+	if tk != nil {
+		f.TicketState, granted = string(tk.State), tk.State == ticketrecords.StateGranted
+	}
 	switch o.Status {
-	case "completed":
-		if f.PointState == "consumed" && f.TicketState == "granted" {
+	case records.StatusCompleted:
+		if consumed && granted {
 			return true, nil
 		}
 		f.Problem = "completed order without its points taken and tickets granted"
-	case "failed", "cancelled":
-		pointZero := f.PointState != "consumed"
-		ticketZero := f.TicketState != "granted"
-		if pointZero && ticketZero {
+	case records.StatusFailed, records.StatusCancelled:
+		if !consumed && !granted {
 			return true, nil
 		}
-		switch {
-		case !ticketZero:
-			f.Problem = "tickets still granted on a " + o.Status + " order"
-			if m, ok := o.Steps["stop"]; ok {
+		if granted {
+			f.Problem = "tickets still granted on a " + string(o.Status) + " order"
+			if m, ok := o.Ran(records.StepStop); ok {
 				if err := r.Publisher.Publish(ctx, m); err != nil {
 					return false, fmt.Errorf("repair order %s: %w", f.OrderID, err)
 				}
 				f.Repair = "re-published " + string(m.Type) + " " + m.EventID
 			}
-		default:
-			f.Problem = "points still taken on a " + o.Status + " order"
+		} else {
+			f.Problem = "points still taken on a " + string(o.Status) + " order"
 			// The ticket side's failure or cancel drives the refund.
-			for _, step := range []string{"cancel", "grant"} {
-				if m, ok := tk.stepEvent(step); ok && (m.Type == event.FailedTicket || m.Type == event.CanceledTicket) {
+			for _, step := range []string{ticketrecords.StepCancel, ticketrecords.StepGrant} {
+				if tk == nil {
+					break
+				}
+				if m, ok := tk.Ran(step); ok && (m.Type == saga.FailedTicket || m.Type == saga.CanceledTicket) {
 					if err := r.Publisher.Publish(ctx, m); err != nil {
 						return false, fmt.Errorf("repair order %s: %w", f.OrderID, err)
 					}
@@ -432,24 +461,9 @@ func (r *Reconciler) check(ctx context.Context, run *Run, ref *firestore.Documen
 			}
 		}
 	default:
-		f.Problem = "unknown order status " + o.Status
+		f.Problem = "unknown order status " + string(o.Status)
 	}
 	return false, r.record(ctx, run, ref, f)
-}
-
-func state(d *sagaDoc) string {
-	if d == nil {
-		return "-"
-	}
-	return d.State
-}
-
-func (d *sagaDoc) stepEvent(step string) (event.Message, bool) {
-	if d == nil {
-		return event.Message{}, false
-	}
-	m, ok := d.Steps[step]
-	return m, ok
 }
 
 // Findings returns the findings of run id, all of them.

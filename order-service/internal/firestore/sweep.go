@@ -1,8 +1,7 @@
-package store
+package firestore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -13,9 +12,12 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/ticketsaga/saga/order-service/internal/app"
 	"github.com/ticketsaga/saga/order-service/internal/order"
+	"github.com/ticketsaga/saga/order-service/records"
 	"github.com/ticketsaga/saga/shared/event"
 	"github.com/ticketsaga/saga/shared/outbox"
+	"github.com/ticketsaga/saga/shared/saga"
 )
 
 // Sweeping works in pages of orders, several orders of a page at a time:
@@ -27,20 +29,6 @@ const (
 	// rest are counted.
 	maxSweepErrors = 20
 )
-
-// SweepResult is what one part of a sweep did.
-type SweepResult struct {
-	Done   int // orders stopped, or replayed
-	GaveUp int // orders whose replays ended (heal only)
-	Failed int // orders that failed; the next sweep tries them again
-	// Errors are the first errors, each naming its order: the failures,
-	// and what went wrong with orders that were still stopped, replayed
-	// or given up.
-	Errors []error
-	// More: the sweep reached its deadline with orders left; the next
-	// one carries on.
-	More bool
-}
 
 // outcome is what happened to one order of a page.
 type outcome int
@@ -57,9 +45,9 @@ const (
 // once deadline has passed. The error is for a failed query: a part of the
 // sweep that could not run at all.
 func sweepPages(ctx context.Context, q firestore.Query, deadline time.Time,
-	visit func(ctx context.Context, snap *firestore.DocumentSnapshot) (outcome, error)) (SweepResult, error) {
+	visit func(ctx context.Context, snap *firestore.DocumentSnapshot) (outcome, error)) (app.SweepResult, error) {
 	var (
-		res  SweepResult
+		res  app.SweepResult
 		mu   sync.Mutex
 		last *firestore.DocumentSnapshot
 	)
@@ -128,9 +116,9 @@ func sweepPages(ctx context.Context, q firestore.Query, deadline time.Time,
 // to stopping and publishes its stopped-order, scheduling its replays by
 // policy. It works through any number of orders in pages, and keeps going
 // past an order that fails.
-func (s *Store) StopExpired(ctx context.Context, now time.Time, timeout time.Duration, policy order.HealPolicy, deadline time.Time) (SweepResult, error) {
-	q := s.fs.Collection(Orders).Where(fieldStatus, "==", string(order.StatusPending)).
-		Where(fieldCreatedAt, "<=", now.Add(-timeout)).OrderBy(fieldCreatedAt, firestore.Asc)
+func (s *Store) StopExpired(ctx context.Context, now time.Time, timeout time.Duration, policy order.HealPolicy, deadline time.Time) (app.SweepResult, error) {
+	q := s.fs.Collection(records.Orders).Where(records.FieldStatus, "==", string(order.StatusPending)).
+		Where(records.FieldCreatedAt, "<=", now.Add(-timeout)).OrderBy(records.FieldCreatedAt, firestore.Asc)
 	res, err := sweepPages(ctx, q, deadline, func(ctx context.Context, snap *firestore.DocumentSnapshot) (outcome, error) {
 		stopped, err := s.stopSeen(ctx, snap, now, timeout, policy)
 		if stopped {
@@ -150,10 +138,11 @@ func (s *Store) StopExpired(ctx context.Context, now time.Time, timeout time.Dur
 // decided again in a transaction) or finds the order stopping (and is
 // ignored).
 func (s *Store) stopSeen(ctx context.Context, snap *firestore.DocumentSnapshot, now time.Time, timeout time.Duration, policy order.HealPolicy) (bool, error) {
-	o, err := decode(snap)
-	if err != nil {
-		return false, err
+	var rec records.Order
+	if err := snap.DataTo(&rec); err != nil {
+		return false, saga.CorruptRecord("order "+snap.Ref.ID, err)
 	}
+	o := rec.ToDomain(snap.Ref.ID)
 	next, ok := order.Stop(o, now, timeout, policy)
 	if !ok {
 		return false, nil
@@ -183,10 +172,11 @@ func (s *Store) stop(ctx context.Context, ref *firestore.DocumentRef, now time.T
 		if err != nil || !snap.Exists() {
 			return err
 		}
-		o, err := decode(snap)
-		if err != nil {
-			return err
+		var rec records.Order
+		if err := snap.DataTo(&rec); err != nil {
+			return saga.CorruptRecord("order "+ref.ID, err)
 		}
+		o := rec.ToDomain(ref.ID)
 		next, ok := order.Stop(o, now, timeout, policy)
 		if !ok {
 			return nil
@@ -207,43 +197,40 @@ func (s *Store) stop(ctx context.Context, ref *firestore.DocumentRef, now time.T
 }
 
 func stopMessage(o order.Order, now time.Time) (event.Message, error) {
-	return event.NewMessage(Envelope(o), event.StoppedOrder, event.OrderService, uuid.NewString(), order.ReasonTimeout, now)
+	return event.NewMessage(app.Envelope(o), saga.StoppedOrder, saga.OrderService, uuid.NewString(), saga.ReasonTimeout, now)
 }
 
 // stopUpdates writes a stop: the status, the replay schedule and the
 // stopped-order event in the outbox, together.
 func stopUpdates(next order.Order, msg event.Message) []firestore.Update {
 	return []firestore.Update{
-		{Path: fieldStatus, Value: string(next.Status)},
-		{Path: "updated_at", Value: next.UpdatedAt},
-		{Path: "stopped_at", Value: next.Recovery.StoppedAt},
-		{Path: fieldNextReplay, Value: next.Recovery.NextReplay},
-		{FieldPath: firestore.FieldPath{outbox.FieldSteps, StepStop}, Value: msg},
-		{Path: outbox.FieldPending, Value: firestore.ArrayUnion(StepStop)},
+		{Path: records.FieldStatus, Value: string(next.Status)},
+		{Path: outbox.FieldUpdatedAt, Value: next.UpdatedAt},
+		{Path: records.FieldStoppedAt, Value: next.Recovery.StoppedAt},
+		{Path: records.FieldNextReplay, Value: next.Recovery.NextReplay},
+		{FieldPath: firestore.FieldPath{outbox.FieldSteps, app.StepStop}, Value: msg},
+		{Path: outbox.FieldPending, Value: firestore.ArrayUnion(app.StepStop)},
 	}
 }
 
 // publishStop publishes a committed stopped-order. If that fails the stop
 // still stands: the outbox sweep publishes the event later.
 func (s *Store) publishStop(ctx context.Context, ref *firestore.DocumentRef, msg event.Message) error {
-	s.steps.Committed(StepStop)
-	if err := s.steps.Publish(ctx, ref, StepStop, msg); err != nil {
+	s.steps.Committed(app.StepStop)
+	if err := s.steps.Publish(ctx, ref, app.StepStop, msg); err != nil {
 		return fmt.Errorf("stopped, publish left to the outbox sweep: %w", err)
 	}
 	return nil
 }
-
-// ErrGaveUp marks an order whose replays ended without it ending.
-var ErrGaveUp = errors.New("replays ended without the order ending; an operator must look")
 
 // Heal replays the stop of every stopping order whose replay is due: the
 // stored stopped-order goes out again marked as a replay, every step that
 // already ran re-publishes its result, and so an event lost on the way
 // (dead-lettered during an outage) is sent again until the order is
 // cancelled. Replays back off by policy and end after policy.GiveUp.
-func (s *Store) Heal(ctx context.Context, now time.Time, policy order.HealPolicy, deadline time.Time) (SweepResult, error) {
+func (s *Store) Heal(ctx context.Context, now time.Time, policy order.HealPolicy, deadline time.Time) (app.SweepResult, error) {
 	// Only stopping orders have next_replay: a settle deletes it.
-	q := s.fs.Collection(Orders).Where(fieldNextReplay, "<=", now).OrderBy(fieldNextReplay, firestore.Asc)
+	q := s.fs.Collection(records.Orders).Where(records.FieldNextReplay, "<=", now).OrderBy(records.FieldNextReplay, firestore.Asc)
 	res, err := sweepPages(ctx, q, deadline, func(ctx context.Context, snap *firestore.DocumentSnapshot) (outcome, error) {
 		return s.healSeen(ctx, snap, now, policy)
 	})
@@ -254,15 +241,16 @@ func (s *Store) Heal(ctx context.Context, now time.Time, policy order.HealPolicy
 }
 
 func (s *Store) healSeen(ctx context.Context, snap *firestore.DocumentSnapshot, now time.Time, policy order.HealPolicy) (outcome, error) {
-	d, o, err := decodeDoc(snap)
-	if err != nil {
-		return skipped, err
+	var rec records.Order
+	if err := snap.DataTo(&rec); err != nil {
+		return skipped, saga.CorruptRecord("order "+snap.Ref.ID, err)
 	}
+	o := rec.ToDomain(snap.Ref.ID)
 	next, decision := order.Heal(o, now, policy)
 	updates := []firestore.Update{
-		{Path: fieldNextReplay, Value: timeOrDelete(next.Recovery.NextReplay)},
-		{Path: "replays", Value: next.Recovery.Replays},
-		{Path: "gave_up", Value: next.Recovery.GaveUp},
+		{Path: records.FieldNextReplay, Value: timeOrDelete(next.Recovery.NextReplay)},
+		{Path: records.FieldReplays, Value: next.Recovery.Replays},
+		{Path: records.FieldGaveUp, Value: next.Recovery.GaveUp},
 	}
 	switch decision {
 	case order.HealNone:
@@ -271,9 +259,9 @@ func (s *Store) healSeen(ctx context.Context, snap *firestore.DocumentSnapshot, 
 		if _, err := snap.Ref.Update(ctx, updates, firestore.LastUpdateTime(snap.UpdateTime)); err != nil && status.Code(err) != codes.FailedPrecondition {
 			return skipped, fmt.Errorf("record that replays ended: %w", err)
 		}
-		return gaveUp, fmt.Errorf("stopping since %s after %d replays: %w", o.Recovery.StoppedAt.Format(time.RFC3339), o.Recovery.Replays, ErrGaveUp)
+		return gaveUp, fmt.Errorf("stopping since %s after %d replays: %w", o.Recovery.StoppedAt.Format(time.RFC3339), o.Recovery.Replays, app.ErrGaveUp)
 	}
-	stop, ok := d.Steps[StepStop]
+	stop, ok := rec.Ran(app.StepStop)
 	if !ok {
 		return skipped, fmt.Errorf("stopping order without its stopped-order event")
 	}
@@ -288,4 +276,20 @@ func (s *Store) healSeen(ctx context.Context, snap *firestore.DocumentSnapshot, 
 		return done, fmt.Errorf("schedule the next replay: %w", err)
 	}
 	return done, nil
+}
+
+// SweepOutbox publishes started-order and stopped-order events committed
+// but left unpublished.
+func (s *Store) SweepOutbox(ctx context.Context) (app.SweepResult, error) {
+	res, err := s.steps.Sweep(ctx, []string{app.StepStart, app.StepStop})
+	return app.SweepResult{Done: res.Republished, Failed: res.Failed, Errors: res.Errors}, err
+}
+
+// timeOrDelete is t as a field value, or the deletion of the field when t
+// is zero.
+func timeOrDelete(t time.Time) any {
+	if t.IsZero() {
+		return firestore.Delete
+	}
+	return t
 }

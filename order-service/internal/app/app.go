@@ -1,0 +1,280 @@
+// Package app is order-service's application layer: placing and reading
+// orders with their long-poll, the step that settles an order (its step
+// table), and the timeout sweep with its self-healing replays. It decides
+// with the domain (package order) and leaves storage to a Store.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ticketsaga/saga/order-service/internal/longpoll"
+	"github.com/ticketsaga/saga/order-service/internal/order"
+	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/shared/saga"
+)
+
+// Step names: the keys of order-service's events in the order document,
+// and the step the table runs.
+const (
+	StepStart  = "start"  // started-order, when the order is placed
+	StepStop   = "stop"   // stopped-order, when it times out
+	StepSettle = "settle" // the events that end an order
+)
+
+// Table is order-service's step table: the only place that says which
+// events it handles. Each settles an order.
+var Table = saga.Steps{
+	saga.GrantedTicket: StepSettle,
+	saga.FailedPoint:   StepSettle,
+	saga.RefundedPoint: StepSettle,
+}
+
+// settlers is which service may send each event that settles an order.
+var settlers = map[saga.EventType]string{
+	saga.GrantedTicket: saga.TicketService,
+	saga.FailedPoint:   saga.PointService,
+	saga.RefundedPoint: saga.PointService,
+}
+
+// SweepResult is what one part of a sweep did.
+type SweepResult struct {
+	Done   int // orders stopped, or replayed, or events republished
+	GaveUp int // orders whose replays ended (heal only)
+	Failed int // orders that failed; the next sweep tries them again
+	// Errors are the first errors, each naming its order.
+	Errors []error
+	// More: the sweep reached its deadline with orders left; the next
+	// one carries on.
+	More bool
+}
+
+// Store is what the use cases need of storage.
+type Store interface {
+	// Create stores o with its started-order event start, unless an order
+	// with o's id exists: then that order when it was made from the same
+	// request (fingerprint), else a saga.Unprocessable error. The event
+	// is published, or published again while it is still pending. created
+	// says o is new.
+	Create(ctx context.Context, o order.Order, fingerprint string, start event.Message) (out order.Order, created bool, err error)
+	// Get returns order id, or a saga.NotFound error.
+	Get(ctx context.Context, id string) (order.Order, error)
+	// Update runs change on order id in a transaction and stores the
+	// order it returns when it says it changed; a saga.NotFound error when
+	// there is no such order.
+	Update(ctx context.Context, id string, change func(order.Order) (order.Order, bool, error)) (order.Order, bool, error)
+	// StopExpired moves every pending order created at or before
+	// now-timeout to stopping with its replays scheduled by policy, and
+	// publishes its stopped-order; in pages, until deadline.
+	StopExpired(ctx context.Context, now time.Time, timeout time.Duration, policy order.HealPolicy, deadline time.Time) (SweepResult, error)
+	// Heal replays the stored stopped-order of every stopping order whose
+	// replay is due by policy, marked as a replay; in pages, until
+	// deadline.
+	Heal(ctx context.Context, now time.Time, policy order.HealPolicy, deadline time.Time) (SweepResult, error)
+	// SweepOutbox publishes started-order and stopped-order events
+	// committed but left unpublished.
+	SweepOutbox(ctx context.Context) (SweepResult, error)
+}
+
+// Config is what the use cases are configured with.
+type Config struct {
+	// Timeout is how long an order may stay pending (ORDER_TIMEOUT).
+	Timeout time.Duration
+	// Heal schedules the replays that drive stopping orders to their end.
+	Heal order.HealPolicy
+	// SweepBudget is how long one timeout sweep may start new pages of
+	// orders; what is left waits for the next sweep.
+	SweepBudget time.Duration
+}
+
+// App is order-service's use cases.
+type App struct {
+	Store  Store
+	Polls  *longpoll.Poller
+	Log    *slog.Logger
+	Now    func() time.Time
+	Config Config
+}
+
+// Steps returns the steps of the table.
+func (a *App) Steps() map[string]event.Step { return map[string]event.Step{StepSettle: a.settle} }
+
+// Place places an order for buyer uid (req.UserID is uid) and waits up to
+// wait for it to end. With a key, the order id is derived from (uid, key):
+// a replay finds the same order, answered like a fresh call.
+func (a *App) Place(ctx context.Context, req order.Request, key string, wait time.Duration, drain <-chan struct{}) (order.Order, error) {
+	id := uuid.NewString()
+	if key != "" {
+		id = order.IDForKey(req.UserID, key)
+	}
+	now := a.Now().UTC()
+	o := order.Order{ID: id, UserID: req.UserID, TicketID: req.TicketID, Quantity: req.Quantity, Price: req.Price,
+		Status: order.StatusPending, CreatedAt: now, UpdatedAt: now}
+	start, err := event.NewMessage(Envelope(o), saga.StartedOrder, saga.OrderService, uuid.NewString(), "", now)
+	if err != nil {
+		return order.Order{}, err
+	}
+	o.History = []order.Entry{{EventType: saga.StartedOrder, Service: saga.OrderService, At: now}}
+	// Watch before the order exists: a settle here is then never missed.
+	watch := a.Polls.Watch(id)
+	defer watch.Close()
+	o, created, err := a.Store.Create(ctx, o, req.Fingerprint(), start)
+	switch {
+	case err != nil && o.ID == "":
+		return order.Order{}, err
+	case err != nil:
+		// Committed but not yet published: the order exists, and the
+		// outbox will publish its event; a retry with the same key
+		// publishes it at once.
+		a.Log.WarnContext(ctx, "started-order not published yet", "order_id", id, "error", err.Error())
+	}
+	if o.Status.Terminal() {
+		return o, nil
+	}
+	return watch.Wait(ctx, wait, drain, created)
+}
+
+// Get returns buyer uid's order id, as soon as it is terminal or when wait
+// runs out. Another buyer's order is not found: its existence is not
+// revealed, not even by how long the answer takes.
+func (a *App) Get(ctx context.Context, uid, id string, wait time.Duration, drain <-chan struct{}) (order.Order, error) {
+	o, err := a.Store.Get(ctx, id)
+	if err == nil && o.UserID != uid {
+		err = saga.E(saga.NotFound, "order_not_found", "no order %s", id)
+	}
+	if err != nil || o.Status.Terminal() || wait <= 0 {
+		return o, err
+	}
+	watch := a.Polls.Watch(id)
+	defer watch.Close()
+	return watch.Wait(ctx, wait, drain, false)
+}
+
+// Envelope is the saga envelope of o as order-service starts it.
+func Envelope(o order.Order) event.Envelope {
+	env := event.Envelope{ID: o.ID, Order: &event.Order{UserID: o.UserID, TicketID: o.TicketID, Quantity: o.Quantity, Price: o.Price}}
+	for _, e := range o.History {
+		if e.Service == saga.OrderService {
+			env.Order.History = append(env.Order.History, event.Record{EventType: e.EventType, Service: e.Service, At: e.At})
+		}
+	}
+	return env
+}
+
+// settle moves an order on an event that ends it, and merges the
+// envelope's timeline into the order's history. An event from the wrong
+// service, for an unknown order, or naming another user, ticket, quantity
+// or price than the order stored is poison.
+func (a *App) settle(ctx context.Context, t saga.EventType, in event.Envelope) (event.Message, error) {
+	if src := in.Source; src != settlers[t] {
+		return event.Message{}, saga.Poison("%s from %q, not %s", t, src, settlers[t])
+	}
+	var reason string
+	if t != saga.GrantedTicket {
+		if in.Point == nil || in.Point.Reason == "" {
+			return event.Message{}, saga.Poison("%s without a reason", t)
+		}
+		reason = in.Point.Reason
+	}
+	now := a.Now().UTC()
+	defer a.Polls.Settling(in.ID)()
+	o, changed, err := a.Store.Update(ctx, in.ID, func(o order.Order) (order.Order, bool, error) {
+		if err := order.Check(o, order.Request{UserID: in.Order.UserID, TicketID: in.Order.TicketID, Quantity: in.Order.Quantity, Price: in.Order.Price}); err != nil {
+			return o, false, saga.Wrap(saga.Permanent, "event_mismatch", err)
+		}
+		out, changed := order.Apply(o, t, reason, now)
+		if changed {
+			out.History = mergeHistory(o.History, in.History())
+		}
+		return out, changed, nil
+	})
+	if saga.KindOf(err) == saga.NotFound {
+		return event.Message{}, saga.Poison("%s for unknown order %s", t, in.ID)
+	}
+	if err != nil {
+		return event.Message{}, fmt.Errorf("settle order %s on %s: %w", in.ID, t, err)
+	}
+	if changed && o.Status.Terminal() {
+		a.Polls.Settled(o)
+		a.Log.InfoContext(ctx, "order settled", "order_id", o.ID, "status", o.Status, "reason", o.Reason, "event_type", t)
+	}
+	return event.Message{}, nil
+}
+
+func mergeHistory(have []order.Entry, recs []event.Record) []order.Entry {
+	as := make([]event.Record, 0, len(have))
+	for _, e := range have {
+		as = append(as, event.Record{EventType: e.EventType, Service: e.Service, At: e.At})
+	}
+	// Stored history has no ids: records are keyed by type and service.
+	bs := make([]event.Record, len(recs))
+	for i, r := range recs {
+		r.EventID = ""
+		bs[i] = r
+	}
+	var out []order.Entry
+	for _, r := range event.MergeHistory(as, bs) {
+		out = append(out, order.Entry{EventType: r.EventType, Service: r.Service, At: r.At})
+	}
+	return out
+}
+
+// SweepReport is what one timeout sweep did.
+type SweepReport struct {
+	Stopped     int  `json:"stopped"`
+	Replayed    int  `json:"replayed"`
+	GaveUp      int  `json:"gave_up"`
+	Failed      int  `json:"failed"`
+	Republished int  `json:"republished"`
+	More        bool `json:"more"`
+}
+
+// ErrGaveUp marks an order whose replays ended without it ending.
+var ErrGaveUp = errors.New("replays ended without the order ending; an operator must look")
+
+// Sweep is the timeout task: it stops every expired pending order, replays
+// the stop of stopping orders whose compensation stalled (self-healing),
+// then sweeps the outbox. Each part runs even when another failed; an
+// order that fails is logged and left for the next sweep. The error is for
+// parts that could not run at all.
+func (a *App) Sweep(ctx context.Context) (SweepReport, error) {
+	now := a.Now().UTC()
+	deadline := time.Now().Add(a.Config.SweepBudget)
+	var failures []error
+	stop, err := a.Store.StopExpired(ctx, now, a.Config.Timeout, a.Config.Heal, deadline)
+	if err != nil {
+		failures = append(failures, err)
+	}
+	heal, err := a.Store.Heal(ctx, now, a.Config.Heal, deadline)
+	if err != nil {
+		failures = append(failures, err)
+	}
+	ob, err := a.Store.SweepOutbox(ctx)
+	if err != nil {
+		failures = append(failures, err)
+	}
+	for _, res := range []SweepResult{stop, heal, ob} {
+		for _, err := range res.Errors {
+			msg := "timeout sweep: an order failed; the next sweep tries it again"
+			if errors.Is(err, ErrGaveUp) {
+				msg = "timeout sweep: an order is still stopping after every replay; an operator must look (sagactl stuck)"
+			}
+			a.Log.ErrorContext(ctx, msg, "error", err.Error())
+		}
+		if extra := res.Failed + res.GaveUp - len(res.Errors); extra > 0 {
+			a.Log.ErrorContext(ctx, "timeout sweep: more orders failed", "count", extra)
+		}
+	}
+	rep := SweepReport{Stopped: stop.Done, Replayed: heal.Done, GaveUp: heal.GaveUp, Failed: stop.Failed + heal.Failed + ob.Failed,
+		Republished: ob.Done, More: stop.More || heal.More}
+	if rep != (SweepReport{}) {
+		a.Log.InfoContext(ctx, "timeout sweep", "stopped", rep.Stopped, "replayed", rep.Replayed, "gave_up", rep.GaveUp,
+			"failed", rep.Failed, "republished", rep.Republished, "more", rep.More)
+	}
+	return rep, errors.Join(failures...)
+}

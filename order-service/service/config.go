@@ -1,0 +1,95 @@
+package service
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/ticketsaga/saga/order-service/internal/order"
+	"github.com/ticketsaga/saga/shared/config"
+	"github.com/ticketsaga/saga/shared/saga"
+)
+
+// Config is order-service's configuration.
+type Config struct {
+	config.Common
+	// OrderTimeout: a pending order older than this is stopped and
+	// compensated (ORDER_TIMEOUT, default 30s).
+	OrderTimeout time.Duration
+	// Heal is when the sweep replays the stop of a stopping order whose
+	// compensation stalled (HEAL_AFTER 30s, HEAL_MAX_INTERVAL 2m,
+	// HEAL_GIVE_UP 24h).
+	Heal order.HealPolicy
+	// SweepBudget is how long one timeout sweep may start new pages of
+	// orders (SWEEP_BUDGET, default 60s, within Cloud Scheduler's 120 s
+	// attempt deadline).
+	SweepBudget time.Duration
+	// ListenAfter is how long a long-poll on an order this instance has
+	// just created relies on hearing the settle in process before it also
+	// listens to the order document (LISTEN_AFTER, default 1s, 0s to 1m).
+	ListenAfter time.Duration
+	// MaxLongPolls bounds the long-polls one instance holds at once
+	// (LONG_POLL_MAX, default 2000).
+	MaxLongPolls int64
+	// FirebaseProject is the Firebase / Identity Platform project whose
+	// ID tokens authenticate buyers (FIREBASE_PROJECT, default the
+	// project id). FirebaseAuthEmulatorHost is FIREBASE_AUTH_EMULATOR_HOST
+	// (the Admin SDK reads it too): the Auth emulator's tokens are not
+	// signed, so it must never be set outside the emulators.
+	FirebaseProject          string
+	FirebaseAuthEmulatorHost string
+}
+
+// LoadConfig reads the configuration through getenv and checks it: outside
+// the emulators, push and task authentication are required and the Auth
+// emulator is refused; against them, buyers still sign in to the Auth
+// emulator.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	c, err := LoadSettings(getenv)
+	if err != nil {
+		return Config{}, err
+	}
+	if err := c.RequireAuth(nil); err != nil {
+		return Config{}, err
+	}
+	switch {
+	case !c.Emulated && c.FirebaseAuthEmulatorHost != "":
+		return Config{}, fmt.Errorf("%s refuses to start outside the local emulators with FIREBASE_AUTH_EMULATOR_HOST set: "+
+			"the Auth emulator's tokens are not signed, so anyone could be any buyer", c.Service)
+	case c.Emulated && c.FirebaseAuthEmulatorHost == "":
+		return Config{}, fmt.Errorf("%s refuses to start: authentication is not configured: set FIREBASE_AUTH_EMULATOR_HOST "+
+			"(buyers sign in to the Auth emulator locally; make run and make test start it)", c.Service)
+	}
+	return c, nil
+}
+
+// LoadSettings reads the configuration through getenv without the checks
+// a running service makes: for the operator's tools, which need the
+// service's settings (the reconciliation's windows), not its credentials.
+func LoadSettings(getenv func(string) string) (Config, error) {
+	common, err := config.Load(saga.OrderService, getenv)
+	if err != nil {
+		return Config{}, err
+	}
+	c := Config{Common: common, OrderTimeout: 30 * time.Second, SweepBudget: time.Minute, ListenAfter: time.Second,
+		Heal:                     order.HealPolicy{First: 30 * time.Second, Max: 2 * time.Minute, GiveUp: 24 * time.Hour},
+		FirebaseProject:          config.Or(getenv("FIREBASE_PROJECT"), common.ProjectID),
+		FirebaseAuthEmulatorHost: getenv("FIREBASE_AUTH_EMULATOR_HOST")}
+	if err := config.Durations(getenv, map[string]*time.Duration{"ORDER_TIMEOUT": &c.OrderTimeout, "SWEEP_BUDGET": &c.SweepBudget,
+		"HEAL_AFTER": &c.Heal.First, "HEAL_MAX_INTERVAL": &c.Heal.Max, "HEAL_GIVE_UP": &c.Heal.GiveUp}); err != nil {
+		return Config{}, err
+	}
+	if c.Heal.Max < c.Heal.First || c.Heal.GiveUp < c.Heal.Max {
+		return Config{}, fmt.Errorf("want HEAL_AFTER (%s) <= HEAL_MAX_INTERVAL (%s) <= HEAL_GIVE_UP (%s)", c.Heal.First, c.Heal.Max, c.Heal.GiveUp)
+	}
+	if v := getenv("LISTEN_AFTER"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > time.Minute {
+			return Config{}, fmt.Errorf("LISTEN_AFTER=%q: want a Go duration from 0s to 1m", v)
+		}
+		c.ListenAfter = d
+	}
+	if c.MaxLongPolls, err = config.Int(getenv, "LONG_POLL_MAX", 2000, 1, 100000); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}

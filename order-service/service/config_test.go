@@ -1,0 +1,66 @@
+package service
+
+import (
+	"testing"
+	"time"
+
+	"github.com/ticketsaga/saga/order-service/internal/order"
+)
+
+// local is the environment `make run` gives order-service, plus kv.
+func local(kv map[string]string) func(string) string {
+	all := map[string]string{"FIRESTORE_EMULATOR_HOST": "127.0.0.1:8086", "FIREBASE_AUTH_EMULATOR_HOST": "127.0.0.1:9099"}
+	for k, v := range kv {
+		all[k] = v
+	}
+	return func(k string) string { return all[k] }
+}
+
+func TestListenAfter(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		value   string
+		want    time.Duration
+		wantErr bool
+	}{
+		{"", time.Second, false},
+		{"0s", 0, false},
+		{"250ms", 250 * time.Millisecond, false},
+		{"-1s", 0, true},
+		{"2m", 0, true},
+		{"soon", 0, true},
+	} {
+		c, err := LoadConfig(local(map[string]string{"LISTEN_AFTER": tc.value}))
+		if (err != nil) != tc.wantErr {
+			t.Fatalf("LISTEN_AFTER=%q: err = %v, want error %v", tc.value, err, tc.wantErr)
+		}
+		if err == nil && c.ListenAfter != tc.want {
+			t.Errorf("LISTEN_AFTER=%q: %s, want %s", tc.value, c.ListenAfter, tc.want)
+		}
+	}
+}
+
+func TestHealPolicy(t *testing.T) {
+	t.Parallel()
+	c, err := LoadConfig(local(nil))
+	if err != nil || c.Heal != (order.HealPolicy{First: 30 * time.Second, Max: 2 * time.Minute, GiveUp: 24 * time.Hour}) ||
+		c.SweepBudget != time.Minute || c.OrderTimeout != 30*time.Second || c.MaxLongPolls != 2000 {
+		t.Fatalf("defaults = %+v, %v", c, err)
+	}
+	c, err = LoadConfig(local(map[string]string{"HEAL_AFTER": "2s", "HEAL_MAX_INTERVAL": "4s", "HEAL_GIVE_UP": "10m"}))
+	if err != nil || c.Heal != (order.HealPolicy{First: 2 * time.Second, Max: 4 * time.Second, GiveUp: 10 * time.Minute}) {
+		t.Fatalf("set = %+v, %v", c.Heal, err)
+	}
+	for _, bad := range []map[string]string{
+		{"HEAL_AFTER": "5m"},         // after the max interval
+		{"HEAL_MAX_INTERVAL": "48h"}, // after giving up
+		{"HEAL_GIVE_UP": "0s"},       // not positive
+		{"HEAL_AFTER": "soon"},       // not a duration
+		{"SWEEP_BUDGET": "-1s"},      // not positive
+		{"LONG_POLL_MAX": "0"},       // out of range
+	} {
+		if _, err := LoadConfig(local(bad)); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}

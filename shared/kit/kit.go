@@ -1,0 +1,102 @@
+// Package kit is what every service is wired from: its Google Cloud
+// clients, its outbox on its saga collection, and its push endpoint, which
+// runs the service's steps as its step table says. A service's wiring (its
+// package service) adds its store, its use cases and its API.
+package kit
+
+import (
+	"context"
+	"log/slog"
+	"maps"
+	"net/http"
+	"time"
+
+	"github.com/ticketsaga/saga/shared/config"
+	"github.com/ticketsaga/saga/shared/deadletter"
+	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/shared/gcp"
+	"github.com/ticketsaga/saga/shared/outbox"
+	"github.com/ticketsaga/saga/shared/push"
+	"github.com/ticketsaga/saga/shared/saga"
+	"github.com/ticketsaga/saga/shared/serve"
+)
+
+// Kit is one service's shared parts.
+type Kit struct {
+	Clients *gcp.Clients
+	Log     *slog.Logger
+	// Outbox is the service's outbox on its saga collection.
+	Outbox *outbox.Steps
+	push   push.Endpoint
+}
+
+// New connects the clients of cfg's service and sets up its outbox on the
+// saga collection.
+func New(ctx context.Context, cfg config.Common, log *slog.Logger, opts serve.Options, collection string) (*Kit, error) {
+	c, err := gcp.Connect(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Kit{
+		Clients: c,
+		Log:     log,
+		Outbox: &outbox.Steps{FS: c.Firestore, Collection: collection, Service: cfg.Service, Publisher: c.Publisher,
+			Log: log, Now: time.Now, Grace: cfg.OutboxGrace, AfterCommit: opts.AfterCommit},
+		push: push.Endpoint{Log: log, Failures: deadletter.Recorder{FS: c.Firestore, Now: time.Now}},
+	}, nil
+}
+
+// Service is what a service adds to its kit.
+type Service struct {
+	API       http.Handler
+	AdminOnly bool
+	// Table and Steps: which event types run which step, and the steps.
+	Table saga.Steps
+	Steps map[string]event.Step
+	// OutboxTask serves saga.TaskOutbox, which publishes what the table's
+	// steps left in the outbox; order-service's sweep does it itself.
+	OutboxTask bool
+	Tasks      map[string]http.Handler
+	// Close releases what the service opened beside the kit.
+	Close func()
+}
+
+// App assembles the service: its API, the push endpoint running its steps,
+// its task endpoints, and /healthz.
+func (k *Kit) App(s Service) (*serve.App, error) {
+	routes, err := push.Routes(s.Table, s.Steps, k.Log)
+	if err != nil {
+		return nil, err
+	}
+	tasks := maps.Clone(s.Tasks)
+	if s.OutboxTask {
+		if tasks == nil {
+			tasks = map[string]http.Handler{}
+		}
+		tasks[saga.TaskOutbox] = k.Outbox.SweepHandler(s.Table.StepNames())
+	}
+	return &serve.App{
+		API:       s.API,
+		AdminOnly: s.AdminOnly,
+		Push:      map[string]http.Handler{push.Path: k.push.Handler(routes)},
+		Tasks:     tasks,
+		Health:    serve.NewHealth(k.Clients.Ping),
+		Close: func() {
+			if s.Close != nil {
+				s.Close()
+			}
+			k.Outbox.Wait()
+			k.Clients.Close()
+		},
+	}, nil
+}
+
+// Participant assembles a service that takes part in orders: point- and
+// ticket-service. Its API is private (admin identities only), and it serves
+// saga.TaskOutbox for its steps.
+func (k *Kit) Participant(api http.Handler, table saga.Steps, steps map[string]event.Step) (*serve.App, error) {
+	return k.App(Service{API: api, AdminOnly: true, Table: table, Steps: steps, OutboxTask: true})
+}
+
+// Close releases the kit, for a service that failed to wire.
+func (k *Kit) Close() { k.Clients.Close() }

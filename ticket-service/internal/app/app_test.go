@@ -1,0 +1,111 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"maps"
+	"testing"
+
+	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/shared/saga"
+	"github.com/ticketsaga/saga/ticket-service/internal/ticket"
+)
+
+// stockStore decides grants and cancels on a saga and stock shards held
+// in memory, reading one shard first and every shard when asked, as the
+// Firestore store does.
+type stockStore struct {
+	Store
+	saga    ticket.Saga
+	ticket  *ticket.Ticket
+	typeErr error
+	shards  map[int]int64
+}
+
+func (f *stockStore) Grant(_ context.Context, _ event.Envelope, decide GrantDecide) (event.Message, error) {
+	res, out, err := decide(f.saga, f.ticket, f.typeErr, map[int]int64{0: f.shards[0]}, len(f.shards) <= 1)
+	if err == nil && res.NeedAll {
+		res, out, err = decide(f.saga, f.ticket, f.typeErr, maps.Clone(f.shards), true)
+	}
+	if err != nil {
+		return event.Message{}, err
+	}
+	f.saga = res.Saga
+	for k, n := range res.Take {
+		f.shards[k] -= n
+	}
+	return event.Message{Type: out.Event, Attributes: map[string]string{"reason": out.Reason}}, nil
+}
+
+func (f *stockStore) Cancel(_ context.Context, _ event.Envelope, decide CancelDecide) (event.Message, error) {
+	res, out, err := decide(f.saga)
+	if err != nil {
+		return event.Message{}, err
+	}
+	f.saga = res.Saga
+	for k, n := range res.Give {
+		f.shards[k] += n
+	}
+	return event.Message{Type: out.Event, Attributes: map[string]string{"reason": out.Reason}}, nil
+}
+
+// TestGrantThenCancel: a grant takes from the shards it needs, reading
+// all of them only when the first cannot serve; a cancel puts it back; an
+// unreadable ticket type fails the order as unknown.
+func TestGrantThenCancel(t *testing.T) {
+	t.Parallel()
+	if err := saga.CheckSteps(Table, (&App{}).Steps()); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	in := event.Envelope{ID: "o1", Order: &event.Order{UserID: "u1", TicketID: "t1", Quantity: 3, Price: 30}}
+	store := &stockStore{ticket: &ticket.Ticket{Price: 10}, shards: map[int]int64{0: 1, 1: 5}}
+	a := &App{Store: store, Log: slog.New(slog.DiscardHandler)}
+	steps := a.Steps()
+
+	m, err := steps[Table[saga.ConsumedPoint]](ctx, saga.ConsumedPoint, in)
+	if err != nil || m.Type != saga.GrantedTicket || store.shards[0]+store.shards[1] != 3 {
+		t.Fatalf("grant = %s %v, shards %v", m.Type, err, store.shards)
+	}
+	m, err = steps[Table[saga.StoppedOrder]](ctx, saga.StoppedOrder, in)
+	if err != nil || m.Type != saga.CanceledTicket || m.Attributes["reason"] != saga.ReasonTimeout || store.shards[0]+store.shards[1] != 6 {
+		t.Fatalf("cancel = %s %v, shards %v", m.Type, err, store.shards)
+	}
+	m, err = steps[Table[saga.ConsumedPoint]](ctx, saga.ConsumedPoint, in)
+	if err != nil || m.Type != saga.FailedTicket || m.Attributes["reason"] != saga.ReasonTimeout {
+		t.Fatalf("late grant = %s %q %v, want failed-ticket timeout", m.Type, m.Attributes["reason"], err)
+	}
+
+	broken := &stockStore{typeErr: saga.E(saga.Corrupt, "corrupt_record", "ticket t1 cannot be read"), shards: map[int]int64{0: 9}}
+	a.Store = broken
+	m, err = steps[Table[saga.ConsumedPoint]](ctx, saga.ConsumedPoint, in)
+	if err != nil || m.Type != saga.FailedTicket || m.Attributes["reason"] != saga.ReasonUnknownTicket {
+		t.Fatalf("unreadable type = %s %q %v, want failed-ticket unknown_ticket", m.Type, m.Attributes["reason"], err)
+	}
+}
+
+// TestCancelOfAnotherOrderIsRefused: a cancel naming another user or
+// ticket than the grant did is permanent, and puts nothing back.
+func TestCancelOfAnotherOrderIsRefused(t *testing.T) {
+	t.Parallel()
+	store := &stockStore{saga: ticket.Saga{State: ticket.StateGranted, UserID: "u2", TicketID: "t1", Taken: map[int]int64{0: 2}}, shards: map[int]int64{0: 0}}
+	a := &App{Store: store}
+	in := event.Envelope{ID: "o1", Order: &event.Order{UserID: "u1", TicketID: "t1", Quantity: 2, Price: 20}}
+	if _, err := a.Steps()[StepCancel](context.Background(), saga.StoppedOrder, in); !saga.IsPermanent(err) {
+		t.Fatalf("err = %v, want permanent", err)
+	}
+	if store.shards[0] != 0 {
+		t.Errorf("shards %v: something was put back", store.shards)
+	}
+}
+
+// TestPutTicketRange: prices of 1..2^53-1 and stocks of 0..2^53-1 only.
+func TestPutTicketRange(t *testing.T) {
+	t.Parallel()
+	a := &App{Store: &stockStore{}}
+	for _, c := range [][2]int64{{0, 1}, {saga.MaxAmount + 1, 1}, {1, -1}, {1, saga.MaxAmount + 1}} {
+		if err := a.PutTicket(context.Background(), "t1", c[0], c[1]); saga.KindOf(err) != saga.Invalid {
+			t.Errorf("PutTicket(price %d, stock %d) = %v, want Invalid", c[0], c[1], err)
+		}
+	}
+}

@@ -1,0 +1,84 @@
+package firestore
+
+import (
+	"context"
+	"testing"
+
+	"github.com/ticketsaga/saga/shared/emutest"
+	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/shared/saga"
+	"github.com/ticketsaga/saga/ticket-service/internal/app"
+	"github.com/ticketsaga/saga/ticket-service/internal/ticket"
+	"github.com/ticketsaga/saga/ticket-service/records"
+)
+
+func grant(in event.Envelope) app.GrantDecide {
+	req := ticket.Request{UserID: in.Order.UserID, TicketID: in.Order.TicketID, Quantity: in.Order.Quantity, Price: in.Order.Price}
+	return func(s ticket.Saga, t *ticket.Ticket, typeErr error, shards map[int]int64, all bool) (ticket.GrantResult, saga.Outcome, error) {
+		res := ticket.Grant(s, t, shards, all, req)
+		if res.Reason != "" {
+			return res, saga.Outcome{Event: saga.FailedTicket, Reason: res.Reason}, nil
+		}
+		return res, saga.Outcome{Event: saga.GrantedTicket}, nil
+	}
+}
+
+// TestStore runs the adapter against the Firestore emulator: a ticket type
+// split over shards, grants that take from one shard or, near sell-out,
+// from all of them, the user's holdings, a cancel that gives the stock
+// back, and a re-PUT that drops the shards it no longer needs.
+func TestStore(t *testing.T) {
+	t.Parallel()
+	p := emutest.New(t)
+	ctx := context.Background()
+	s := New(p.FS, p.Outbox(records.Sagas, saga.TicketService), 4, true)
+	if _, err := s.Ticket(ctx, "none"); saga.KindOf(err) != saga.NotFound {
+		t.Fatalf("Ticket(none) = %v, want NotFound", err)
+	}
+	if err := s.PutTicket(ctx, "show", 10, 5); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.Ticket(ctx, "show"); err != nil || st != (app.Stock{Price: 10, Stock: 5}) {
+		t.Fatalf("Ticket = %+v, %v", st, err)
+	}
+	order := func(id string, qty int64) event.Envelope {
+		return event.Envelope{ID: id, Order: &event.Order{UserID: "alice", TicketID: "show", Quantity: qty, Price: 10 * qty}}
+	}
+	// 5 tickets over 4 shards (2, 1, 1, 1): 4 at once needs every shard.
+	for _, tc := range []struct {
+		id   string
+		qty  int64
+		want saga.EventType
+	}{{"o1", 1, saga.GrantedTicket}, {"o2", 4, saga.GrantedTicket}, {"o3", 1, saga.FailedTicket}} {
+		m, err := s.Grant(ctx, order(tc.id, tc.qty), grant(order(tc.id, tc.qty)))
+		if err != nil || m.Type != tc.want {
+			t.Fatalf("grant %s = %+v, %v, want %s", tc.id, m, err, tc.want)
+		}
+	}
+	if st, _ := s.Ticket(ctx, "show"); st.Stock != 0 {
+		t.Fatalf("stock %d after selling out", st.Stock)
+	}
+	if h, err := s.Holdings(ctx, "alice"); err != nil || len(h) != 2 {
+		t.Fatalf("holdings %+v, %v", h, err)
+	}
+	m, err := s.Cancel(ctx, order("o2", 4), func(sg ticket.Saga) (ticket.CancelResult, saga.Outcome, error) {
+		return ticket.Cancel(sg), saga.Outcome{Event: saga.CanceledTicket, Reason: saga.ReasonTimeout}, nil
+	})
+	if err != nil || m.Type != saga.CanceledTicket {
+		t.Fatalf("cancel = %+v, %v", m, err)
+	}
+	if st, _ := s.Ticket(ctx, "show"); st.Stock != 4 {
+		t.Fatalf("stock %d after the cancel, want 4", st.Stock)
+	}
+
+	one := New(p.FS, p.Outbox(records.Sagas, saga.TicketService), 1, true)
+	if err := one.PutTicket(ctx, "show", 10, 3); err != nil {
+		t.Fatal(err)
+	}
+	if snaps, err := p.FS.Collection(records.Tickets).Doc("show").Collection(records.Shards).Documents(ctx).GetAll(); err != nil || len(snaps) != 1 {
+		t.Fatalf("%d shards after a re-PUT over 1, %v", len(snaps), err)
+	}
+	if st, err := s.Ticket(ctx, "show"); err != nil || st.Stock != 3 {
+		t.Fatalf("after the re-PUT: %+v, %v", st, err)
+	}
+}

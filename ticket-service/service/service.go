@@ -1,0 +1,57 @@
+// Package service wires ticket-service: its configuration, read once in
+// main, and the one place that builds its store, use cases and API.
+package service
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/ticketsaga/saga/shared/config"
+	"github.com/ticketsaga/saga/shared/kit"
+	"github.com/ticketsaga/saga/shared/saga"
+	"github.com/ticketsaga/saga/shared/serve"
+	"github.com/ticketsaga/saga/ticket-service/internal/app"
+	"github.com/ticketsaga/saga/ticket-service/internal/firestore"
+	"github.com/ticketsaga/saga/ticket-service/internal/httpapi"
+	"github.com/ticketsaga/saga/ticket-service/records"
+)
+
+// Config is ticket-service's configuration.
+type Config struct {
+	config.Common
+	// StockShards is how many documents a ticket type's stock is split
+	// over when it is PUT (STOCK_SHARDS, default 16, at most 100; 1 is the
+	// single-document design).
+	StockShards int
+	// StockLeases (default on) keeps one instance's concurrent grants on
+	// different shards; STOCK_LEASES=0 gives the naive design, for the
+	// flash-sale comparison.
+	StockLeases bool
+}
+
+// LoadConfig reads the configuration through getenv and checks it: outside
+// the emulators, push, task and admin authentication are required.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	c, err := config.LoadPrivate(saga.TicketService, getenv)
+	if err != nil {
+		return Config{}, err
+	}
+	shards, err := config.Int(getenv, "STOCK_SHARDS", 16, 1, records.MaxShards)
+	if err != nil {
+		return Config{}, err
+	}
+	return Config{Common: c, StockShards: int(shards), StockLeases: getenv("STOCK_LEASES") != "0"}, nil
+}
+
+// Table is ticket-service's step table (which events it handles).
+var Table = app.Table
+
+// New wires ticket-service.
+func New(ctx context.Context, cfg Config, log *slog.Logger, opts serve.Options) (*serve.App, error) {
+	k, err := kit.New(ctx, cfg.Common, log, opts, records.Sagas)
+	if err != nil {
+		return nil, err
+	}
+	a := &app.App{Store: firestore.New(k.Clients.Firestore, k.Outbox, cfg.StockShards, cfg.StockLeases), Log: log}
+	return k.Participant(httpapi.Routes(a), app.Table, a.Steps())
+}
