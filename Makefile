@@ -2,7 +2,7 @@
 GO ?= go
 DEVSTACK = $(GO) run ./infra/cmd/devstack
 
-.PHONY: run tools test test-unit test-integration fuzz lint bench check-emulators check-ready
+.PHONY: run tools test test-unit test-integration fuzz lint bench check-emulators check-ready check-model
 
 ## run: emulators, topic and subscriptions, the three services; Ctrl-C stops all
 run: tools
@@ -35,8 +35,13 @@ fuzz:
 	  [ $$rc -eq 0 ] || exit $$rc; \
 	done
 
+# The model check needs no emulator: test-unit runs it, so it is left out here.
 test-integration: check-emulators tools
-	$(DEVSTACK) emulators -- $(GO) test -count=1 -p 1 -timeout 20m ./...
+	$(DEVSTACK) emulators -- $(GO) test -count=1 -p 1 -timeout 20m $$($(GO) list ./... | grep -v /modelcheck)
+
+## check-model: the protocol model at depth deep (every path with more faults; make test runs depth quick)
+check-model:
+	$(GO) test -count=1 -timeout 3h -run 'TestModel|TestNoRuleIsRepeated' -v ./modelcheck -model-depth=deep
 
 check-emulators:
 	@sdk=$$(gcloud info --format='value(installation.sdk_root)' 2>/dev/null) || { \

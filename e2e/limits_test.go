@@ -197,6 +197,17 @@ func TestLongPollsAtScale(t *testing.T) {
 	if res.StatusCode != http.StatusOK || res.Header.Get("Retry-After") == "" || time.Since(start) > 5*time.Second {
 		t.Errorf("long-poll past the cap: %d, Retry-After %q, after %s", res.StatusCode, res.Header.Get("Retry-After"), time.Since(start))
 	}
+	// An answer that needs no wait takes no place, so it says nothing
+	// about asking again.
+	req, _ = http.NewRequest("GET", base+"/orders/no-such-order?wait="+wait.String(), nil)
+	req.Header.Set(auth[0], auth[1])
+	if res, err = client.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound || res.Header.Get("Retry-After") != "" {
+		t.Errorf("unknown order past the cap: %d, Retry-After %q; want 404 without it", res.StatusCode, res.Header.Get("Retry-After"))
+	}
 
 	wg.Wait()
 	for i, st := range statuses {

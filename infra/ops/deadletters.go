@@ -78,9 +78,9 @@ func (d DeadLetters) pull(ctx context.Context) ([]DeadLetter, error) {
 
 // explain finds the subscription and the reason in the failure records.
 func (d DeadLetters) explain(ctx context.Context, dl *DeadLetter) error {
-	q := d.FS.Collection(deadletter.Collection).Where("event_id", "==", dl.EventID)
+	q := d.FS.Collection(deadletter.Collection).Where(deadletter.FieldEventID, "==", dl.EventID)
 	if dl.Subscription != "" {
-		q = q.Where("subscription", "==", dl.Subscription)
+		q = q.Where(deadletter.FieldSubscription, "==", dl.Subscription)
 	}
 	snaps, err := q.Documents(ctx).GetAll()
 	if err != nil {

@@ -147,6 +147,13 @@ type Publisher interface {
 // findings.
 const Runs = "reconcile_runs"
 
+// A Run's status, and its field.
+const (
+	RunRunning     = "running"
+	RunDone        = "done"
+	FieldRunStatus = "status"
+)
+
 // ErrCrashed is returned when CrashAfter stopped a run.
 var ErrCrashed = errors.New("reconciliation stopped midway (test fault)")
 
@@ -173,7 +180,7 @@ func (r *Reconciler) Run(ctx context.Context) (Run, error) {
 			return run, err
 		}
 	}
-	run.Status, run.FinishedAt = "done", r.Now().UTC()
+	run.Status, run.FinishedAt = RunDone, r.Now().UTC()
 	if err := r.save(ctx, ref, run); err != nil {
 		return run, err
 	}
@@ -191,7 +198,7 @@ func (r *Reconciler) save(ctx context.Context, ref *firestore.DocumentRef, run R
 }
 
 func (r *Reconciler) begin(ctx context.Context) (Run, *firestore.DocumentRef, error) {
-	snaps, err := r.FS.Collection(Runs).Where("status", "==", "running").Limit(1).Documents(ctx).GetAll()
+	snaps, err := r.FS.Collection(Runs).Where(FieldRunStatus, "==", RunRunning).Limit(1).Documents(ctx).GetAll()
 	if err != nil {
 		return Run{}, nil, fmt.Errorf("find an unfinished reconciliation run: %w", err)
 	}
@@ -216,7 +223,7 @@ func (r *Reconciler) begin(ctx context.Context) (Run, *firestore.DocumentRef, er
 		}
 	}
 	now := r.Now().UTC()
-	run := Run{ID: now.Format("20060102T150405Z") + "-" + uuid.NewString()[:8], Status: "running", StartedAt: now,
+	run := Run{ID: now.Format("20060102T150405Z") + "-" + uuid.NewString()[:8], Status: RunRunning, StartedAt: now,
 		From: st.Through, Through: maxTime(st.Through, now.Add(-r.Settle)), Phase: "recheck", Previous: st.LastRun, Samples: []Finding{},
 		ExpireAt: now.Add(Retention)}
 	ref := r.FS.Collection(Runs).Doc(run.ID)
@@ -255,7 +262,7 @@ func (r *Reconciler) recheck(ctx context.Context, run *Run, ref *firestore.Docum
 		if !ok {
 			return nil // an unreadable finding of the last run: nothing to re-check
 		}
-		if !records.Status(f.Status).Terminal() {
+		if st := records.Status(f.Status); st == records.StatusPending || st == records.StatusStopping {
 			return nil // unfinished orders are listed afresh by this run
 		}
 		osnap, err := r.FS.Collection(records.Orders).Doc(f.OrderID).Get(ctx)
@@ -295,7 +302,7 @@ func (r *Reconciler) settled(ctx context.Context, run *Run, ref *firestore.Docum
 		if err := snap.DataTo(&o); err != nil {
 			return r.unreadable(ctx, run, ref, snap.Ref.ID, "order", err)
 		}
-		if !o.Status.Terminal() {
+		if o.Status == records.StatusPending || o.Status == records.StatusStopping {
 			run.InFlight++ // the timeout sweep owns it; listed below if it overstays
 			return nil
 		}

@@ -5,11 +5,11 @@ package records
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"cloud.google.com/go/firestore"
 
-	"github.com/ticketsaga/saga/order-service/internal/app"
 	"github.com/ticketsaga/saga/order-service/internal/order"
 	"github.com/ticketsaga/saga/shared/outbox"
 	"github.com/ticketsaga/saga/shared/saga"
@@ -21,8 +21,8 @@ const Orders = "orders"
 
 // Step names: the keys of an Order's outbox.
 const (
-	StepStart = app.StepStart // started-order
-	StepStop  = app.StepStop  // stopped-order
+	StepStart = order.StepStart // started-order
+	StepStop  = order.StepStop  // stopped-order
 )
 
 // Status of an order.
@@ -118,4 +118,11 @@ func timePtr(t time.Time) *time.Time {
 		return nil
 	}
 	return &t
+}
+
+// Copy returns a copy of r that shares nothing a change makes.
+func (r Order) Copy() Order {
+	r.Outbox = r.Outbox.Clone()
+	r.History = slices.Clone(r.History)
+	return r
 }

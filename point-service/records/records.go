@@ -9,7 +9,6 @@ import (
 
 	"cloud.google.com/go/firestore"
 
-	"github.com/ticketsaga/saga/point-service/internal/app"
 	"github.com/ticketsaga/saga/point-service/internal/point"
 	"github.com/ticketsaga/saga/shared/outbox"
 )
@@ -22,8 +21,8 @@ const (
 
 // Step names: the keys of a Saga's outbox.
 const (
-	StepConsume = app.StepConsume
-	StepRefund  = app.StepRefund
+	StepConsume = point.StepConsume
+	StepRefund  = point.StepRefund
 )
 
 // Account is a user's balance.
@@ -54,4 +53,18 @@ type Saga struct {
 // a saga.Corrupt error when it cannot be read.
 func ReadSaga(ctx context.Context, fs *firestore.Client, id string) (*Saga, error) {
 	return outbox.Read[Saga](ctx, fs, Sagas, id)
+}
+
+// Domain is the saga as point-service's domain sees it.
+func (s *Saga) Domain() point.Saga {
+	return point.Saga{State: s.State, UserID: s.UserID, Amount: s.Amount}
+}
+
+// SetDomain sets the saga's fields from d (not its outbox).
+func (s *Saga) SetDomain(d point.Saga) { s.State, s.UserID, s.Amount = d.State, d.UserID, d.Amount }
+
+// Copy returns a copy of s that shares nothing a step changes.
+func (s Saga) Copy() Saga {
+	s.Outbox = s.Outbox.Clone()
+	return s
 }

@@ -22,6 +22,12 @@ const Collection = "push_failures"
 // (infra/indexes.json). The dead letter itself is held seven days.
 const Retention = 30 * 24 * time.Hour
 
+// Fields of a Failure that queries name.
+const (
+	FieldSubscription = "subscription"
+	FieldEventID      = "event_id"
+)
+
 // Failure is why one event keeps failing on one subscription.
 type Failure struct {
 	Subscription string    `firestore:"subscription"`
@@ -52,14 +58,14 @@ func (r Recorder) RecordFailure(ctx context.Context, m push.Message, cause error
 	}
 	sub := m.SubscriptionName()
 	_, err := r.FS.Collection(Collection).Doc(DocID(sub, eventID)).Set(ctx, map[string]any{
-		"subscription": sub,
-		"event_id":     eventID,
-		"event_type":   m.Attributes[saga.AttrEventType],
-		"order_id":     m.Attributes[saga.AttrOrderID],
-		"error":        cause.Error(),
-		"attempts":     firestore.Increment(1),
-		"last_at":      r.Now().UTC(),
-		"expire_at":    r.Now().UTC().Add(Retention),
+		FieldSubscription: sub,
+		FieldEventID:      eventID,
+		"event_type":      m.Attributes[saga.AttrEventType],
+		"order_id":        m.Attributes[saga.AttrOrderID],
+		"error":           cause.Error(),
+		"attempts":        firestore.Increment(1),
+		"last_at":         r.Now().UTC(),
+		"expire_at":       r.Now().UTC().Add(Retention),
 	}, firestore.MergeAll)
 	if err != nil {
 		return fmt.Errorf("record failure of %s on %s: %w", eventID, sub, err)

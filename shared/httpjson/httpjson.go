@@ -332,5 +332,8 @@ func requireFields(body any) error {
 	if len(missing) == 0 {
 		return nil
 	}
-	return BadRequest("missing_field", "%s required", strings.Join(missing, ", "))
+	if len(missing) == 1 {
+		return BadRequest("missing_field", "%s is required", missing[0])
+	}
+	return BadRequest("missing_field", "%s are required", strings.Join(missing, " and "))
 }

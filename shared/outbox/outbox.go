@@ -185,47 +185,26 @@ func (r Runner[T, P]) Run(ctx context.Context, step string, in event.Envelope, r
 				return saga.CorruptRecord(ref.Path, err)
 			}
 		}
-		box := p.Box()
-		if stored, ok := box.Ran(step); ok {
-			msg, pending = stored, box.IsPending(step)
-			return nil
-		}
-		d, err := decide(tx, p, snaps[1:])
-		if err != nil {
+		var changed bool
+		msg, pending, changed, err = p.Box().run(step, in, r.Service, uuid.NewString, r.Now().UTC(),
+			func() (saga.Outcome, error) { return decide(tx, p, snaps[1:]) })
+		if err != nil || !changed {
 			return err
 		}
-		now := r.Now().UTC()
-		in := in.WithRecords(r.Service, box.History(r.Service))
-		if msg, err = event.NewMessage(in, d.Event, r.Service, uuid.NewString(), d.Reason, now); err != nil {
-			return err
-		}
-		box.Record(step, msg, now)
-		pending = true
 		return tx.Set(ref, p)
 	})
 	if err != nil {
 		return event.Message{}, fmt.Errorf("%s step %s for order %s: %w", r.Service, step, in.ID, err)
 	}
-	if in.Replay {
-		// Self-healing: the sweep replays an event because the order is
-		// still unfinished, so this step's result may have been lost
-		// downstream. Send it again, marked, whether or not it was
-		// published; consumers absorb it if it was not lost.
-		if pending {
-			r.Committed(step)
-			return msg, r.Publish(ctx, ref, step, msg.AsReplay())
-		}
-		return msg, r.Publisher.Publish(ctx, msg.AsReplay())
-	}
-	if !pending {
-		// Already published: a duplicate delivery causes no new event.
+	out, publish, mark := publication(msg, pending, in.Replay)
+	switch {
+	case !publish:
 		return msg, nil
+	case !mark:
+		return msg, r.Publisher.Publish(ctx, out)
 	}
 	r.Committed(step)
-	if err := r.Publish(ctx, ref, step, msg); err != nil {
-		return event.Message{}, err
-	}
-	return msg, nil
+	return msg, r.Publish(ctx, ref, step, out)
 }
 
 // Publish publishes step's event m stored in ref, then marks it published.

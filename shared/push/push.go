@@ -161,9 +161,7 @@ func (e Endpoint) Handler(routes map[saga.EventType]Func) http.Handler {
 		log := e.Log.With("path", r.URL.Path, "subscription", m.SubscriptionName(), "message_id", m.ID,
 			"delivery_attempt", m.DeliveryAttempt, "event_type", m.Attributes[saga.AttrEventType],
 			"order_id", m.Attributes[saga.AttrOrderID], "event_id", m.Attributes[saga.AttrEventID])
-		if fault.IsPermanent(err) {
-			// Retrying cannot help: five attempts and a dead letter would
-			// only delay the operator who must look at it.
+		if Acks(err) {
 			metrics.PoisonMessages.Add(1)
 			log.ErrorContext(ctx, "dropping poison message: it can never succeed", "error", err.Error())
 			w.WriteHeader(http.StatusNoContent)
@@ -177,6 +175,40 @@ func (e Endpoint) Handler(routes map[saga.EventType]Func) http.Handler {
 		}
 		http.Error(w, "retry later", http.StatusInternalServerError)
 	})
+}
+
+// Acks reports whether a handler's result is acked: success, or an error
+// retrying cannot help (poison), for which five attempts and a dead letter
+// would only delay the operator who must look at it. Any other error asks
+// for a retry.
+func Acks(err error) bool { return err == nil || fault.IsPermanent(err) }
+
+// Local is a service's push endpoint without HTTP: the protocol model's
+// delivery, routed by the same step table.
+type Local map[saga.EventType]Func
+
+// NewLocal builds a Local from a service's step table and steps. A table
+// that names a missing step is a programming error: it panics.
+func NewLocal(table saga.Steps, steps map[string]event.Step) Local {
+	routes, err := Routes(table, steps, slog.New(slog.DiscardHandler))
+	if err != nil {
+		panic(err)
+	}
+	return routes
+}
+
+// Deliver hands m to its route as the endpoint does. It returns nil when
+// the endpoint would ack, and the error when Pub/Sub would retry.
+func (l Local) Deliver(ctx context.Context, m event.Message) error {
+	pm := Message{ID: m.EventID, Data: m.Data, Attributes: m.Attributes}
+	fn := l[pm.EventType()]
+	if fn == nil {
+		return nil
+	}
+	if err := fn(ctx, pm); !Acks(err) {
+		return err
+	}
+	return nil
 }
 
 // SubscriptionName is the last segment of the message's subscription.

@@ -61,12 +61,16 @@ func (a *App) Handler() http.Handler {
 		mux.Handle("/debug/pprof/", a.TaskAuth.Require(http.HandlerFunc(pprof.Index)))
 		mux.Handle("/debug/pprof/profile", a.TaskAuth.Require(http.HandlerFunc(pprof.Profile)))
 	}
-	api := a.API
-	if a.AdminOnly {
-		api = a.AdminAuth.Require(api)
-	}
-	mux.Handle("/", api)
+	mux.Handle("/", a.APIHandler())
 	return logging.Middleware(mux)
+}
+
+// APIHandler is the API alone, behind the admin check when AdminOnly.
+func (a *App) APIHandler() http.Handler {
+	if a.AdminOnly {
+		return a.AdminAuth.Require(a.API)
+	}
+	return a.API
 }
 
 // Secure sets the verifiers cfg asks for.
@@ -176,7 +180,13 @@ func Lazy[C Config](load Load[C], build Build[C]) func() *App {
 		}
 		base := cfg.Base()
 		log := logging.New(os.Stdout, base.Service, base.ProjectID, base.LogLevel)
-		app, err := build(context.Background(), cfg, log, Options{})
+		// A function cannot exit: the fault switch's crash only aborts
+		// the request, before the publish.
+		opts, err := Faults(os.Getenv, log, func() { panic(http.ErrAbortHandler) })
+		if err != nil {
+			panic(fmt.Sprintf("%s: %v", base.Service, err))
+		}
+		app, err := build(context.Background(), cfg, log, opts)
 		if err == nil {
 			err = app.Secure(context.Background(), base, log)
 		}

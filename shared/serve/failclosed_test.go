@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -31,4 +33,30 @@ func TestRefusesToStartWhenItsConfigurationDoes(t *testing.T) {
 		}
 	}()
 	Lazy(refuse, build)()
+}
+
+// TestAdminOnlyAPIRequiresAnAdmin: with admin identities configured, the
+// admin API of point- and ticket-service answers 401 to a caller without
+// an ID token, as a process and as a function, and the health check stays
+// open.
+func TestAdminOnlyAPIRequiresAnAdmin(t *testing.T) {
+	t.Parallel()
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	a := &App{API: ok, AdminOnly: true, Health: NewHealth(func(context.Context) error { return nil })}
+	cfg := config.Common{AuthAudience: "https://point.example", AdminIdentities: []string{"ops@example.com"}}
+	if err := a.Secure(context.Background(), cfg, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	for name, h := range map[string]http.Handler{"process": a.Handler(), "function": a.APIHandler()} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/accounts/alice", nil))
+		if w.Code != http.StatusUnauthorized {
+			t.Errorf("%s: GET /accounts/alice without a token = %d, want 401", name, w.Code)
+		}
+	}
+	w := httptest.NewRecorder()
+	a.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/healthz", nil))
+	if w.Code != http.StatusOK {
+		t.Errorf("/healthz = %d", w.Code)
+	}
 }

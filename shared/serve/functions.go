@@ -14,7 +14,7 @@ import (
 // function per task path, named after its last segment (/tasks/sweep of
 // "Order" is OrderSweep). get builds the service on first use.
 func RegisterFunctions(prefix string, get func() *App, pushPath string, tasks ...string) {
-	functions.HTTP(prefix+"API", func(w http.ResponseWriter, r *http.Request) { get().Handler().ServeHTTP(w, r) })
+	functions.HTTP(prefix+"API", func(w http.ResponseWriter, r *http.Request) { get().APIHandler().ServeHTTP(w, r) })
 	functions.HTTP(prefix+"Events", func(w http.ResponseWriter, r *http.Request) { get().PushHandler(pushPath).ServeHTTP(w, r) })
 	for _, task := range tasks {
 		name := path.Base(task)

@@ -6,11 +6,13 @@ package records
 
 import (
 	"context"
+	"fmt"
+	"maps"
+	"strconv"
 
 	"cloud.google.com/go/firestore"
 
 	"github.com/ticketsaga/saga/shared/outbox"
-	"github.com/ticketsaga/saga/ticket-service/internal/app"
 	"github.com/ticketsaga/saga/ticket-service/internal/ticket"
 )
 
@@ -23,8 +25,8 @@ const (
 
 // Step names: the keys of a Saga's outbox.
 const (
-	StepGrant  = app.StepGrant
-	StepCancel = app.StepCancel
+	StepGrant  = ticket.StepGrant
+	StepCancel = ticket.StepCancel
 )
 
 // MaxShards is the most stock shards a ticket type can have (STOCK_SHARDS
@@ -80,4 +82,37 @@ const (
 // a saga.Corrupt error when it cannot be read.
 func ReadSaga(ctx context.Context, fs *firestore.Client, id string) (*Saga, error) {
 	return outbox.Read[Saga](ctx, fs, Sagas, id)
+}
+
+// Domain is the saga as ticket-service's domain sees it; an error when its
+// shards are not shards.
+func (s *Saga) Domain() (ticket.Saga, error) {
+	taken := map[int]int64{}
+	for k, n := range s.Taken {
+		i, err := strconv.Atoi(k)
+		if err != nil || i < 0 || i >= MaxShards || n < 0 {
+			return ticket.Saga{}, fmt.Errorf("bad shard %q: %d", k, n)
+		}
+		taken[i] = n
+	}
+	return ticket.Saga{State: s.State, UserID: s.UserID, TicketID: s.TicketID, Quantity: s.Quantity, Taken: taken}, nil
+}
+
+// SetDomain sets the saga's fields from d (not its outbox).
+func (s *Saga) SetDomain(d ticket.Saga) {
+	s.State, s.UserID, s.TicketID, s.Quantity = d.State, d.UserID, d.TicketID, d.Quantity
+	s.Taken = nil
+	if len(d.Taken) > 0 {
+		s.Taken = map[string]int64{}
+		for k, n := range d.Taken {
+			s.Taken[strconv.Itoa(k)] = n
+		}
+	}
+}
+
+// Copy returns a copy of s that shares nothing a step changes.
+func (s Saga) Copy() Saga {
+	s.Outbox = s.Outbox.Clone()
+	s.Taken = maps.Clone(s.Taken)
+	return s
 }

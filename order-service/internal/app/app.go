@@ -22,9 +22,9 @@ import (
 // Step names: the keys of order-service's events in the order document,
 // and the step the table runs.
 const (
-	StepStart  = "start"  // started-order, when the order is placed
-	StepStop   = "stop"   // stopped-order, when it times out
-	StepSettle = "settle" // the events that end an order
+	StepStart  = order.StepStart  // started-order, when the order is placed
+	StepStop   = order.StepStop   // stopped-order, when it times out
+	StepSettle = order.StepSettle // the events that end an order
 )
 
 // Table is order-service's step table: the only place that says which
@@ -54,28 +54,55 @@ type SweepResult struct {
 	More bool
 }
 
-// Store is what the use cases need of storage.
+// Placed is what Create found or made.
+type Placed struct {
+	Order   order.Order
+	Created bool
+	// Of an order that existed: the fingerprint of the request that made
+	// it, and its started-order when that is still unpublished.
+	Fingerprint string
+	Unpublished *event.Message
+}
+
+// Stop decides the stop of an expired pending order: the stopping order
+// and its stopped-order, or ok false when it is not to be stopped.
+type Stop func(o order.Order) (next order.Order, stopped event.Message, ok bool, err error)
+
+// HealStep is what to do with a stopping order whose replay may be due:
+// publish Replay (when set), then store Next; or, when GaveUp, store Next
+// and report. The zero HealStep does nothing.
+type HealStep struct {
+	Next   order.Order
+	Replay *event.Message
+	GaveUp bool
+}
+
+// Heal decides a HealStep from a stopping order and its stored
+// stopped-order (ran: there is one).
+type Heal func(o order.Order, stopped event.Message, ran bool) (HealStep, error)
+
+// Store is what the use cases need of storage. It keeps and publishes what
+// the use cases decide, and decides nothing.
 type Store interface {
-	// Create stores o with its started-order event start, unless an order
-	// with o's id exists: then that order when it was made from the same
-	// request (fingerprint), else a saga.Unprocessable error. The event
-	// is published, or published again while it is still pending. created
-	// says o is new.
-	Create(ctx context.Context, o order.Order, fingerprint string, start event.Message) (out order.Order, created bool, err error)
+	// Create stores o with its started-order event start and publishes
+	// it, unless an order with o's id exists: then it returns that order.
+	Create(ctx context.Context, o order.Order, fingerprint string, start event.Message) (Placed, error)
+	// PublishPending publishes m, the unpublished event of step of order
+	// id, and marks it published.
+	PublishPending(ctx context.Context, id, step string, m event.Message) error
 	// Get returns order id, or a saga.NotFound error.
 	Get(ctx context.Context, id string) (order.Order, error)
 	// Update runs change on order id in a transaction and stores the
 	// order it returns when it says it changed; a saga.NotFound error when
 	// there is no such order.
 	Update(ctx context.Context, id string, change func(order.Order) (order.Order, bool, error)) (order.Order, bool, error)
-	// StopExpired moves every pending order created at or before
-	// now-timeout to stopping with its replays scheduled by policy, and
-	// publishes its stopped-order; in pages, until deadline.
-	StopExpired(ctx context.Context, now time.Time, timeout time.Duration, policy order.HealPolicy, deadline time.Time) (SweepResult, error)
-	// Heal replays the stored stopped-order of every stopping order whose
-	// replay is due by policy, marked as a replay; in pages, until
-	// deadline.
-	Heal(ctx context.Context, now time.Time, policy order.HealPolicy, deadline time.Time) (SweepResult, error)
+	// StopExpired runs stop on every pending order created at or before
+	// cutoff, and stores and publishes each stop it decides; in pages,
+	// until deadline.
+	StopExpired(ctx context.Context, cutoff time.Time, stop Stop, deadline time.Time) (SweepResult, error)
+	// Heal runs heal on every stopping order whose next replay is due by
+	// now, and does what it decides; in pages, until deadline.
+	Heal(ctx context.Context, now time.Time, heal Heal, deadline time.Time) (SweepResult, error)
 	// SweepOutbox publishes started-order and stopped-order events
 	// committed but left unpublished.
 	SweepOutbox(ctx context.Context) (SweepResult, error)
@@ -107,7 +134,7 @@ func (a *App) Steps() map[string]event.Step { return map[string]event.Step{StepS
 // Place places an order for buyer uid (req.UserID is uid) and waits up to
 // wait for it to end. With a key, the order id is derived from (uid, key):
 // a replay finds the same order, answered like a fresh call.
-func (a *App) Place(ctx context.Context, req order.Request, key string, wait time.Duration, drain <-chan struct{}) (order.Order, error) {
+func (a *App) Place(ctx context.Context, req order.Request, key string, wait Wait) (order.Order, error) {
 	id := uuid.NewString()
 	if key != "" {
 		id = order.IDForKey(req.UserID, key)
@@ -123,36 +150,65 @@ func (a *App) Place(ctx context.Context, req order.Request, key string, wait tim
 	// Watch before the order exists: a settle here is then never missed.
 	watch := a.Polls.Watch(id)
 	defer watch.Close()
-	o, created, err := a.Store.Create(ctx, o, req.Fingerprint(), start)
+	fingerprint := req.Fingerprint()
+	placed, err := a.Store.Create(ctx, o, fingerprint, start)
 	switch {
-	case err != nil && o.ID == "":
+	case err != nil && placed.Order.ID == "":
 		return order.Order{}, err
 	case err != nil:
 		// Committed but not yet published: the order exists, and the
 		// outbox will publish its event; a retry with the same key
 		// publishes it at once.
 		a.Log.WarnContext(ctx, "started-order not published yet", "order_id", id, "error", err.Error())
+	case !placed.Created && placed.Fingerprint != fingerprint:
+		return order.Order{}, saga.E(saga.Unprocessable, "idempotency_key_reused", "this Idempotency-Key was used for a different request")
+	case !placed.Created && placed.Unpublished != nil:
+		if err := a.Store.PublishPending(ctx, id, StepStart, *placed.Unpublished); err != nil {
+			a.Log.WarnContext(ctx, "started-order not published yet", "order_id", id, "error", err.Error())
+		}
 	}
+	o, created := placed.Order, placed.Created
 	if o.Status.Terminal() {
 		return o, nil
 	}
-	return watch.Wait(ctx, wait, drain, created)
+	d, release := wait.hold()
+	defer release()
+	return watch.Wait(ctx, d, wait.Drain, created)
 }
 
 // Get returns buyer uid's order id, as soon as it is terminal or when wait
 // runs out. Another buyer's order is not found: its existence is not
 // revealed, not even by how long the answer takes.
-func (a *App) Get(ctx context.Context, uid, id string, wait time.Duration, drain <-chan struct{}) (order.Order, error) {
+func (a *App) Get(ctx context.Context, uid, id string, wait Wait) (order.Order, error) {
 	o, err := a.Store.Get(ctx, id)
 	if err == nil && o.UserID != uid {
 		err = saga.E(saga.NotFound, "order_not_found", "no order %s", id)
 	}
-	if err != nil || o.Status.Terminal() || wait <= 0 {
+	if err != nil || o.Status.Terminal() || wait.For <= 0 {
 		return o, err
 	}
 	watch := a.Polls.Watch(id)
 	defer watch.Close()
-	return watch.Wait(ctx, wait, drain, false)
+	d, release := wait.hold()
+	defer release()
+	return watch.Wait(ctx, d, wait.Drain, false)
+}
+
+// Wait is how a long-poll waits for an order to end: for For at most.
+// Hold, when set, takes one of the instance's long-poll places just before
+// the wait, and may shorten it (to 0 when none is free); Drain ends the
+// wait when the instance shuts down.
+type Wait struct {
+	For   time.Duration
+	Hold  func(time.Duration) (time.Duration, func())
+	Drain <-chan struct{}
+}
+
+func (w Wait) hold() (time.Duration, func()) {
+	if w.Hold == nil || w.For <= 0 {
+		return w.For, func() {}
+	}
+	return w.Hold(w.For)
 }
 
 // Envelope is the saga envelope of o as order-service starts it.
@@ -246,11 +302,11 @@ func (a *App) Sweep(ctx context.Context) (SweepReport, error) {
 	now := a.Now().UTC()
 	deadline := time.Now().Add(a.Config.SweepBudget)
 	var failures []error
-	stop, err := a.Store.StopExpired(ctx, now, a.Config.Timeout, a.Config.Heal, deadline)
+	stop, err := a.Store.StopExpired(ctx, now.Add(-a.Config.Timeout), a.stopAt(now), deadline)
 	if err != nil {
 		failures = append(failures, err)
 	}
-	heal, err := a.Store.Heal(ctx, now, a.Config.Heal, deadline)
+	heal, err := a.Store.Heal(ctx, now, a.healAt(now), deadline)
 	if err != nil {
 		failures = append(failures, err)
 	}
@@ -277,4 +333,44 @@ func (a *App) Sweep(ctx context.Context) (SweepReport, error) {
 			"failed", rep.Failed, "republished", rep.Republished, "more", rep.More)
 	}
 	return rep, errors.Join(failures...)
+}
+
+// stopAt decides stops at now: an order pending for longer than the
+// timeout becomes stopping, with its replays scheduled, and causes
+// stopped-order.
+func (a *App) stopAt(now time.Time) Stop {
+	return func(o order.Order) (order.Order, event.Message, bool, error) {
+		next, ok := order.Stop(o, now, a.Config.Timeout, a.Config.Heal)
+		if !ok {
+			return o, event.Message{}, false, nil
+		}
+		msg, err := event.NewMessage(Envelope(o), saga.StoppedOrder, saga.OrderService, uuid.NewString(), saga.ReasonTimeout, now)
+		if err != nil {
+			return o, event.Message{}, false, err
+		}
+		return next, msg, true, nil
+	}
+}
+
+// healAt decides the self-healing of stopping orders at now: when a replay
+// is due, the stored stopped-order goes out again marked as a replay, and
+// every step that already ran re-publishes its result, so an event lost on
+// the way (dead-lettered during an outage) is sent again until the order
+// is cancelled. Replays back off, and end after the policy's GiveUp.
+func (a *App) healAt(now time.Time) Heal {
+	return func(o order.Order, stopped event.Message, ran bool) (HealStep, error) {
+		next, decision := order.Heal(o, now, a.Config.Heal)
+		switch decision {
+		case order.HealNone:
+			return HealStep{}, nil
+		case order.HealGiveUp:
+			return HealStep{Next: next, GaveUp: true}, fmt.Errorf("stopping since %s after %d replays: %w",
+				o.Recovery.StoppedAt.Format(time.RFC3339), o.Recovery.Replays, ErrGaveUp)
+		}
+		if !ran {
+			return HealStep{}, errors.New("stopping order without its stopped-order event")
+		}
+		replay := stopped.AsReplay()
+		return HealStep{Next: next, Replay: &replay}, nil
+	}
 }

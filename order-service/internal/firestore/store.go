@@ -39,7 +39,7 @@ func (s *Store) ref(id string) *firestore.DocumentRef { return s.fs.Collection(r
 func notFound(id string) error { return saga.E(saga.NotFound, "order_not_found", "no order %s", id) }
 
 // Create stores o with its started-order event (see app.Store).
-func (s *Store) Create(ctx context.Context, o order.Order, fingerprint string, start event.Message) (order.Order, bool, error) {
+func (s *Store) Create(ctx context.Context, o order.Order, fingerprint string, start event.Message) (app.Placed, error) {
 	ref := s.ref(o.ID)
 	var rec records.Order
 	rec.FromDomain(o)
@@ -48,34 +48,32 @@ func (s *Store) Create(ctx context.Context, o order.Order, fingerprint string, s
 	// Create is atomic on its own (it fails if the document exists), so a
 	// new order costs one write and no transaction.
 	_, err := ref.Create(ctx, &rec)
-	out, publish, created := o, start, err == nil
 	switch {
 	case status.Code(err) == codes.AlreadyExists:
 		snap, err := ref.Get(ctx)
 		if err != nil {
-			return order.Order{}, false, fmt.Errorf("read order %s: %w", o.ID, err)
+			return app.Placed{}, fmt.Errorf("read order %s: %w", o.ID, err)
 		}
 		var have records.Order
 		if err := snap.DataTo(&have); err != nil {
-			return order.Order{}, false, saga.CorruptRecord("order "+o.ID, err)
+			return app.Placed{}, saga.CorruptRecord("order "+o.ID, err)
 		}
-		if have.Fingerprint != fingerprint {
-			return order.Order{}, false, saga.E(saga.Unprocessable, "idempotency_key_reused", "this Idempotency-Key was used for a different request")
+		placed := app.Placed{Order: have.ToDomain(o.ID), Fingerprint: have.Fingerprint}
+		if stored, ok := have.Ran(app.StepStart); ok && have.IsPending(app.StepStart) {
+			placed.Unpublished = &stored
 		}
-		out = have.ToDomain(o.ID)
-		stored, ok := have.Ran(app.StepStart)
-		if !ok || !have.IsPending(app.StepStart) {
-			return out, false, nil
-		}
-		publish = stored
+		return placed, nil
 	case err != nil:
-		return order.Order{}, false, fmt.Errorf("create order %s: %w", o.ID, err)
+		return app.Placed{}, fmt.Errorf("create order %s: %w", o.ID, err)
 	}
-	s.steps.Committed(app.StepStart)
-	if err := s.steps.Publish(ctx, ref, app.StepStart, publish); err != nil {
-		return out, created, err
-	}
-	return out, created, nil
+	return app.Placed{Order: o, Created: true}, s.PublishPending(ctx, o.ID, app.StepStart, start)
+}
+
+// PublishPending publishes m, the unpublished event of step of order id,
+// and marks it published.
+func (s *Store) PublishPending(ctx context.Context, id, step string, m event.Message) error {
+	s.steps.Committed(step)
+	return s.steps.Publish(ctx, s.ref(id), step, m)
 }
 
 // Get returns an order, or a saga.NotFound error.

@@ -2,8 +2,11 @@ package firestore
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 	"time"
+
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 
 	"github.com/ticketsaga/saga/order-service/internal/app"
 	"github.com/ticketsaga/saga/order-service/internal/order"
@@ -18,7 +21,7 @@ func newOrder(id string, created time.Time) order.Order {
 		History: []order.Entry{{EventType: saga.StartedOrder, Service: saga.OrderService, At: created}}}
 }
 
-func place(t *testing.T, s *Store, o order.Order, fingerprint string) (order.Order, bool, error) {
+func place(t *testing.T, s *Store, o order.Order, fingerprint string) (app.Placed, error) {
 	t.Helper()
 	start, err := event.NewMessage(app.Envelope(o), saga.StartedOrder, saga.OrderService, "ev-"+o.ID, "", o.CreatedAt)
 	if err != nil {
@@ -36,17 +39,14 @@ func TestStore(t *testing.T) {
 	ctx := context.Background()
 	s := New(p.FS, p.Outbox(records.Orders, saga.OrderService))
 	now := time.Now().UTC()
-	if _, created, err := place(t, s, newOrder("o1", now), "fp"); err != nil || !created {
-		t.Fatalf("create: %v %v", created, err)
+	if p, err := place(t, s, newOrder("o1", now), "fp"); err != nil || !p.Created {
+		t.Fatalf("create: %+v %v", p, err)
 	}
 	if got := p.Published(t); len(got) != 1 || got[0].Attributes[saga.AttrEventType] != string(saga.StartedOrder) {
 		t.Fatalf("published %v", got)
 	}
-	if o, created, err := place(t, s, newOrder("o1", now), "fp"); err != nil || created || o.ID != "o1" {
-		t.Fatalf("replay: %+v %v %v", o, created, err)
-	}
-	if _, _, err := place(t, s, newOrder("o1", now), "other"); saga.KindOf(err) != saga.Unprocessable {
-		t.Fatalf("key reused = %v, want Unprocessable", err)
+	if p, err := place(t, s, newOrder("o1", now), "other"); err != nil || p.Created || p.Order.ID != "o1" || p.Fingerprint != "fp" {
+		t.Fatalf("replay: %+v %v", p, err)
 	}
 	if _, err := s.Get(ctx, "none"); saga.KindOf(err) != saga.NotFound {
 		t.Fatalf("Get(none) = %v", err)
@@ -79,38 +79,50 @@ func TestSweep(t *testing.T) {
 	t.Parallel()
 	p := emutest.New(t)
 	ctx := context.Background()
-	s := New(p.FS, p.Outbox(records.Orders, saga.OrderService))
+	steps := p.Outbox(records.Orders, saga.OrderService)
+	steps.Grace = time.Hour // the outbox part of the sweep leaves what was just published alone
+	s := New(p.FS, steps)
 	now := time.Now().UTC()
-	policy := order.HealPolicy{First: time.Minute, Max: time.Minute, GiveUp: time.Hour}
+	clock := now
+	a := &app.App{Store: s, Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return clock },
+		Config: app.Config{Timeout: 30 * time.Second, SweepBudget: time.Minute,
+			Heal: order.HealPolicy{First: time.Minute, Max: time.Minute, GiveUp: time.Hour}}}
 	for id, age := range map[string]time.Duration{"old1": time.Hour, "old2": time.Hour, "young": time.Second} {
-		if _, _, err := place(t, s, newOrder(id, now.Add(-age)), id); err != nil {
+		if _, err := place(t, s, newOrder(id, now.Add(-age)), id); err != nil {
 			t.Fatal(err)
 		}
 	}
 	p.Published(t)
-	deadline := time.Now().Add(time.Minute)
-	res, err := s.StopExpired(ctx, now, 30*time.Second, policy, deadline)
-	if err != nil || res.Done != 2 || res.Failed != 0 || res.More {
-		t.Fatalf("stop = %+v, %v", res, err)
+	rep, err := a.Sweep(ctx)
+	if err != nil || rep.Stopped != 2 || rep.Failed != 0 || rep.Replayed != 0 || rep.More {
+		t.Fatalf("stop = %+v, %v", rep, err)
 	}
-	if got := p.Published(t); len(got) != 2 || got[0].Attributes[saga.AttrEventType] != string(saga.StoppedOrder) {
-		t.Fatalf("published %d events", len(got))
+	if got := count(p.Published(t), saga.StoppedOrder, false); got != 2 {
+		t.Fatalf("published %d stopped-orders, want 2", got)
 	}
 	if o, _ := s.Get(ctx, "young"); o.Status != order.StatusPending {
 		t.Fatalf("a young order was stopped: %+v", o)
 	}
-	if res, err := s.Heal(ctx, now, policy, deadline); err != nil || res.Done != 0 {
-		t.Fatalf("heal before the first replay is due = %+v, %v", res, err)
+	clock = now.Add(2 * time.Minute)
+	rep, err = a.Sweep(ctx)
+	if err != nil || rep.Replayed != 2 || rep.Stopped != 1 {
+		t.Fatalf("sweep when the replays are due = %+v, %v", rep, err)
 	}
-	res, err = s.Heal(ctx, now.Add(2*time.Minute), policy, deadline)
-	if err != nil || res.Done != 2 {
-		t.Fatalf("heal when due = %+v, %v", res, err)
+	if replays := count(p.Published(t), saga.StoppedOrder, true); replays != 2 {
+		t.Fatalf("%d replays published, want 2", replays)
 	}
-	got := p.Published(t)
-	if len(got) != 2 || got[0].Attributes[saga.AttrReplay] == "" {
-		t.Fatalf("replays published: %v", got)
-	}
-	if o, _ := s.Get(ctx, "old1"); o.Recovery.Replays != 1 || !o.Recovery.NextReplay.After(now.Add(2*time.Minute)) {
+	if o, _ := s.Get(ctx, "old1"); o.Recovery.Replays != 1 || !o.Recovery.NextReplay.After(clock) {
 		t.Fatalf("after a replay: %+v", o.Recovery)
 	}
+}
+
+// count counts the published events of type t that are replays, or not.
+func count(published []*pubsubpb.PubsubMessage, t saga.EventType, replays bool) int {
+	n := 0
+	for _, m := range published {
+		if m.Attributes[saga.AttrEventType] == string(t) && (m.Attributes[saga.AttrReplay] != "") == replays {
+			n++
+		}
+	}
+	return n
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
-	"github.com/google/uuid"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -112,15 +111,14 @@ func sweepPages(ctx context.Context, q firestore.Query, deadline time.Time,
 	}
 }
 
-// StopExpired moves every pending order created at or before now-timeout
-// to stopping and publishes its stopped-order, scheduling its replays by
-// policy. It works through any number of orders in pages, and keeps going
-// past an order that fails.
-func (s *Store) StopExpired(ctx context.Context, now time.Time, timeout time.Duration, policy order.HealPolicy, deadline time.Time) (app.SweepResult, error) {
+// StopExpired runs stop on every pending order created at or before
+// cutoff, in pages through any number of orders, and keeps going past an
+// order that fails.
+func (s *Store) StopExpired(ctx context.Context, cutoff time.Time, stop app.Stop, deadline time.Time) (app.SweepResult, error) {
 	q := s.fs.Collection(records.Orders).Where(records.FieldStatus, "==", string(order.StatusPending)).
-		Where(records.FieldCreatedAt, "<=", now.Add(-timeout)).OrderBy(records.FieldCreatedAt, firestore.Asc)
+		Where(records.FieldCreatedAt, "<=", cutoff).OrderBy(records.FieldCreatedAt, firestore.Asc)
 	res, err := sweepPages(ctx, q, deadline, func(ctx context.Context, snap *firestore.DocumentSnapshot) (outcome, error) {
-		stopped, err := s.stopSeen(ctx, snap, now, timeout, policy)
+		stopped, err := s.stopSeen(ctx, snap, stop)
 		if stopped {
 			return done, err
 		}
@@ -137,23 +135,18 @@ func (s *Store) StopExpired(ctx context.Context, now time.Time, timeout time.Dur
 // the timeout either lands first (and the write fails, and the order is
 // decided again in a transaction) or finds the order stopping (and is
 // ignored).
-func (s *Store) stopSeen(ctx context.Context, snap *firestore.DocumentSnapshot, now time.Time, timeout time.Duration, policy order.HealPolicy) (bool, error) {
+func (s *Store) stopSeen(ctx context.Context, snap *firestore.DocumentSnapshot, stop app.Stop) (bool, error) {
 	var rec records.Order
 	if err := snap.DataTo(&rec); err != nil {
 		return false, saga.CorruptRecord("order "+snap.Ref.ID, err)
 	}
-	o := rec.ToDomain(snap.Ref.ID)
-	next, ok := order.Stop(o, now, timeout, policy)
-	if !ok {
-		return false, nil
-	}
-	msg, err := stopMessage(o, now)
-	if err != nil {
+	next, msg, ok, err := stop(rec.ToDomain(snap.Ref.ID))
+	if err != nil || !ok {
 		return false, err
 	}
 	_, err = snap.Ref.Update(ctx, stopUpdates(next, msg), firestore.LastUpdateTime(snap.UpdateTime))
 	if status.Code(err) == codes.FailedPrecondition {
-		return s.stop(ctx, snap.Ref, now, timeout, policy)
+		return s.stopInTx(ctx, snap.Ref, stop)
 	}
 	if err != nil {
 		return false, fmt.Errorf("stop: %w", err)
@@ -161,9 +154,8 @@ func (s *Store) stopSeen(ctx context.Context, snap *firestore.DocumentSnapshot, 
 	return true, s.publishStop(ctx, snap.Ref, msg)
 }
 
-// stop moves one order to stopping if it is still pending and expired, in
-// a transaction.
-func (s *Store) stop(ctx context.Context, ref *firestore.DocumentRef, now time.Time, timeout time.Duration, policy order.HealPolicy) (bool, error) {
+// stopInTx runs stop on one order in a transaction.
+func (s *Store) stopInTx(ctx context.Context, ref *firestore.DocumentRef, stop app.Stop) (bool, error) {
 	var msg event.Message
 	stopped := false
 	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
@@ -176,15 +168,10 @@ func (s *Store) stop(ctx context.Context, ref *firestore.DocumentRef, now time.T
 		if err := snap.DataTo(&rec); err != nil {
 			return saga.CorruptRecord("order "+ref.ID, err)
 		}
-		o := rec.ToDomain(ref.ID)
-		next, ok := order.Stop(o, now, timeout, policy)
-		if !ok {
-			return nil
-		}
-		if msg, err = stopMessage(o, now); err != nil {
+		var next order.Order
+		if next, msg, stopped, err = stop(rec.ToDomain(ref.ID)); err != nil || !stopped {
 			return err
 		}
-		stopped = true
 		return tx.Update(ref, stopUpdates(next, msg))
 	})
 	if err != nil {
@@ -194,10 +181,6 @@ func (s *Store) stop(ctx context.Context, ref *firestore.DocumentRef, now time.T
 		return false, nil
 	}
 	return true, s.publishStop(ctx, ref, msg)
-}
-
-func stopMessage(o order.Order, now time.Time) (event.Message, error) {
-	return event.NewMessage(app.Envelope(o), saga.StoppedOrder, saga.OrderService, uuid.NewString(), saga.ReasonTimeout, now)
 }
 
 // stopUpdates writes a stop: the status, the replay schedule and the
@@ -216,23 +199,18 @@ func stopUpdates(next order.Order, msg event.Message) []firestore.Update {
 // publishStop publishes a committed stopped-order. If that fails the stop
 // still stands: the outbox sweep publishes the event later.
 func (s *Store) publishStop(ctx context.Context, ref *firestore.DocumentRef, msg event.Message) error {
-	s.steps.Committed(app.StepStop)
-	if err := s.steps.Publish(ctx, ref, app.StepStop, msg); err != nil {
+	if err := s.PublishPending(ctx, ref.ID, app.StepStop, msg); err != nil {
 		return fmt.Errorf("stopped, publish left to the outbox sweep: %w", err)
 	}
 	return nil
 }
 
-// Heal replays the stop of every stopping order whose replay is due: the
-// stored stopped-order goes out again marked as a replay, every step that
-// already ran re-publishes its result, and so an event lost on the way
-// (dead-lettered during an outage) is sent again until the order is
-// cancelled. Replays back off by policy and end after policy.GiveUp.
-func (s *Store) Heal(ctx context.Context, now time.Time, policy order.HealPolicy, deadline time.Time) (app.SweepResult, error) {
+// Heal runs heal on every stopping order whose replay is due by now.
+func (s *Store) Heal(ctx context.Context, now time.Time, heal app.Heal, deadline time.Time) (app.SweepResult, error) {
 	// Only stopping orders have next_replay: a settle deletes it.
 	q := s.fs.Collection(records.Orders).Where(records.FieldNextReplay, "<=", now).OrderBy(records.FieldNextReplay, firestore.Asc)
 	res, err := sweepPages(ctx, q, deadline, func(ctx context.Context, snap *firestore.DocumentSnapshot) (outcome, error) {
-		return s.healSeen(ctx, snap, now, policy)
+		return s.healSeen(ctx, snap, heal)
 	})
 	if err != nil {
 		return res, fmt.Errorf("list stopping orders due a replay: %w", err)
@@ -240,39 +218,42 @@ func (s *Store) Heal(ctx context.Context, now time.Time, policy order.HealPolicy
 	return res, nil
 }
 
-func (s *Store) healSeen(ctx context.Context, snap *firestore.DocumentSnapshot, now time.Time, policy order.HealPolicy) (outcome, error) {
+func (s *Store) healSeen(ctx context.Context, snap *firestore.DocumentSnapshot, heal app.Heal) (outcome, error) {
 	var rec records.Order
 	if err := snap.DataTo(&rec); err != nil {
 		return skipped, saga.CorruptRecord("order "+snap.Ref.ID, err)
 	}
-	o := rec.ToDomain(snap.Ref.ID)
-	next, decision := order.Heal(o, now, policy)
-	updates := []firestore.Update{
-		{Path: records.FieldNextReplay, Value: timeOrDelete(next.Recovery.NextReplay)},
-		{Path: records.FieldReplays, Value: next.Recovery.Replays},
-		{Path: records.FieldGaveUp, Value: next.Recovery.GaveUp},
+	stopped, ran := rec.Ran(app.StepStop)
+	step, err := heal(rec.ToDomain(snap.Ref.ID), stopped, ran)
+	next := step.Next.Recovery
+	// The precondition keeps a settle that raced the replay: the order
+	// then has no replay to schedule.
+	schedule := func() error {
+		_, err := snap.Ref.Update(ctx, []firestore.Update{
+			{Path: records.FieldNextReplay, Value: timeOrDelete(next.NextReplay)},
+			{Path: records.FieldReplays, Value: next.Replays},
+			{Path: records.FieldGaveUp, Value: next.GaveUp},
+		}, firestore.LastUpdateTime(snap.UpdateTime))
+		if status.Code(err) == codes.FailedPrecondition {
+			return nil
+		}
+		return err
 	}
-	switch decision {
-	case order.HealNone:
-		return skipped, nil
-	case order.HealGiveUp:
-		if _, err := snap.Ref.Update(ctx, updates, firestore.LastUpdateTime(snap.UpdateTime)); err != nil && status.Code(err) != codes.FailedPrecondition {
+	switch {
+	case step.GaveUp:
+		if err := schedule(); err != nil {
 			return skipped, fmt.Errorf("record that replays ended: %w", err)
 		}
-		return gaveUp, fmt.Errorf("stopping since %s after %d replays: %w", o.Recovery.StoppedAt.Format(time.RFC3339), o.Recovery.Replays, app.ErrGaveUp)
-	}
-	stop, ok := rec.Ran(app.StepStop)
-	if !ok {
-		return skipped, fmt.Errorf("stopping order without its stopped-order event")
+		return gaveUp, err
+	case err != nil || step.Replay == nil:
+		return skipped, err
 	}
 	// Publish, then schedule the next replay: if the schedule is lost,
 	// the order is only replayed once more.
-	if err := s.steps.Publisher.Publish(ctx, stop.AsReplay()); err != nil {
+	if err := s.steps.Publisher.Publish(ctx, *step.Replay); err != nil {
 		return skipped, fmt.Errorf("replay: %w", err)
 	}
-	// The precondition keeps a settle that raced the replay: the order
-	// then has no replay to schedule.
-	if _, err := snap.Ref.Update(ctx, updates, firestore.LastUpdateTime(snap.UpdateTime)); err != nil && status.Code(err) != codes.FailedPrecondition {
+	if err := schedule(); err != nil {
 		return done, fmt.Errorf("schedule the next replay: %w", err)
 	}
 	return done, nil

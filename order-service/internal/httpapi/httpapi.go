@@ -143,9 +143,7 @@ func (a *API) postOrder(w http.ResponseWriter, r *http.Request) (int, any, error
 		return 0, nil, saga.E(saga.Forbidden, "forbidden", "user_id must be the signed-in buyer's uid")
 	}
 	req.UserID = uid
-	wait, release := a.longPoll(w, wait)
-	defer release()
-	o, err := a.App.Place(r.Context(), req, key, wait, a.Draining)
+	o, err := a.App.Place(r.Context(), req, key, a.wait(w, wait))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -174,27 +172,25 @@ func (a *API) getOrder(w http.ResponseWriter, r *http.Request) (int, any, error)
 	if err != nil {
 		return 0, nil, err
 	}
-	wait, release := a.longPoll(w, wait)
-	defer release()
-	o, err := a.App.Get(r.Context(), uid, id, wait, a.Draining)
+	o, err := a.App.Get(r.Context(), uid, id, a.wait(w, wait))
 	if err != nil {
 		return 0, nil, err
 	}
 	return http.StatusOK, toJSON(o), nil
 }
 
-// longPoll takes one of the instance's long-poll places for a wait; when
-// none is left, the wait becomes 0 and the answer says when to ask again.
-func (a *API) longPoll(w http.ResponseWriter, wait time.Duration) (time.Duration, func()) {
-	if wait <= 0 {
-		return 0, func() {}
-	}
-	if n := metrics.LongPolls.Add(1); a.MaxLongPolls > 0 && n > a.MaxLongPolls {
-		metrics.LongPolls.Add(-1)
-		w.Header().Set("Retry-After", "1")
-		return 0, func() {}
-	}
-	return wait, func() { metrics.LongPolls.Add(-1) }
+// wait is a long-poll of up to d that holds one of the instance's places
+// while it waits; when none is left, the wait becomes 0 and the answer says
+// when to ask again.
+func (a *API) wait(w http.ResponseWriter, d time.Duration) app.Wait {
+	return app.Wait{For: d, Drain: a.Draining, Hold: func(d time.Duration) (time.Duration, func()) {
+		if n := metrics.LongPolls.Add(1); a.MaxLongPolls > 0 && n > a.MaxLongPolls {
+			metrics.LongPolls.Add(-1)
+			w.Header().Set("Retry-After", "1")
+			return 0, func() {}
+		}
+		return d, func() { metrics.LongPolls.Add(-1) }
+	}}
 }
 
 func parseWait(r *http.Request) (time.Duration, error) {

@@ -29,21 +29,20 @@ type memStore struct {
 	fail   error // every call fails with it, when set
 }
 
-func (m *memStore) Create(_ context.Context, o order.Order, fingerprint string, _ event.Message) (order.Order, bool, error) {
+func (m *memStore) Create(_ context.Context, o order.Order, fingerprint string, _ event.Message) (app.Placed, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.fail != nil {
-		return order.Order{}, false, m.fail
+		return app.Placed{}, m.fail
 	}
 	if have, ok := m.orders[o.ID]; ok {
-		if m.prints[o.ID] != fingerprint {
-			return order.Order{}, false, saga.E(saga.Unprocessable, "idempotency_key_reused", "reused")
-		}
-		return have, false, nil
+		return app.Placed{Order: have, Fingerprint: m.prints[o.ID]}, nil
 	}
 	m.orders[o.ID], m.prints[o.ID] = o, fingerprint
-	return o, true, nil
+	return app.Placed{Order: o, Created: true}, nil
 }
+
+func (m *memStore) PublishPending(context.Context, string, string, event.Message) error { return nil }
 
 func (m *memStore) Get(_ context.Context, id string) (order.Order, error) {
 	m.mu.Lock()
@@ -62,11 +61,11 @@ func (m *memStore) Update(context.Context, string, func(order.Order) (order.Orde
 	return order.Order{}, false, errors.New("not used here")
 }
 
-func (m *memStore) StopExpired(context.Context, time.Time, time.Duration, order.HealPolicy, time.Time) (app.SweepResult, error) {
+func (m *memStore) StopExpired(context.Context, time.Time, app.Stop, time.Time) (app.SweepResult, error) {
 	return app.SweepResult{}, nil
 }
 
-func (m *memStore) Heal(context.Context, time.Time, order.HealPolicy, time.Time) (app.SweepResult, error) {
+func (m *memStore) Heal(context.Context, time.Time, app.Heal, time.Time) (app.SweepResult, error) {
 	return app.SweepResult{}, nil
 }
 

@@ -14,6 +14,14 @@ import (
 	"github.com/ticketsaga/saga/shared/saga"
 )
 
+// Step names: the steps of order-service, and the keys of their events in its
+// saga documents.
+const (
+	StepStart  = "start"  // started-order, when the order is placed
+	StepStop   = "stop"   // stopped-order, when it times out
+	StepSettle = "settle" // the events that end an order
+)
+
 // Status of an order.
 type Status string
 

@@ -16,8 +16,8 @@ import (
 
 // Step names: the keys of the steps' events in the saga document.
 const (
-	StepConsume = "consume"
-	StepRefund  = "refund"
+	StepConsume = point.StepConsume
+	StepRefund  = point.StepRefund
 )
 
 // Table is point-service's step table: the only place that says which

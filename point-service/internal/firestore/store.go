@@ -68,7 +68,7 @@ func (s *Store) Step(ctx context.Context, step string, in event.Envelope, userID
 			if docs[0].Exists() {
 				acct, acctErr = readAccount(docs[0])
 			}
-			next, newAcct, out, err := decide(point.Saga{State: rec.State, UserID: rec.UserID, Amount: rec.Amount}, acct, acctErr)
+			next, newAcct, out, err := decide(rec.Domain(), acct, acctErr)
 			if err != nil {
 				return saga.Outcome{}, err
 			}
@@ -77,7 +77,7 @@ func (s *Store) Step(ctx context.Context, step string, in event.Envelope, userID
 					return saga.Outcome{}, err
 				}
 			}
-			rec.State, rec.UserID, rec.Amount = next.State, next.UserID, next.Amount
+			rec.SetDomain(next)
 			return out, nil
 		})
 }

@@ -11,6 +11,13 @@ import (
 	"github.com/ticketsaga/saga/shared/saga"
 )
 
+// Step names: the steps of point-service, and the keys of their events in its
+// saga documents.
+const (
+	StepConsume = "consume"
+	StepRefund  = "refund"
+)
+
 // State is where one order stands in point-service.
 type State string
 

@@ -15,8 +15,8 @@ import (
 
 // Step names: the keys of the steps' events in the saga document.
 const (
-	StepGrant  = "grant"
-	StepCancel = "cancel"
+	StepGrant  = ticket.StepGrant
+	StepCancel = ticket.StepCancel
 )
 
 // Table is ticket-service's step table: the only place that says which

@@ -145,7 +145,7 @@ func (s *Store) Holdings(ctx context.Context, userID string) ([]ticket.Saga, err
 		if err := snap.DataTo(&rec); err != nil {
 			return nil, saga.CorruptRecord("ticket saga "+snap.Ref.ID, err)
 		}
-		d, err := toDomain(&rec)
+		d, err := rec.Domain()
 		if err != nil {
 			return nil, saga.CorruptRecord("ticket saga "+snap.Ref.ID, err)
 		}
@@ -174,7 +174,7 @@ func (s *Store) Grant(ctx context.Context, in event.Envelope, decide app.GrantDe
 	defer releaseAll()
 	return s.steps.Run(ctx, app.StepGrant, in, nil,
 		func(tx *firestore.Transaction, rec *records.Saga, _ []*firestore.DocumentSnapshot) (saga.Outcome, error) {
-			cur, err := toDomain(rec)
+			cur, err := rec.Domain()
 			if err != nil {
 				return saga.Outcome{}, saga.CorruptRecord("ticket saga "+in.ID, err)
 			}
@@ -201,7 +201,7 @@ func (s *Store) grantFromOneShard(ctx context.Context, in event.Envelope, decide
 	defer release() // even when the step panics (the crash switch)
 	return s.steps.Run(ctx, app.StepGrant, in, []*firestore.DocumentRef{s.shardRef(id, k)},
 		func(tx *firestore.Transaction, rec *records.Saga, docs []*firestore.DocumentSnapshot) (saga.Outcome, error) {
-			cur, err := toDomain(rec)
+			cur, err := rec.Domain()
 			if err != nil {
 				return saga.Outcome{}, saga.CorruptRecord("ticket saga "+in.ID, err)
 			}
@@ -231,7 +231,7 @@ func (s *Store) granted(tx *firestore.Transaction, rec *records.Saga, id string,
 			return saga.Outcome{}, err
 		}
 	}
-	fromDomain(rec, res.Saga)
+	rec.SetDomain(res.Saga)
 	return out, nil
 }
 
@@ -273,7 +273,7 @@ func (s *Store) Cancel(ctx context.Context, in event.Envelope, decide app.Cancel
 	ticketRef := s.ticketRef(in.Order.TicketID)
 	return s.steps.Run(ctx, app.StepCancel, in, []*firestore.DocumentRef{ticketRef},
 		func(tx *firestore.Transaction, rec *records.Saga, docs []*firestore.DocumentSnapshot) (saga.Outcome, error) {
-			cur, err := toDomain(rec)
+			cur, err := rec.Domain()
 			if err != nil {
 				return saga.Outcome{}, saga.CorruptRecord("ticket saga "+in.ID, err)
 			}
@@ -292,7 +292,7 @@ func (s *Store) Cancel(ctx context.Context, in event.Envelope, decide app.Cancel
 					}
 				}
 			}
-			fromDomain(rec, res.Saga)
+			rec.SetDomain(res.Saga)
 			return out, nil
 		})
 }
@@ -314,27 +314,4 @@ func readShard(snap *firestore.DocumentSnapshot) (records.Shard, error) {
 		return d, saga.CorruptRecord("stock shard "+snap.Ref.Path, err)
 	}
 	return d, nil
-}
-
-func toDomain(rec *records.Saga) (ticket.Saga, error) {
-	taken := map[int]int64{}
-	for k, n := range rec.Taken {
-		i, err := strconv.Atoi(k)
-		if err != nil || i < 0 || i >= records.MaxShards || n < 0 {
-			return ticket.Saga{}, fmt.Errorf("bad shard %q: %d", k, n)
-		}
-		taken[i] = n
-	}
-	return ticket.Saga{State: rec.State, UserID: rec.UserID, TicketID: rec.TicketID, Quantity: rec.Quantity, Taken: taken}, nil
-}
-
-func fromDomain(rec *records.Saga, s ticket.Saga) {
-	rec.State, rec.UserID, rec.TicketID, rec.Quantity = s.State, s.UserID, s.TicketID, s.Quantity
-	rec.Taken = nil
-	if len(s.Taken) > 0 {
-		rec.Taken = map[string]int64{}
-		for k, n := range s.Taken {
-			rec.Taken[strconv.Itoa(k)] = n
-		}
-	}
 }

@@ -18,6 +18,13 @@ import (
 	"github.com/ticketsaga/saga/shared/saga"
 )
 
+// Step names: the steps of ticket-service, and the keys of their events in its
+// saga documents.
+const (
+	StepGrant  = "grant"
+	StepCancel = "cancel"
+)
+
 // Ticket is a ticket type; nil means it does not exist.
 type Ticket struct {
 	Price int64 // points per ticket
