@@ -90,7 +90,10 @@ func Start(ctx context.Context, ports Ports, authProject string, logs io.Writer)
 		authCmd,
 	} {
 		cmd.Stdout, cmd.Stderr = logs, logs
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		// Their own group, so that stopping them stops their JVMs; and
+		// killed with whoever started them, should it die without
+		// stopping them.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {
 			e.Stop()
 			return nil, fmt.Errorf("start %s: %w", cmd.Path, err)

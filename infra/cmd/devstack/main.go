@@ -350,7 +350,8 @@ func (sv *supervisor) spawn() error {
 	cmd := exec.Command(sv.path)
 	cmd.Env = sv.env
 	cmd.Stdout, cmd.Stderr = sv.out, sv.out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Killed with devstack, should it die without stopping it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", sv.name, err)
 	}
