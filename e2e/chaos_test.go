@@ -39,7 +39,7 @@ func runChaos(t *testing.T, crash float64) {
 	s := startStack(t, stackOptions{timeout: time.Second, crash: crash})
 	dup := s.startDuplicator(t, 1500*time.Millisecond)
 	s.sweeper(t, 250*time.Millisecond)
-	c := loadgen.NewClient(s.order, s.point, s.ticket)
+	c := s.client()
 	run, err := loadgen.Seed(ctx, c, loadgen.Scenario{
 		Prefix: uniq("chaos"), Users: 12, Balance: 1000, Tickets: 3, Price: 100, Stock: 12,
 		Orders: 110, Concurrency: 8, MaxQuantity: 2, Wait: 10 * time.Second,

@@ -192,7 +192,13 @@ func (l *deliveryLog) neverRetried() int {
 	return n
 }
 
-func (s *Stack) client() *loadgen.Client { return loadgen.NewClient(s.order, s.point, s.ticket) }
+// client is a load client of s, its exchanges checked against the API
+// document.
+func (s *Stack) client() *loadgen.Client {
+	c := loadgen.NewClient(s.order, s.point, s.ticket)
+	c.HTTP.Transport = contract.over(c.HTTP.Transport)
+	return c
+}
 
 func (s *Stack) place(t *testing.T, user, ticket string, qty, price int64) string {
 	t.Helper()

@@ -69,11 +69,21 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	var err error
+	if contract, err = newAPIContract(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.Exit(1)
+	}
+	http.DefaultClient.Transport = contract.over(http.DefaultTransport)
 	if stack, err = newStack(stackOptions{timeout: 30 * time.Second}); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: start the stack:", err)
 		os.Exit(1)
 	}
 	code := m.Run()
+	fmt.Printf("e2e: %d exchanges with the services checked against the OpenAPI document\n", contract.checked.Load())
+	if broken := contract.violations(); len(broken) > 0 {
+		fmt.Fprintf(os.Stderr, "e2e: %d exchanges broke the API document:\n  %s\n", len(broken), strings.Join(broken, "\n  "))
+		code = 1
+	}
 	if sum := drillSummary(); sum != "" {
 		fmt.Print("fault drills:\n" + sum)
 	}
@@ -146,6 +156,7 @@ func newStack(o stackOptions) (*Stack, error) {
 		srv.Start()
 		closers = append(closers, srv.Close, app.Close)
 		base[svc.name] = srv.URL
+		contract.serve(svc.name, srv.URL)
 	}
 	s.order, s.point, s.ticket = base[saga.OrderService], base[saga.PointService], base[saga.TicketService]
 

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/ticketsaga/saga/shared/apidoc"
 	"github.com/ticketsaga/saga/shared/config"
 	"github.com/ticketsaga/saga/shared/deadletter"
 	"github.com/ticketsaga/saga/shared/event"
@@ -26,8 +27,9 @@ type Kit struct {
 	Clients *gcp.Clients
 	Log     *slog.Logger
 	// Outbox is the service's outbox on its saga collection.
-	Outbox *outbox.Steps
-	push   push.Endpoint
+	Outbox  *outbox.Steps
+	push    push.Endpoint
+	service string
 }
 
 // New connects the clients of cfg's service and sets up its outbox on the
@@ -42,7 +44,8 @@ func New(ctx context.Context, cfg config.Common, log *slog.Logger, opts serve.Op
 		Log:     log,
 		Outbox: &outbox.Steps{FS: c.Firestore, Collection: collection, Service: cfg.Service, Publisher: c.Publisher,
 			Log: log, Now: time.Now, Grace: cfg.OutboxGrace, AfterCommit: opts.AfterCommit},
-		push: push.Endpoint{Log: log, Failures: deadletter.Recorder{FS: c.Firestore, Now: time.Now}},
+		push:    push.Endpoint{Log: log, Failures: deadletter.Recorder{FS: c.Firestore, Now: time.Now}},
+		service: cfg.Service,
 	}, nil
 }
 
@@ -68,6 +71,10 @@ func (k *Kit) App(s Service) (*serve.App, error) {
 	if err != nil {
 		return nil, err
 	}
+	doc, err := apidoc.Handler(context.Background(), k.service)
+	if err != nil {
+		return nil, err
+	}
 	tasks := maps.Clone(s.Tasks)
 	if s.OutboxTask {
 		if tasks == nil {
@@ -81,6 +88,7 @@ func (k *Kit) App(s Service) (*serve.App, error) {
 		Push:      map[string]http.Handler{push.Path: k.push.Handler(routes)},
 		Tasks:     tasks,
 		Health:    serve.NewHealth(k.Clients.Ping),
+		OpenAPI:   doc,
 		Close: func() {
 			if s.Close != nil {
 				s.Close()

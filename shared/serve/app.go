@@ -29,7 +29,9 @@ type App struct {
 	Tasks map[string]http.Handler // task endpoints (Cloud Scheduler) by path
 	// Health answers GET /healthz: 200 only when the service can serve.
 	Health *Health
-	Close  func()
+	// OpenAPI serves the service's part of the API document.
+	OpenAPI http.Handler
+	Close   func()
 
 	// AdminOnly: the API is the admin and read API of point- or
 	// ticket-service, for AdminAuth's identities only.
@@ -57,6 +59,9 @@ func (a *App) Handler() http.Handler {
 	// order-service.
 	mux.Handle("GET /metrics", a.TaskAuth.Require(metrics.Handler()))
 	mux.Handle("GET /healthz", a.Health)
+	if a.OpenAPI != nil {
+		mux.Handle("GET /openapi.json", a.OpenAPI)
+	}
 	if a.Pprof {
 		mux.Handle("/debug/pprof/", a.TaskAuth.Require(http.HandlerFunc(pprof.Index)))
 		mux.Handle("/debug/pprof/profile", a.TaskAuth.Require(http.HandlerFunc(pprof.Profile)))
