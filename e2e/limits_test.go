@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -26,6 +25,7 @@ import (
 
 	"github.com/ticketsaga/saga/infra"
 	"github.com/ticketsaga/saga/infra/emulator"
+	"github.com/ticketsaga/saga/shared/metrics"
 )
 
 // TestSlowClientsAreCutOff: a client that sends its headers one byte per
@@ -251,13 +251,8 @@ func waitLongPolls(t *testing.T, base string, want int64, limit time.Duration) i
 	deadline := time.Now().Add(limit)
 	var got int64
 	for time.Now().Before(deadline) {
-		res, err := http.Get(base + "/metrics")
+		m, err := metrics.GetSnapshot(context.Background(), base)
 		if err == nil {
-			var m struct {
-				LongPolls int64 `json:"long_polls"`
-			}
-			_ = json.NewDecoder(res.Body).Decode(&m)
-			res.Body.Close()
 			if got = m.LongPolls; got >= want {
 				return got
 			}

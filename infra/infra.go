@@ -1,10 +1,12 @@
 // Package infra is the one declaration of the saga's Pub/Sub resources:
-// the topic, the dead-letter topic and every push subscription. The local
-// bootstrap and the deploy both read it, so they cannot drift.
+// the topic and its schema, the dead-letter topic and every push
+// subscription. The local bootstrap and the deploy both read it, so they
+// cannot drift.
 package infra
 
 import (
-	_ "embed"
+	"bytes"
+	"embed"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -18,6 +20,12 @@ var declaration []byte
 
 //go:embed indexes.json
 var indexDeclaration []byte
+
+// schemas holds every schema file, so that pubsub.json alone names the
+// topic's.
+//
+//go:embed *.avsc
+var schemas embed.FS
 
 // Index is a composite Firestore index and the queries that need it.
 type Index struct {
@@ -61,7 +69,30 @@ type PubSub struct {
 	Topic                  string         `json:"topic"`
 	DeadLetterTopic        string         `json:"dead_letter_topic"`
 	DeadLetterSubscription string         `json:"dead_letter_subscription"`
+	Schema                 Schema         `json:"schema"`
 	Subscriptions          []Subscription `json:"subscriptions"`
+}
+
+// Schema is the topic's schema: every message published to the topic must
+// match one of its revisions (docs/events.md).
+type Schema struct {
+	Name     string `json:"name"`
+	Type     string `json:"type"`     // avro
+	Encoding string `json:"encoding"` // json: the envelope as it is
+	File     string `json:"file"`     // in infra/
+	// Definition is the file's content.
+	Definition string `json:"-"`
+}
+
+// Path is the schema file's path from the repository's root, where make
+// runs the deploy.
+func (s Schema) Path() string { return "infra/" + s.File }
+
+// Same reports whether definition, as Pub/Sub returns it, is s's: equal
+// once both are compacted, so that layout alone never makes a revision.
+func (s Schema) Same(definition string) bool {
+	var a, b bytes.Buffer
+	return json.Compact(&a, []byte(s.Definition)) == nil && json.Compact(&b, []byte(definition)) == nil && a.String() == b.String()
 }
 
 // Subscription is one push subscription.
@@ -110,12 +141,30 @@ func Load() (PubSub, error) {
 	if err := json.Unmarshal(declaration, &p); err != nil {
 		return PubSub{}, fmt.Errorf("infra/pubsub.json: %w", err)
 	}
-	return p, p.check()
+	if err := p.check(); err != nil {
+		return PubSub{}, err
+	}
+	def, err := schemas.ReadFile(p.Schema.File)
+	if err != nil {
+		return PubSub{}, fmt.Errorf("infra/pubsub.json: schema: %w", err)
+	}
+	if !json.Valid(def) {
+		return PubSub{}, fmt.Errorf("infra/%s: not JSON", p.Schema.File)
+	}
+	p.Schema.Definition = string(def)
+	return p, nil
 }
 
 func (p PubSub) check() error {
-	if p.Topic == "" || p.DeadLetterTopic == "" {
+	switch {
+	case p.Topic == "" || p.DeadLetterTopic == "":
 		return fmt.Errorf("infra/pubsub.json: topic and dead_letter_topic are required")
+	case p.Schema.Name == "" || p.Schema.File == "":
+		return fmt.Errorf("infra/pubsub.json: schema name and file are required")
+	case p.Schema.Type != "avro" || p.Schema.Encoding != "json":
+		// The services publish the envelope as JSON; another type or
+		// encoding would refuse every event.
+		return fmt.Errorf("infra/pubsub.json: schema must be type avro, encoding json")
 	}
 	seen := map[string]bool{}
 	for _, s := range p.Subscriptions {

@@ -1,13 +1,15 @@
-// Package bootstrap creates the declared topics and subscriptions with the
-// Pub/Sub API: against the emulator for `make run` and the tests. (The
-// deploy uses gcloud on the same declaration.)
+// Package bootstrap creates the declared schema, topics and subscriptions
+// with the Pub/Sub API: against the emulator for `make run` and the tests.
+// (The deploy uses gcloud on the same declaration.)
 package bootstrap
 
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"cloud.google.com/go/pubsub/v2"
+	vkit "cloud.google.com/go/pubsub/v2/apiv1"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -16,15 +18,27 @@ import (
 	"github.com/ticketsaga/saga/infra"
 )
 
-// Apply creates the topic, the dead-letter topic with a subscription that
-// holds dead letters, and every push subscription, pushing to
-// baseURL[service] + push_path. Existing resources are left as they are.
+// Apply creates the schema, the topic validating its messages against it,
+// the dead-letter topic with a subscription that holds dead letters, and
+// every push subscription, pushing to baseURL[service] + push_path.
+// Existing resources are left as they are. The schema is created with a
+// client of its own, on the emulator (PUBSUB_EMULATOR_HOST) as c is:
+// pubsub.Client has no schema client.
 func Apply(ctx context.Context, c *pubsub.Client, project string, decl infra.PubSub, baseURL map[string]string) error {
 	topic := fmt.Sprintf("projects/%s/topics/%s", project, decl.Topic)
 	dlTopic := fmt.Sprintf("projects/%s/topics/%s", project, decl.DeadLetterTopic)
-	for _, t := range []string{topic, dlTopic} {
-		if _, err := c.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: t}); err != nil && status.Code(err) != codes.AlreadyExists {
-			return fmt.Errorf("create topic %s: %w", t, err)
+	schema, err := createSchema(ctx, project, decl.Schema)
+	if err != nil {
+		return err
+	}
+	// Dead letters are kept as they failed, so their topic has no schema.
+	for _, t := range []*pubsubpb.Topic{
+		{Name: topic, SchemaSettings: &pubsubpb.SchemaSettings{Schema: schema,
+			Encoding: pubsubpb.Encoding(pubsubpb.Encoding_value[strings.ToUpper(decl.Schema.Encoding)])}},
+		{Name: dlTopic},
+	} {
+		if _, err := c.TopicAdminClient.CreateTopic(ctx, t); err != nil && status.Code(err) != codes.AlreadyExists {
+			return fmt.Errorf("create topic %s: %w", t.Name, err)
 		}
 	}
 	subs := []*pubsubpb.Subscription{{
@@ -56,4 +70,20 @@ func Apply(ctx context.Context, c *pubsub.Client, project string, decl infra.Pub
 		}
 	}
 	return nil
+}
+
+// createSchema creates the declared schema unless it exists, and returns
+// its name.
+func createSchema(ctx context.Context, project string, s infra.Schema) (string, error) {
+	sc, err := vkit.NewSchemaClient(ctx)
+	if err != nil {
+		return "", fmt.Errorf("schema client: %w", err)
+	}
+	defer func() { _ = sc.Close() }()
+	name := fmt.Sprintf("projects/%s/schemas/%s", project, s.Name)
+	if _, err := sc.CreateSchema(ctx, &pubsubpb.CreateSchemaRequest{Parent: "projects/" + project, SchemaId: s.Name,
+		Schema: &pubsubpb.Schema{Type: pubsubpb.Schema_Type(pubsubpb.Schema_Type_value[strings.ToUpper(s.Type)]), Definition: s.Definition}}); err != nil && status.Code(err) != codes.AlreadyExists {
+		return "", fmt.Errorf("create schema %s: %w", name, err)
+	}
+	return name, nil
 }

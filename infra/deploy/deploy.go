@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -117,7 +118,9 @@ func (p *Plan) pubsubAgent() (string, error) {
 
 // All deploys everything.
 func (p *Plan) All() error {
-	for _, f := range []func() error{p.apis, p.serviceAccounts, p.firestore, p.topics, p.runServices, p.subscriptions, p.iam, p.scheduler} {
+	// The schema goes on an existing topic only once the services that
+	// write the envelope complete run (docs/events.md, rollout).
+	for _, f := range []func() error{p.apis, p.serviceAccounts, p.firestore, p.topics, p.runServices, p.topicSchema, p.subscriptions, p.iam, p.scheduler} {
 		if err := f(); err != nil {
 			return err
 		}
@@ -126,12 +129,14 @@ func (p *Plan) All() error {
 	return nil
 }
 
-// PubSub deploys the topics and subscriptions alone.
+// PubSub deploys the schema, topics and subscriptions alone.
 func (p *Plan) PubSub() error {
-	if err := p.topics(); err != nil {
-		return err
+	for _, f := range []func() error{p.topics, p.topicSchema, p.subscriptions} {
+		if err := f(); err != nil {
+			return err
+		}
 	}
-	return p.subscriptions()
+	return nil
 }
 
 func (p *Plan) apis() error {
@@ -188,9 +193,17 @@ func (p *Plan) firestore() error {
 }
 
 func (p *Plan) topics() error {
-	p.step("topics: " + p.Decl.Topic + ", dead letters " + p.Decl.DeadLetterTopic)
-	for _, t := range []string{p.Decl.Topic, p.Decl.DeadLetterTopic} {
-		if err := p.ensure([]string{"pubsub", "topics", "describe", t, p.pf()}, []string{"pubsub", "topics", "create", t, p.pf()}); err != nil {
+	if err := p.schema(); err != nil {
+		return err
+	}
+	p.step("topics: " + p.Decl.Topic + " (its messages validated against the schema), dead letters " + p.Decl.DeadLetterTopic)
+	for _, t := range [][]string{
+		{p.Decl.Topic, "--schema=" + p.Decl.Schema.Name, "--message-encoding=" + p.Decl.Schema.Encoding},
+		// Dead letters are kept as they failed: no schema.
+		{p.Decl.DeadLetterTopic},
+	} {
+		if err := p.ensure([]string{"pubsub", "topics", "describe", t[0], p.pf()},
+			append(append([]string{"pubsub", "topics", "create"}, t...), p.pf())); err != nil {
 			return err
 		}
 	}
@@ -199,6 +212,74 @@ func (p *Plan) topics() error {
 		[]string{"pubsub", "subscriptions", "describe", p.Decl.DeadLetterSubscription, p.pf()},
 		[]string{"pubsub", "subscriptions", "create", p.Decl.DeadLetterSubscription, "--topic=" + p.Decl.DeadLetterTopic,
 			"--ack-deadline=60", "--message-retention-duration=7d", p.pf()})
+}
+
+type schemaJSON struct {
+	Definition string `json:"definition"`
+}
+
+// schema creates the topic's schema, or commits the declared definition as
+// a new revision when it differs from the latest: the topic accepts a
+// message that matches any revision, so older events stay publishable
+// (docs/events.md, evolution).
+func (p *Plan) schema() error {
+	s := p.Decl.Schema
+	p.step("schema " + s.Name + " from " + s.Path() + ": " + s.Type + ", every event on " + p.Decl.Topic + " must match it")
+	if !p.G.Dry {
+		// gcloud reads the file; it must be what this deploy was built with.
+		def, err := os.ReadFile(s.Path())
+		if err != nil || !s.Same(string(def)) {
+			return fmt.Errorf("%s is missing or differs from the declaration built in (run the deploy from the repository's root: make deploy): %v", s.Path(), err)
+		}
+	}
+	args := []string{s.Name, "--type=" + s.Type, "--definition-file=" + s.Path(), p.pf()}
+	out, err := p.G.Describe("pubsub", "schemas", "describe", s.Name, "--format=json", p.pf())
+	if errors.Is(err, errNotFound) {
+		_, err = p.G.Run(append([]string{"pubsub", "schemas", "create"}, args...)...)
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	var have schemaJSON
+	if err := json.Unmarshal([]byte(out), &have); err != nil {
+		return fmt.Errorf("describe schema %s: %w", s.Name, err)
+	}
+	if s.Same(have.Definition) {
+		return nil
+	}
+	_, err = p.G.Run(append([]string{"pubsub", "schemas", "commit"}, args...)...)
+	return err
+}
+
+type topicJSON struct {
+	SchemaSettings struct {
+		Schema   string `json:"schema"`
+		Encoding string `json:"encoding"`
+	} `json:"schemaSettings"`
+}
+
+// topicSchema puts the schema on a topic that was created without it. It
+// sets the schema and encoding alone, so every revision is accepted.
+func (p *Plan) topicSchema() error {
+	s := p.Decl.Schema
+	p.step("the schema on " + p.Decl.Topic + " if it was created without one: only once every service writes the envelope complete (docs/events.md)")
+	out, err := p.G.Describe("pubsub", "topics", "describe", p.Decl.Topic, "--format=json", p.pf())
+	if errors.Is(err, errNotFound) && p.G.Dry {
+		return nil // created above, with its schema
+	}
+	if err != nil {
+		return err
+	}
+	var have topicJSON
+	if err := json.Unmarshal([]byte(out), &have); err != nil {
+		return fmt.Errorf("describe topic %s: %w", p.Decl.Topic, err)
+	}
+	if strings.HasSuffix(have.SchemaSettings.Schema, "/schemas/"+s.Name) && strings.EqualFold(have.SchemaSettings.Encoding, s.Encoding) {
+		return nil
+	}
+	_, err = p.G.Run("pubsub", "topics", "update", p.Decl.Topic, "--schema="+s.Name, "--message-encoding="+s.Encoding, p.pf())
+	return err
 }
 
 // ensure runs create unless describe finds the resource.
@@ -419,7 +500,7 @@ func (p *Plan) scheduler() error {
 // Destroy removes what All created, except the Firestore database (its
 // data outlives a deploy; delete it by hand if you mean it).
 func (p *Plan) Destroy() error {
-	p.step("destroy: scheduler jobs, subscriptions, topics, services, service accounts (Firestore data is kept)")
+	p.step("destroy: scheduler jobs, subscriptions, topics, schema, services, service accounts (Firestore data is kept)")
 	var cmds [][]string
 	for _, j := range Jobs {
 		cmds = append(cmds, []string{"scheduler", "jobs", "delete", j.Name, "--location=" + p.Region, p.pf()})
@@ -429,7 +510,8 @@ func (p *Plan) Destroy() error {
 	}
 	cmds = append(cmds, []string{"pubsub", "subscriptions", "delete", p.Decl.DeadLetterSubscription, p.pf()},
 		[]string{"pubsub", "topics", "delete", p.Decl.Topic, p.pf()},
-		[]string{"pubsub", "topics", "delete", p.Decl.DeadLetterTopic, p.pf()})
+		[]string{"pubsub", "topics", "delete", p.Decl.DeadLetterTopic, p.pf()},
+		[]string{"pubsub", "schemas", "delete", p.Decl.Schema.Name, p.pf()})
 	for _, s := range Services {
 		cmds = append(cmds, []string{"run", "services", "delete", s, "--region=" + p.Region, p.pf()})
 	}

@@ -3,6 +3,7 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,7 +12,10 @@ import (
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
+	vkit "cloud.google.com/go/pubsub/v2/apiv1"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"google.golang.org/api/iterator"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/ticketsaga/saga/infra"
 	"github.com/ticketsaga/saga/infra/emulator"
@@ -77,7 +81,8 @@ func TestDryRunCoversEveryResource(t *testing.T) {
 		{"gcloud firestore fields ttls update expire_at", "--collection-group=push_failures", "--enable-ttl"},
 		{"gcloud firestore fields ttls update expire_at", "--collection-group=reconcile_runs", "--enable-ttl"},
 		{"gcloud firestore fields ttls update expire_at", "--collection-group=findings", "--enable-ttl"},
-		{"gcloud pubsub topics create saga-events "},
+		{"gcloud pubsub schemas create saga-events-envelope ", "--type=avro", "--definition-file=infra/saga-events.avsc"},
+		{"gcloud pubsub topics create saga-events ", "--schema=saga-events-envelope", "--message-encoding=json"},
 		{"gcloud pubsub topics create saga-events-dead-letter"},
 		{"gcloud pubsub topics add-iam-policy-binding saga-events-dead-letter", "gcp-sa-pubsub", "roles/pubsub.publisher"},
 		{"gcloud pubsub topics add-iam-policy-binding saga-events ", "saga-point@", "roles/pubsub.publisher"},
@@ -120,13 +125,21 @@ func TestDryRunCoversEveryResource(t *testing.T) {
 		if l != "" && !strings.HasPrefix(l, "gcloud ") && !strings.HasPrefix(l, "#") {
 			t.Errorf("dry run printed something that is not a gcloud command or a comment: %q", l)
 		}
+		if strings.Contains(l, "topics create saga-events-dead-letter") && strings.Contains(l, "--schema") {
+			t.Errorf("the dead-letter topic keeps what failed, whatever its shape: %s", l)
+		}
+	}
+	// The schema exists before the topic that names it.
+	if i, j := strings.Index(out.String(), "schemas create"), strings.Index(out.String(), "topics create saga-events "); i < 0 || j < i {
+		t.Error("the topic is created before its schema")
 	}
 }
 
 // TestDeployPubSubAgainstEmulator runs `make deploy-pubsub` for real, twice,
-// with gcloud pointed at the Pub/Sub emulator, and checks what it leaves
-// against the declaration; then it changes a filter by hand and checks that
-// the deploy refuses, and recreates it safely when asked.
+// with gcloud pointed at the Pub/Sub emulator, on a project deployed before
+// the schema (its topic without one, an older definition), and checks what
+// it leaves against the declaration; then it changes a filter by hand and
+// checks that the deploy refuses, and recreates it safely when asked.
 func TestDeployPubSubAgainstEmulator(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test: needs the emulators (make test)")
@@ -147,23 +160,61 @@ func TestDeployPubSubAgainstEmulator(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
-	for run := 1; run <= 2; run++ {
-		if out, err := deployPubSub(); err != nil {
-			t.Fatalf("deploy-pubsub run %d: %v\n%s", run, err, out)
-		}
-	}
-
 	ctx := context.Background()
 	c, err := pubsub.NewClient(ctx, project)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	sc, err := vkit.NewSchemaClient(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sc.Close() }()
 	decl, _ := infra.Load()
-	for _, topic := range []string{decl.Topic, decl.DeadLetterTopic} {
-		if _, err := c.TopicAdminClient.GetTopic(ctx, &pubsubpb.GetTopicRequest{Topic: "projects/" + project + "/topics/" + topic}); err != nil {
-			t.Errorf("topic %s: %v", topic, err)
+	if _, err := c.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: "projects/" + project + "/topics/" + decl.Topic}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.CreateSchema(ctx, &pubsubpb.CreateSchemaRequest{Parent: "projects/" + project, SchemaId: decl.Schema.Name,
+		Schema: &pubsubpb.Schema{Type: pubsubpb.Schema_AVRO, Definition: `{"type":"record","name":"Envelope","fields":[{"name":"id","type":"string"}]}`}}); err != nil {
+		t.Fatal(err)
+	}
+	for run := 1; run <= 2; run++ {
+		if out, err := deployPubSub(); err != nil {
+			t.Fatalf("deploy-pubsub run %d: %v\n%s", run, err, out)
 		}
+	}
+
+	for _, topic := range []string{decl.Topic, decl.DeadLetterTopic} {
+		got, err := c.TopicAdminClient.GetTopic(ctx, &pubsubpb.GetTopicRequest{Topic: "projects/" + project + "/topics/" + topic})
+		if err != nil {
+			t.Errorf("topic %s: %v", topic, err)
+			continue
+		}
+		want := &pubsubpb.SchemaSettings{Schema: "projects/" + project + "/schemas/" + decl.Schema.Name, Encoding: pubsubpb.Encoding_JSON}
+		if topic == decl.DeadLetterTopic {
+			want = nil
+		}
+		if !proto.Equal(got.GetSchemaSettings(), want) {
+			t.Errorf("topic %s schema settings %v, want %v", topic, got.GetSchemaSettings(), want)
+		}
+	}
+	// The declared definition became the latest revision, once: a second
+	// run finds it unchanged and commits nothing.
+	var defs []string
+	for it := sc.ListSchemaRevisions(ctx, &pubsubpb.ListSchemaRevisionsRequest{Name: "projects/" + project + "/schemas/" + decl.Schema.Name,
+		View: pubsubpb.SchemaView_FULL}); ; {
+		r, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defs = append(defs, r.Definition)
+	}
+	if len(defs) != 2 || decl.Schema.Same(defs[0]) || !decl.Schema.Same(defs[1]) {
+		t.Errorf("schema revisions after two deploys on an older one: %q", defs)
 	}
 	if _, err := c.SubscriptionAdminClient.GetSubscription(ctx, &pubsubpb.GetSubscriptionRequest{Subscription: "projects/" + project + "/subscriptions/" + decl.DeadLetterSubscription}); err != nil {
 		t.Errorf("dead-letter hold subscription: %v", err)

@@ -14,6 +14,7 @@ import (
 	"github.com/ticketsaga/saga/infra"
 	"github.com/ticketsaga/saga/order-service/records"
 	"github.com/ticketsaga/saga/shared/deadletter"
+	"github.com/ticketsaga/saga/shared/event"
 	"github.com/ticketsaga/saga/shared/saga"
 )
 
@@ -231,7 +232,9 @@ func (d DeadLetters) Redrive(ctx context.Context, match func(DeadLetter) bool) (
 			}
 		}
 		attrs[saga.AttrRedriveTo] = dl.Subscription
-		if _, err := pub.Publish(ctx, &pubsub.Message{Data: dl.data, Attributes: attrs}).Get(ctx); err != nil {
+		// A dead letter from before the topic had its schema is upgraded,
+		// else the topic would refuse it.
+		if _, err := pub.Publish(ctx, &pubsub.Message{Data: event.Upgrade(dl.data), Attributes: attrs}).Get(ctx); err != nil {
 			keep = append(keep, dl.ackID)
 			_ = d.release(ctx, keep)
 			return len(done), fmt.Errorf("redrive %s to %s: %w", dl.EventID, dl.Subscription, err)

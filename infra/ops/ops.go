@@ -40,7 +40,10 @@ type Timeline struct {
 	Reason      string
 	PointState  string
 	TicketState string
-	Rows        []TimelineRow
+	// TraceID is the saga's OpenTelemetry trace, "" when it was not
+	// traced: find it in Cloud Trace, or in a local trace file.
+	TraceID string
+	Rows    []TimelineRow
 }
 
 // ErrNotFound: no service knows the order.
@@ -71,7 +74,7 @@ func OrderTimeline(ctx context.Context, fs *firestore.Client, orderID string) (T
 	}
 	var boxes []serviceBox
 	if o != nil {
-		tl.Status, tl.Reason = string(o.Status), o.Reason
+		tl.Status, tl.Reason, tl.TraceID = string(o.Status), o.Reason, o.TraceID
 		boxes = append(boxes, serviceBox{saga.OrderService, o.Box()})
 	}
 	if pt != nil {

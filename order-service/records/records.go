@@ -57,6 +57,9 @@ type Order struct {
 	CreatedAt   time.Time `firestore:"created_at"`
 	History     []Entry   `firestore:"history"`
 	Fingerprint string    `firestore:"fingerprint"`
+	// TraceID is the OpenTelemetry trace of the saga, when it was traced:
+	// what an operator looks the order up by in Cloud Trace.
+	TraceID string `firestore:"trace_id,omitempty"`
 
 	// Self-healing of a stopping order (order.Recovery). NextReplay is
 	// absent unless a replay is due, so the sweep's query on it finds only

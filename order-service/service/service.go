@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/ticketsaga/saga/order-service/internal/app"
 	"github.com/ticketsaga/saga/order-service/internal/buyers"
 	"github.com/ticketsaga/saga/order-service/internal/firestore"
@@ -16,9 +18,16 @@ import (
 	"github.com/ticketsaga/saga/order-service/reconcile"
 	"github.com/ticketsaga/saga/order-service/records"
 	"github.com/ticketsaga/saga/shared/kit"
+	"github.com/ticketsaga/saga/shared/metrics"
 	"github.com/ticketsaga/saga/shared/saga"
 	"github.com/ticketsaga/saga/shared/serve"
+	"github.com/ticketsaga/saga/shared/telemetry"
 )
+
+// waitSpan is a long-poll's wait, in the trace of its request.
+func waitSpan(ctx context.Context, id string) (context.Context, func()) {
+	return telemetry.Region(ctx, "order-service long-poll wait", attribute.String("saga.order_id", id))
+}
 
 // Table is order-service's step table (which events it handles).
 var Table = app.Table
@@ -36,8 +45,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts serve.Options) 
 		return nil, err
 	}
 	store := firestore.New(k.Clients.Firestore, k.Outbox)
-	a := &app.App{Store: store, Log: log, Now: time.Now,
-		Polls:  &longpoll.Poller{Listen: store.Listen, Get: store.Get, ListenAfter: cfg.ListenAfter},
+	metrics.LongPollLimit.Store(cfg.MaxLongPolls)
+	a := &app.App{Store: timedStore{store}, Log: log, Now: time.Now, Observe: observer{},
+		Polls:  &longpoll.Poller{Listen: store.Listen, Get: store.Get, ListenAfter: cfg.ListenAfter, Span: waitSpan},
 		Config: app.Config{Timeout: cfg.OrderTimeout, Heal: cfg.Heal, SweepBudget: cfg.SweepBudget}}
 	api := &httpapi.API{App: a, Buyers: buyerAuth, Log: log, MaxLongPolls: cfg.MaxLongPolls, Draining: ctx.Done()}
 	reconciler := reconcile.New(k.Clients.Firestore, k.Clients.Publisher, cfg.OrderTimeout, cfg.Heal.Max)

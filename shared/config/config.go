@@ -50,6 +50,18 @@ type Common struct {
 	// Pprof serves /debug/pprof/ (PPROF=1), behind the task endpoints'
 	// check.
 	Pprof bool
+	// TraceExporter (TRACE_EXPORTER: stdout, file:<path> or otlp; unset,
+	// tracing is off) and TraceSampleRatio (TRACE_SAMPLE_RATIO, 0 to 1,
+	// default 1: the share of sagas traced).
+	TraceExporter    string
+	TraceSampleRatio float64
+	// MetricsExporter is where the metrics go (METRICS_EXPORTER):
+	// "prometheus" (default: GET /metrics), "otlp" (to MetricsEndpoint,
+	// default Google Cloud's Telemetry API, every MetricsInterval, default
+	// 60s) or "none".
+	MetricsExporter string
+	MetricsEndpoint string
+	MetricsInterval time.Duration
 }
 
 // Base returns c: a service's configuration that embeds Common is a
@@ -72,6 +84,14 @@ func Load(service string, getenv func(string) string) (Common, error) {
 		FirestoreEmulatorHost: getenv("FIRESTORE_EMULATOR_HOST"),
 		OnCloud:               getenv("K_SERVICE") != "" || getenv("FUNCTION_TARGET") != "",
 		Pprof:                 getenv("PPROF") == "1",
+		TraceExporter:         getenv("TRACE_EXPORTER"),
+		TraceSampleRatio:      1,
+		MetricsExporter:       Or(getenv("METRICS_EXPORTER"), "prometheus"),
+		MetricsEndpoint:       getenv("METRICS_ENDPOINT"),
+		MetricsInterval:       time.Minute,
+	}
+	if !slices.Contains([]string{"prometheus", "otlp", "none"}, c.MetricsExporter) {
+		return Common{}, fmt.Errorf("METRICS_EXPORTER=%q: want prometheus, otlp or none", c.MetricsExporter)
 	}
 	c.Emulated = c.FirestoreEmulatorHost != "" && !c.OnCloud
 	for _, id := range strings.Split(getenv("ADMIN_IDENTITIES"), ",") {
@@ -82,7 +102,10 @@ func Load(service string, getenv func(string) string) (Common, error) {
 	if (c.PushServiceAccount != "" || c.TaskServiceAccount != "" || len(c.AdminIdentities) > 0) && c.AuthAudience == "" {
 		return Common{}, fmt.Errorf("%s refuses to start: PUSH_SERVICE_ACCOUNT, TASK_SERVICE_ACCOUNT or ADMIN_IDENTITIES is set without the audience of its tokens: set AUTH_AUDIENCE (the service's URL)", service)
 	}
-	if err := Durations(getenv, map[string]*time.Duration{"OUTBOX_GRACE": &c.OutboxGrace}); err != nil {
+	if err := Durations(getenv, map[string]*time.Duration{"OUTBOX_GRACE": &c.OutboxGrace, "METRICS_INTERVAL": &c.MetricsInterval}); err != nil {
+		return Common{}, err
+	}
+	if err := traceSettings(&c, getenv); err != nil {
 		return Common{}, err
 	}
 	if v := getenv("LOG_LEVEL"); v != "" {
@@ -169,4 +192,21 @@ func Or(v, def string) string {
 		return def
 	}
 	return v
+}
+
+// traceSettings checks TRACE_EXPORTER and reads TRACE_SAMPLE_RATIO.
+func traceSettings(c *Common, getenv func(string) string) error {
+	switch v := c.TraceExporter; {
+	case v == "", v == "stdout", v == "otlp", strings.HasPrefix(v, "file:") && len(v) > len("file:"):
+	default:
+		return fmt.Errorf("TRACE_EXPORTER=%q: want stdout, file:<path> or otlp (unset: tracing off)", v)
+	}
+	if v := getenv("TRACE_SAMPLE_RATIO"); v != "" {
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil || r < 0 || r > 1 {
+			return fmt.Errorf("TRACE_SAMPLE_RATIO=%q: want a number from 0 to 1", v)
+		}
+		c.TraceSampleRatio = r
+	}
+	return nil
 }

@@ -20,8 +20,8 @@ type Record struct {
 	EventType saga.EventType `json:"event_type"`
 	Service   string         `json:"service"`
 	At        time.Time      `json:"at"`
-	EventID   string         `json:"event_id,omitempty"`
-	Reason    string         `json:"reason,omitempty"`
+	EventID   string         `json:"event_id"`
+	Reason    string         `json:"reason"`
 }
 
 // Order is the order-service part of the envelope: what was asked for.
@@ -30,18 +30,19 @@ type Order struct {
 	TicketID string   `json:"ticket_id"`
 	Quantity int64    `json:"quantity"`
 	Price    int64    `json:"price"`
-	History  []Record `json:"history,omitempty"`
+	History  []Record `json:"history"`
 }
 
 // Section is the point-service or ticket-service part of the envelope.
 type Section struct {
 	// Reason is why the service's last step failed, or, for a refund,
 	// what caused it.
-	Reason  string   `json:"reason,omitempty"`
-	History []Record `json:"history,omitempty"`
+	Reason  string   `json:"reason"`
+	History []Record `json:"history"`
 }
 
-// Envelope is the data of every saga message.
+// Envelope is the data of every saga message. Its wire form is the topic's
+// schema (infra/saga-events.avsc, docs/events.md), written by MarshalJSON.
 type Envelope struct {
 	ID     string   `json:"id"`
 	Order  *Order   `json:"order,omitempty"`
@@ -54,14 +55,63 @@ type Envelope struct {
 	Source string `json:"-"`
 }
 
+// MarshalJSON writes the envelope complete: every section, every field, and
+// empty histories as []. The topic's schema is JSON-encoded Avro, which
+// refuses a message with a field missing or null, defaults or not.
+func (e Envelope) MarshalJSON() ([]byte, error) {
+	w := struct {
+		ID     string  `json:"id"`
+		Order  Order   `json:"order"`
+		Point  Section `json:"point"`
+		Ticket Section `json:"ticket"`
+	}{ID: e.ID}
+	if e.Order != nil {
+		w.Order = *e.Order
+	}
+	if e.Point != nil {
+		w.Point = *e.Point
+	}
+	if e.Ticket != nil {
+		w.Ticket = *e.Ticket
+	}
+	for _, h := range []*[]Record{&w.Order.History, &w.Point.History, &w.Ticket.History} {
+		if *h == nil {
+			*h = []Record{}
+		}
+	}
+	return json.Marshal(w)
+}
+
+// Upgrade returns an envelope's data in the current wire form: a stored
+// event written before the schema (empty sections left out) is refused by
+// the topic as it is. Data that does not decode is returned unchanged.
+func Upgrade(data []byte) []byte {
+	e, err := Decode(data)
+	if err != nil {
+		return data
+	}
+	out, err := json.Marshal(e)
+	if err != nil {
+		return data
+	}
+	return out
+}
+
 // ErrMalformed marks an envelope that can never be processed.
 var ErrMalformed = errors.New("malformed envelope")
 
-// Decode parses and checks an envelope. A failure wraps ErrMalformed.
+// Decode parses and checks an envelope. A failure wraps ErrMalformed. It
+// also takes the older form that left empty sections and fields out (events
+// still in flight, or stored, from before the schema), and returns both
+// forms alike: an empty section or history as nil.
 func Decode(data []byte) (Envelope, error) {
 	var e Envelope
 	if err := json.Unmarshal(data, &e); err != nil {
 		return Envelope{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	e.Point, e.Ticket = compact(e.Point), compact(e.Ticket)
+	if e.Order != nil && len(e.Order.History) == 0 {
+		e.Order.History = nil
 	}
 	switch {
 	case !saga.ValidID(e.ID):
@@ -74,6 +124,16 @@ func Decode(data []byte) (Envelope, error) {
 		return Envelope{}, fmt.Errorf("%w: quantity and price must be 1 to 2^53-1", ErrMalformed)
 	}
 	return e, nil
+}
+
+func compact(s *Section) *Section {
+	switch {
+	case s == nil || s.Reason == "" && len(s.History) == 0:
+		return nil
+	case len(s.History) == 0:
+		s.History = nil
+	}
+	return s
 }
 
 // With returns a deep copy of e with rec appended to the section of

@@ -3,6 +3,7 @@ package event
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -127,5 +128,71 @@ func TestAsReplayMarksACopy(t *testing.T) {
 	}
 	if _, ok := m.Attributes[saga.AttrReplay]; ok {
 		t.Error("AsReplay changed the stored message's attributes")
+	}
+}
+
+// TestWireFormIsComplete: whatever the envelope holds, its JSON has every
+// section and field, histories as [] (the topic's schema refuses anything
+// missing or null), in CONTRACT §3's shape.
+func TestWireFormIsComplete(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		in   Envelope
+		want string
+	}{
+		{"sections missing", Envelope{ID: "o", Order: &Order{UserID: "u", TicketID: "t", Quantity: 1, Price: 2}},
+			`{"id":"o","order":{"user_id":"u","ticket_id":"t","quantity":1,"price":2,"history":[]},` +
+				`"point":{"reason":"","history":[]},"ticket":{"reason":"","history":[]}}`},
+		{"no order", Envelope{ID: "o"},
+			`{"id":"o","order":{"user_id":"","ticket_id":"","quantity":0,"price":0,"history":[]},` +
+				`"point":{"reason":"","history":[]},"ticket":{"reason":"","history":[]}}`},
+		{"record without id or reason", Envelope{ID: "o", Ticket: &Section{Reason: "sold_out",
+			History: []Record{{EventType: saga.FailedTicket, Service: saga.TicketService, At: at}}}},
+			`{"id":"o","order":{"user_id":"","ticket_id":"","quantity":0,"price":0,"history":[]},"point":{"reason":"","history":[]},` +
+				`"ticket":{"reason":"sold_out","history":[{"event_type":"failed-ticket","service":"ticket-service","at":"2026-01-01T00:00:00Z","event_id":"","reason":""}]}}`},
+	} {
+		for _, v := range []any{tc.in, &tc.in} {
+			got, err := json.Marshal(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tc.want {
+				t.Errorf("%s: json.Marshal(%T) =\n%s\nwant\n%s", tc.name, v, got, tc.want)
+			}
+		}
+	}
+}
+
+// TestDecodeTakesBothForms: an envelope in the older form (empty sections
+// and fields left out), still in flight or stored, decodes as its complete
+// form does, and Upgrade turns the one into the other.
+func TestDecodeTakesBothForms(t *testing.T) {
+	t.Parallel()
+	old := `{"id":"o","order":{"user_id":"u","ticket_id":"t","quantity":1,"price":2,` +
+		`"history":[{"event_type":"started-order","service":"order-service","at":"2026-01-01T00:00:00Z","event_id":"e1"}]},"point":{"reason":"x"}}`
+	complete := `{"id":"o","order":{"user_id":"u","ticket_id":"t","quantity":1,"price":2,` +
+		`"history":[{"event_type":"started-order","service":"order-service","at":"2026-01-01T00:00:00Z","event_id":"e1","reason":""}]},` +
+		`"point":{"reason":"x","history":[]},"ticket":{"reason":"","history":[]}}`
+	a, err := Decode([]byte(old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Decode([]byte(complete))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a, b) {
+		t.Errorf("old form decodes to %+v, complete form to %+v", a, b)
+	}
+	if a.Ticket != nil || a.Point.History != nil {
+		t.Errorf("empty parts decode as nil: %+v %+v", a.Ticket, a.Point)
+	}
+	if got := string(Upgrade([]byte(old))); got != complete {
+		t.Errorf("Upgrade(old) =\n%s\nwant\n%s", got, complete)
+	}
+	if got := string(Upgrade([]byte("nope"))); got != "nope" {
+		t.Errorf("Upgrade(undecodable) = %s", got)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/ticketsaga/saga/shared/config"
 	"github.com/ticketsaga/saga/shared/metrics"
 	"github.com/ticketsaga/saga/shared/outbox"
+	"github.com/ticketsaga/saga/shared/telemetry"
 )
 
 // Clients are a service's long-lived connections.
@@ -52,8 +53,10 @@ func dialOptions() []grpc.DialOption {
 	return []grpc.DialOption{grpc.WithInitialWindowSize(window), grpc.WithInitialConnWindowSize(window)}
 }
 
-// Connect opens the clients for cfg. Their OpenTelemetry instrumentation
-// is off: nothing here exports traces, and it costs CPU on every call.
+// Connect opens the clients for cfg. Their gRPC-level OpenTelemetry
+// instrumentation is off: a span for every RPC costs CPU on every call.
+// With tracing on (shared/telemetry), the libraries' own spans (a
+// transaction, its commit) still join the saga's trace.
 func Connect(ctx context.Context, cfg config.Common) (*Clients, error) {
 	dial := dialOptions()
 	opts, err := metrics.FirestoreOptions(cfg.FirestoreEmulatorHost, dial...)
@@ -68,7 +71,10 @@ func Connect(ctx context.Context, cfg config.Common) (*Clients, error) {
 	for _, d := range dial {
 		psOpts = append(psOpts, option.WithGRPCDialOption(d))
 	}
-	ps, err := pubsub.NewClient(ctx, cfg.ProjectID, psOpts...)
+	// With tracing on, the client's own publisher and subscriber trace too
+	// (the outbox publishes through the raw API and traces that itself,
+	// with the same carrier); the per-RPC gRPC spans stay off.
+	ps, err := pubsub.NewClientWithConfig(ctx, cfg.ProjectID, &pubsub.ClientConfig{EnableOpenTelemetryTracing: telemetry.Enabled()}, psOpts...)
 	if err != nil {
 		fs.Close()
 		return nil, fmt.Errorf("pubsub client for %s: %w", cfg.ProjectID, err)

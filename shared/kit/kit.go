@@ -16,6 +16,7 @@ import (
 	"github.com/ticketsaga/saga/shared/deadletter"
 	"github.com/ticketsaga/saga/shared/event"
 	"github.com/ticketsaga/saga/shared/gcp"
+	"github.com/ticketsaga/saga/shared/metrics"
 	"github.com/ticketsaga/saga/shared/outbox"
 	"github.com/ticketsaga/saga/shared/push"
 	"github.com/ticketsaga/saga/shared/saga"
@@ -30,18 +31,28 @@ type Kit struct {
 	Outbox  *outbox.Steps
 	push    push.Endpoint
 	service string
+	// stopMetrics turns the process's metrics off (the last service
+	// wired in it flushes them).
+	stopMetrics func()
 }
 
 // New connects the clients of cfg's service and sets up its outbox on the
 // saga collection.
 func New(ctx context.Context, cfg config.Common, log *slog.Logger, opts serve.Options, collection string) (*Kit, error) {
-	c, err := gcp.Connect(ctx, cfg)
+	stopMetrics, err := metrics.Start(ctx, metrics.Config{Exporter: cfg.MetricsExporter, Service: cfg.Service, ProjectID: cfg.ProjectID,
+		OnCloud: cfg.OnCloud, Endpoint: cfg.MetricsEndpoint, Interval: cfg.MetricsInterval})
 	if err != nil {
 		return nil, err
 	}
+	c, err := gcp.Connect(ctx, cfg)
+	if err != nil {
+		stopMetrics()
+		return nil, err
+	}
 	return &Kit{
-		Clients: c,
-		Log:     log,
+		stopMetrics: stopMetrics,
+		Clients:     c,
+		Log:         log,
 		Outbox: &outbox.Steps{FS: c.Firestore, Collection: collection, Service: cfg.Service, Publisher: c.Publisher,
 			Log: log, Now: time.Now, Grace: cfg.OutboxGrace, AfterCommit: opts.AfterCommit},
 		push:    push.Endpoint{Log: log, Failures: deadletter.Recorder{FS: c.Firestore, Now: time.Now}},
@@ -67,7 +78,7 @@ type Service struct {
 // App assembles the service: its API, the push endpoint running its steps,
 // its task endpoints, and /healthz.
 func (k *Kit) App(s Service) (*serve.App, error) {
-	routes, err := push.Routes(s.Table, s.Steps, k.Log)
+	routes, err := push.Routes(s.Table, metrics.TimeSteps(k.Outbox.Service, s.Steps), k.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -95,6 +106,7 @@ func (k *Kit) App(s Service) (*serve.App, error) {
 			}
 			k.Outbox.Wait()
 			k.Clients.Close()
+			k.stopMetrics()
 		},
 	}, nil
 }
@@ -107,4 +119,7 @@ func (k *Kit) Participant(api http.Handler, table saga.Steps, steps map[string]e
 }
 
 // Close releases the kit, for a service that failed to wire.
-func (k *Kit) Close() { k.Clients.Close() }
+func (k *Kit) Close() {
+	k.Clients.Close()
+	k.stopMetrics()
+}

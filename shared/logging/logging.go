@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // New returns a JSON logger for service. project names the traces.
@@ -57,7 +59,13 @@ type traceHandler struct {
 }
 
 func (h traceHandler) Handle(ctx context.Context, r slog.Record) error {
-	if t, ok := ctx.Value(traceKey{}).(string); ok && t != "" {
+	// The OpenTelemetry span wins: it is the saga's trace, which a push
+	// request's own header knows nothing of.
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		r.AddAttrs(slog.String("logging.googleapis.com/trace", "projects/"+h.project+"/traces/"+sc.TraceID().String()),
+			slog.String("logging.googleapis.com/spanId", sc.SpanID().String()),
+			slog.Bool("logging.googleapis.com/trace_sampled", sc.IsSampled()))
+	} else if t, ok := ctx.Value(traceKey{}).(string); ok && t != "" {
 		r.AddAttrs(slog.String("logging.googleapis.com/trace", "projects/"+h.project+"/traces/"+t))
 	}
 	return h.Handler.Handle(ctx, r)

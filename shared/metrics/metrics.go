@@ -1,16 +1,19 @@
-// Package metrics counts what a saga costs: Pub/Sub publishes and the
-// Firestore documents read and written, as the billing counts them. The
-// Firestore counts come from a gRPC interceptor on the client, so no call
-// site can forget them. GET /metrics serves them; `make bench` divides
-// them by the sagas it ran.
+// Package metrics is what an operator watches and alerts on, with
+// OpenTelemetry: sagas ended by outcome and reason, the latency of each
+// step, failed publishes, dead letters, long-polls in flight, and what the
+// sweeps and the reconciliation did (otel.go). It also counts what a saga
+// costs: Pub/Sub publishes and the Firestore documents read and written, as
+// the billing counts them. The Firestore counts come from a gRPC
+// interceptor on the client, so no call site can forget them. Locally
+// GET /metrics serves all of it as Prometheus text, and `make bench`
+// divides the cost counters by the sagas it ran (Scrape); in production
+// the metrics can go to Google Cloud's OTLP endpoint instead.
 package metrics
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
-	"net/http"
 	"sync/atomic"
 
 	"cloud.google.com/go/firestore/apiv1/firestorepb"
@@ -19,39 +22,28 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 )
 
-// Counters of one process.
+// Counters of one process. They are plain atomics, counted whether or not
+// metrics are exported (the long-poll cap needs LongPolls), and exported
+// as OpenTelemetry observable instruments read at collection time.
 var (
 	Publishes       atomic.Int64
 	FirestoreReads  atomic.Int64
 	FirestoreWrites atomic.Int64
 	// LongPolls is a gauge: the long-polls order-service holds now.
 	LongPolls atomic.Int64
-	// PoisonMessages counts pushes acked because they can never succeed
-	// (undecodable, or not matching what the service stored).
-	PoisonMessages atomic.Int64
+	// LongPollLimit is LONG_POLL_MAX, exported beside LongPolls so that an
+	// alert on "near the cap" needs no copy of the setting; 0 (not
+	// exported) in services that hold no long-polls.
+	LongPollLimit atomic.Int64
 )
 
-// Snapshot is the counters at one moment.
+// Snapshot is the cost counters and the long-poll gauge at one moment, as
+// Scrape reads them from GET /metrics.
 type Snapshot struct {
 	Publishes       int64 `json:"pubsub_publishes"`
 	FirestoreReads  int64 `json:"firestore_reads"`
 	FirestoreWrites int64 `json:"firestore_writes"`
 	LongPolls       int64 `json:"long_polls"`
-	PoisonMessages  int64 `json:"poison_messages"`
-}
-
-// Now reads the counters.
-func Now() Snapshot {
-	return Snapshot{Publishes: Publishes.Load(), FirestoreReads: FirestoreReads.Load(), FirestoreWrites: FirestoreWrites.Load(),
-		LongPolls: LongPolls.Load(), PoisonMessages: PoisonMessages.Load()}
-}
-
-// Handler serves the counters as JSON.
-func Handler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(Now())
-	})
 }
 
 // FirestoreOptions makes a Firestore client count its reads and writes,

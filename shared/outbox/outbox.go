@@ -22,12 +22,15 @@ import (
 	vkit "cloud.google.com/go/pubsub/v2/apiv1"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/ticketsaga/saga/shared/event"
 	"github.com/ticketsaga/saga/shared/metrics"
 	"github.com/ticketsaga/saga/shared/saga"
+	"github.com/ticketsaga/saga/shared/telemetry"
 )
 
 // Publisher publishes saga events.
@@ -50,10 +53,19 @@ func NewPublisher(c *pubsub.Client, topic string) *Publisher {
 
 // Publish sends m and returns once Pub/Sub has it. The generated client
 // retries transient failures with backoff.
-func (p *Publisher) Publish(ctx context.Context, m event.Message) error {
-	_, err := p.c.Publish(ctx, &pubsubpb.PublishRequest{Topic: p.topic,
-		Messages: []*pubsubpb.PubsubMessage{{Data: m.Data, Attributes: m.Attributes}}})
+func (p *Publisher) Publish(ctx context.Context, m event.Message) (err error) {
+	// A child of the step that caused m, even when a sweep publishes it
+	// long after; the message carries the span on to its consumer.
+	ctx, span, attrs := telemetry.StartPublish(ctx, p.topic, telemetry.Message{EventType: string(m.Type), OrderID: m.OrderID,
+		EventID: m.EventID, Source: m.Attributes[saga.AttrSource]}, m.Attributes)
+	defer func() { telemetry.End(span, err) }()
+	// An event stored before the topic had its schema is in the older
+	// form, which the schema refuses: a sweep or a replay sends it
+	// upgraded.
+	_, err = p.c.Publish(ctx, &pubsubpb.PublishRequest{Topic: p.topic,
+		Messages: []*pubsubpb.PubsubMessage{{Data: event.Upgrade(m.Data), Attributes: attrs}}})
 	if err != nil {
+		metrics.PublishFailed(ctx, m.Attributes[saga.AttrSource], m.Type)
 		return fmt.Errorf("publish %s %s for order %s: %w", m.Type, m.EventID, m.OrderID, err)
 	}
 	metrics.Publishes.Add(1)
@@ -167,13 +179,24 @@ type Decide[P any] func(tx *firestore.Transaction, rec P, docs []*firestore.Docu
 // decide's changes and the saga document with the resulting event; every
 // run publishes that event while it is pending, and a replay (in.Replay)
 // publishes it again in any case. It returns the step's event.
-func (r Runner[T, P]) Run(ctx context.Context, step string, in event.Envelope, reads []*firestore.DocumentRef, decide Decide[P]) (event.Message, error) {
+func (r Runner[T, P]) Run(ctx context.Context, step string, in event.Envelope, reads []*firestore.DocumentRef, decide Decide[P]) (_ event.Message, err error) {
+	ctx, span := telemetry.Start(ctx, r.Service+" "+step, trace.WithAttributes(attribute.String("saga.order_id", in.ID),
+		attribute.String("saga.step", step), attribute.Bool("saga.replay", in.Replay)))
+	// Deferred, so that a crash after the commit still ends (and exports)
+	// the span the stored event names as the parent of its later publish.
+	defer func() { telemetry.End(span, err) }()
+	return r.runStep(ctx, step, in, reads, decide)
+}
+
+func (r Runner[T, P]) runStep(ctx context.Context, step string, in event.Envelope, reads []*firestore.DocumentRef, decide Decide[P]) (event.Message, error) {
 	ref := r.Ref(in.ID)
+	stepCtx := ctx
 	var (
 		msg     event.Message
 		pending bool
 	)
-	err := r.FS.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+	txCtx, txSpan := telemetry.Start(ctx, "firestore transaction", trace.WithAttributes(attribute.String("db.collection.name", r.Collection)))
+	err := r.FS.RunTransaction(txCtx, func(ctx context.Context, tx *firestore.Transaction) error {
 		snaps, err := tx.GetAll(append([]*firestore.DocumentRef{ref}, reads...))
 		if err != nil {
 			return fmt.Errorf("read %s and its documents: %w", ref.Path, err)
@@ -191,8 +214,10 @@ func (r Runner[T, P]) Run(ctx context.Context, step string, in event.Envelope, r
 		if err != nil || !changed {
 			return err
 		}
+		p.Box().stamp(stepCtx, step, &msg)
 		return tx.Set(ref, p)
 	})
+	telemetry.End(txSpan, err)
 	if err != nil {
 		return event.Message{}, fmt.Errorf("%s step %s for order %s: %w", r.Service, step, in.ID, err)
 	}

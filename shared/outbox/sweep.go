@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
+
+	"github.com/ticketsaga/saga/shared/metrics"
 )
 
 // SweepResult is what one outbox sweep did.
@@ -42,6 +44,7 @@ func (s *Steps) Sweep(ctx context.Context, steps []string) (SweepResult, error) 
 		for _, snap := range snaps {
 			n, err := s.sweepOne(ctx, snap, cutoff)
 			res.Republished += n
+			metrics.OutboxSwept(ctx, s.Service, n, err)
 			if err != nil {
 				res.Failed++
 				if len(res.Errors) < 20 {

@@ -15,6 +15,7 @@ import (
 	"github.com/ticketsaga/saga/shared/fault"
 	"github.com/ticketsaga/saga/shared/metrics"
 	"github.com/ticketsaga/saga/shared/saga"
+	"github.com/ticketsaga/saga/shared/telemetry"
 )
 
 // MaxBody bounds a push request: Pub/Sub messages are at most 10 MB, ours
@@ -148,6 +149,11 @@ func (e Endpoint) Handler(routes map[saga.EventType]Func) http.Handler {
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
+		// Only a message this endpoint handles gets a span: a child of the
+		// publish that sent it, so the saga's hops form one trace.
+		ctx, span := telemetry.StartProcess(ctx, m.SubscriptionName(), m.ID, m.DeliveryAttempt, telemetry.Message{EventType: m.Attributes[saga.AttrEventType],
+			OrderID: m.Attributes[saga.AttrOrderID], EventID: m.Attributes[saga.AttrEventID], Source: m.Attributes[saga.AttrSource]}, m.Attributes)
+		defer func() { telemetry.End(span, err) }()
 		if err == nil {
 			err = m.decodeData(data)
 		}
@@ -162,11 +168,12 @@ func (e Endpoint) Handler(routes map[saga.EventType]Func) http.Handler {
 			"delivery_attempt", m.DeliveryAttempt, "event_type", m.Attributes[saga.AttrEventType],
 			"order_id", m.Attributes[saga.AttrOrderID], "event_id", m.Attributes[saga.AttrEventID])
 		if Acks(err) {
-			metrics.PoisonMessages.Add(1)
+			metrics.Poisoned(ctx, m.EventType())
 			log.ErrorContext(ctx, "dropping poison message: it can never succeed", "error", err.Error())
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
+		metrics.PushFailed(ctx, m.EventType(), m.DeliveryAttempt)
 		log.WarnContext(ctx, "push handling failed; Pub/Sub will retry, then dead-letter", "error", err.Error())
 		if e.Failures != nil {
 			if rerr := e.Failures.RecordFailure(ctx, m, err); rerr != nil {

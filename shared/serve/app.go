@@ -14,11 +14,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/ticketsaga/saga/shared/config"
 	"github.com/ticketsaga/saga/shared/logging"
 	"github.com/ticketsaga/saga/shared/metrics"
 	"github.com/ticketsaga/saga/shared/pushauth"
+	"github.com/ticketsaga/saga/shared/telemetry"
 )
 
 // App is a wired service: its API, its push endpoints by path, and what to
@@ -67,7 +69,15 @@ func (a *App) Handler() http.Handler {
 		mux.Handle("/debug/pprof/profile", a.TaskAuth.Require(http.HandlerFunc(pprof.Profile)))
 	}
 	mux.Handle("/", a.APIHandler())
-	return logging.Middleware(mux)
+	return logging.Middleware(telemetry.HTTP(mux, a.traced))
+}
+
+// traced: the requests with a span of their own. A push continues the
+// trace of its message instead (shared/push), and health checks and
+// scrapes would only bury the sagas.
+func (a *App) traced(r *http.Request) bool {
+	_, push := a.Push[r.URL.Path]
+	return !push && r.URL.Path != "/healthz" && r.URL.Path != "/metrics"
 }
 
 // APIHandler is the API alone, behind the admin check when AdminOnly.
@@ -164,6 +174,19 @@ func run[C Config](ctx context.Context, load Load[C], build Build[C], crash func
 	if err != nil {
 		return err
 	}
+	stopTracing, err := telemetry.Setup(ctx, Tracing(base))
+	if err != nil {
+		return err
+	}
+	// Deferred before the app's Close, so it runs after it: the spans of
+	// the drain are flushed too.
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(sctx); err != nil {
+			log.Warn("flush traces", "error", err.Error())
+		}
+	}()
 	app, err := build(ctx, cfg, log, opts)
 	if err != nil {
 		return fmt.Errorf("%s: %w", base.Service, err)
@@ -185,6 +208,10 @@ func Lazy[C Config](load Load[C], build Build[C]) func() *App {
 		}
 		base := cfg.Base()
 		log := logging.New(os.Stdout, base.Service, base.ProjectID, base.LogLevel)
+		// A function is never shut down cleanly: its last spans may be lost.
+		if _, err := telemetry.Setup(context.Background(), Tracing(base)); err != nil {
+			panic(fmt.Sprintf("%s: %v", base.Service, err))
+		}
 		// A function cannot exit: the fault switch's crash only aborts
 		// the request, before the publish.
 		opts, err := Faults(os.Getenv, log, func() { panic(http.ErrAbortHandler) })
@@ -200,6 +227,11 @@ func Lazy[C Config](load Load[C], build Build[C]) func() *App {
 		}
 		return app
 	})
+}
+
+// Tracing is the tracing configuration in a service's common settings.
+func Tracing(c config.Common) telemetry.Config {
+	return telemetry.Config{Service: c.Service, Project: c.ProjectID, Exporter: c.TraceExporter, SampleRatio: c.TraceSampleRatio}
 }
 
 // Faults reads the test-only fault switch FAULT_CRASH_AFTER_COMMIT (the

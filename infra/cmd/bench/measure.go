@@ -231,14 +231,8 @@ func cpuTime(pids map[string]int) (time.Duration, error) {
 func serviceMetrics(ctx context.Context, e env) (metrics.Snapshot, error) {
 	var sum metrics.Snapshot
 	for _, u := range []string{e.order, e.point, e.ticket} {
-		req, _ := http.NewRequestWithContext(ctx, "GET", u+"/metrics", nil)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return sum, err
-		}
-		var m metrics.Snapshot
-		err = json.NewDecoder(res.Body).Decode(&m)
-		res.Body.Close()
+		// Prometheus text: the services' OpenTelemetry counters.
+		m, err := metrics.GetSnapshot(ctx, u)
 		if err != nil {
 			return sum, err
 		}

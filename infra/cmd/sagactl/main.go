@@ -117,7 +117,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 		return emit(tl, func(w *tabwriter.Writer) {
-			fmt.Fprintf(w, "order %s: %s %s\tpoint: %s\tticket: %s\n\n", tl.OrderID, tl.Status, tl.Reason, tl.PointState, tl.TicketState)
+			fmt.Fprintf(w, "order %s: %s %s\tpoint: %s\tticket: %s\n", tl.OrderID, tl.Status, tl.Reason, tl.PointState, tl.TicketState)
+			trace := tl.TraceID
+			if trace == "" {
+				trace = "- (not traced)"
+			}
+			fmt.Fprintf(w, "trace %s\n\n", trace)
 			fmt.Fprintln(w, "AT\tSERVICE\tSTEP\tEVENT\tREASON\tPUBLISHED\tEVENT_ID")
 			for _, r := range tl.Rows {
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%v\t%s\n", r.At.Format(time.RFC3339Nano), r.Service, r.Step, r.EventType, r.Reason, r.Published, r.EventID)

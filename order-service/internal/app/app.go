@@ -126,6 +126,16 @@ type App struct {
 	Log    *slog.Logger
 	Now    func() time.Time
 	Config Config
+	// Observe, when set, hears what the use cases did: the metrics.
+	Observe Observer
+}
+
+// Observer hears the outcomes an operator counts.
+type Observer interface {
+	// Ended: order o has just become terminal (once per order).
+	Ended(ctx context.Context, o order.Order)
+	// Swept: what one timeout sweep did.
+	Swept(ctx context.Context, rep SweepReport)
 }
 
 // Steps returns the steps of the table.
@@ -257,6 +267,9 @@ func (a *App) settle(ctx context.Context, t saga.EventType, in event.Envelope) (
 	}
 	if changed && o.Status.Terminal() {
 		a.Polls.Settled(o)
+		if a.Observe != nil {
+			a.Observe.Ended(ctx, o)
+		}
 		a.Log.InfoContext(ctx, "order settled", "order_id", o.ID, "status", o.Status, "reason", o.Reason, "event_type", t)
 	}
 	return event.Message{}, nil
@@ -328,6 +341,9 @@ func (a *App) Sweep(ctx context.Context) (SweepReport, error) {
 	}
 	rep := SweepReport{Stopped: stop.Done, Replayed: heal.Done, GaveUp: heal.GaveUp, Failed: stop.Failed + heal.Failed + ob.Failed,
 		Republished: ob.Done, More: stop.More || heal.More}
+	if a.Observe != nil {
+		a.Observe.Swept(ctx, rep)
+	}
 	if rep != (SweepReport{}) {
 		a.Log.InfoContext(ctx, "timeout sweep", "stopped", rep.Stopped, "replayed", rep.Replayed, "gave_up", rep.GaveUp,
 			"failed", rep.Failed, "republished", rep.Republished, "more", rep.More)

@@ -9,6 +9,8 @@ import (
 	"fmt"
 
 	"cloud.google.com/go/firestore"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -19,6 +21,7 @@ import (
 	"github.com/ticketsaga/saga/shared/event"
 	"github.com/ticketsaga/saga/shared/outbox"
 	"github.com/ticketsaga/saga/shared/saga"
+	"github.com/ticketsaga/saga/shared/telemetry"
 )
 
 // Store reads and writes orders.
@@ -40,10 +43,16 @@ func notFound(id string) error { return saga.E(saga.NotFound, "order_not_found",
 
 // Create stores o with its started-order event (see app.Store).
 func (s *Store) Create(ctx context.Context, o order.Order, fingerprint string, start event.Message) (app.Placed, error) {
+	ctx, span := telemetry.Start(ctx, "order-service create order", trace.WithAttributes(attribute.String("saga.order_id", o.ID)))
+	defer span.End()
 	ref := s.ref(o.ID)
 	var rec records.Order
 	rec.FromDomain(o)
 	rec.Fingerprint = fingerprint
+	// The saga's trace starts here: kept on the order, and stored with its
+	// started-order so that every later publish of it joins the trace.
+	rec.TraceID = telemetry.TraceID(ctx)
+	start.Attributes = telemetry.Inject(ctx, start.Attributes)
 	rec.Record(app.StepStart, start, o.UpdatedAt)
 	// Create is atomic on its own (it fails if the document exists), so a
 	// new order costs one write and no transaction.
@@ -95,6 +104,7 @@ func (s *Store) Update(ctx context.Context, id string, change func(order.Order) 
 		out     order.Order
 		changed bool
 	)
+	ctx, span := telemetry.Start(ctx, "firestore transaction", trace.WithAttributes(attribute.String("db.collection.name", records.Orders)))
 	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		snap, err := outbox.GetTx(tx, ref)
 		if err != nil {
@@ -113,6 +123,7 @@ func (s *Store) Update(ctx context.Context, id string, change func(order.Order) 
 		rec.FromDomain(out)
 		return tx.Set(ref, &rec)
 	})
+	telemetry.End(span, err)
 	if err != nil {
 		return order.Order{}, false, err
 	}

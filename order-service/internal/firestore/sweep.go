@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
+	"go.opentelemetry.io/otel/attribute"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -17,6 +18,7 @@ import (
 	"github.com/ticketsaga/saga/shared/event"
 	"github.com/ticketsaga/saga/shared/outbox"
 	"github.com/ticketsaga/saga/shared/saga"
+	"github.com/ticketsaga/saga/shared/telemetry"
 )
 
 // Sweeping works in pages of orders, several orders of a page at a time:
@@ -144,6 +146,12 @@ func (s *Store) stopSeen(ctx context.Context, snap *firestore.DocumentSnapshot, 
 	if err != nil || !ok {
 		return false, err
 	}
+	// The stop and its compensations join the order's trace, not the
+	// sweep's: a child of the order's creation, stored with its event.
+	started, _ := rec.Ran(app.StepStart)
+	ctx, span := telemetry.StartFrom(ctx, "order-service stop order", started.Attributes, attribute.String("saga.order_id", snap.Ref.ID))
+	defer span.End()
+	msg.Attributes = telemetry.Inject(ctx, msg.Attributes)
 	_, err = snap.Ref.Update(ctx, stopUpdates(next, msg), firestore.LastUpdateTime(snap.UpdateTime))
 	if status.Code(err) == codes.FailedPrecondition {
 		return s.stopInTx(ctx, snap.Ref, stop)
@@ -172,6 +180,7 @@ func (s *Store) stopInTx(ctx context.Context, ref *firestore.DocumentRef, stop a
 		if next, msg, stopped, err = stop(rec.ToDomain(ref.ID)); err != nil || !stopped {
 			return err
 		}
+		msg.Attributes = telemetry.Inject(ctx, msg.Attributes)
 		return tx.Update(ref, stopUpdates(next, msg))
 	})
 	if err != nil {

@@ -40,6 +40,9 @@ type Poller struct {
 	// ListenAfter is how long a long-poll on an order this instance has
 	// just created waits before it also listens; 0 listens at once.
 	ListenAfter time.Duration
+	// Span, when set, wraps each wait (tracing): it returns the wait's
+	// context and the wait's end.
+	Span func(ctx context.Context, id string) (context.Context, func())
 
 	waiters waiters
 	// remoteSettle is when (Unix ns) a long-poll here last heard its order
@@ -81,6 +84,11 @@ func (w *Watch) Wait(ctx context.Context, wait time.Duration, drain <-chan struc
 	p := w.p
 	if wait <= 0 {
 		return p.Get(ctx, w.id)
+	}
+	if p.Span != nil {
+		var end func()
+		ctx, end = p.Span(ctx, w.id)
+		defer end()
 	}
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
