@@ -31,7 +31,9 @@ func ServiceAccount(service string) string {
 // APIs the saga needs.
 var APIs = []string{"run.googleapis.com", "cloudbuild.googleapis.com", "artifactregistry.googleapis.com",
 	"pubsub.googleapis.com", "firestore.googleapis.com", "cloudscheduler.googleapis.com",
-	"iam.googleapis.com", "iamcredentials.googleapis.com", "identitytoolkit.googleapis.com"}
+	"iam.googleapis.com", "iamcredentials.googleapis.com", "identitytoolkit.googleapis.com",
+	// Traces and metrics go to Google Cloud's OTLP endpoint.
+	"telemetry.googleapis.com"}
 
 // Services, in deploy order.
 var Services = []string{saga.OrderService, saga.PointService, saga.TicketService}
@@ -65,6 +67,9 @@ type Plan struct {
 	RecreateChangedFilters bool
 	// OrderTimeout is passed to the services.
 	OrderTimeout string
+	// TraceSampleRatio is the services' TRACE_SAMPLE_RATIO: the share of
+	// sagas traced (they export traces and metrics with OTLP).
+	TraceSampleRatio string
 	// Admins may call point- and ticket-service's admin and read API
 	// (their e-mails); empty means the account running the deploy.
 	Admins []string
@@ -328,7 +333,8 @@ func (p *Plan) runServices() error {
 			return err
 		}
 		env := []string{"GOOGLE_CLOUD_PROJECT=" + p.Project, "PUBSUB_TOPIC=" + p.Decl.Topic, "ORDER_TIMEOUT=" + p.OrderTimeout,
-			"AUTH_AUDIENCE=" + url, "PUSH_SERVICE_ACCOUNT=" + p.sa(SAPushInvoker), "TASK_SERVICE_ACCOUNT=" + p.sa(SAScheduler)}
+			"AUTH_AUDIENCE=" + url, "PUSH_SERVICE_ACCOUNT=" + p.sa(SAPushInvoker), "TASK_SERVICE_ACCOUNT=" + p.sa(SAScheduler),
+			"TRACE_EXPORTER=otlp", "TRACE_SAMPLE_RATIO=" + p.TraceSampleRatio, "METRICS_EXPORTER=otlp"}
 		if s == saga.OrderService {
 			env = append(env, "FIREBASE_PROJECT="+p.Project)
 		} else {
@@ -433,6 +439,13 @@ func (p *Plan) iam() error {
 		// Firestore user, and publisher on the saga topic only.
 		if _, err := p.G.Run("projects", "add-iam-policy-binding", p.Project, "--member="+member, "--role=roles/datastore.user", "--condition=None"); err != nil {
 			return err
+		}
+		// Spans and metrics to the Telemetry API (OTLP), billed to the
+		// project they name (x-goog-user-project).
+		for _, role := range []string{"roles/telemetry.writer", "roles/serviceusage.serviceUsageConsumer"} {
+			if _, err := p.G.Run("projects", "add-iam-policy-binding", p.Project, "--member="+member, "--role="+role, "--condition=None"); err != nil {
+				return err
+			}
 		}
 		if s == saga.OrderService {
 			// Whether a buyer is disabled, or their tokens revoked.

@@ -36,7 +36,7 @@ func plan(t *testing.T, out *bytes.Buffer) *Plan {
 		t.Fatal(err)
 	}
 	return &Plan{Project: "demo-project", Region: "asia-northeast1", Decl: decl, Indexes: idx, TTLs: ttls,
-		G: &Gcloud{Dry: true, Out: out}, Log: out, OrderTimeout: "30s"}
+		G: &Gcloud{Dry: true, Out: out}, Log: out, OrderTimeout: "30s", TraceSampleRatio: "0.1"}
 }
 
 // TestDryRunCoversEveryResource checks the plan for an empty project.
@@ -88,6 +88,9 @@ func TestDryRunCoversEveryResource(t *testing.T) {
 		{"gcloud pubsub topics add-iam-policy-binding saga-events ", "saga-point@", "roles/pubsub.publisher"},
 		{"gcloud pubsub topics add-iam-policy-binding saga-events ", "saga-order@", "roles/pubsub.viewer"},
 		{"gcloud projects add-iam-policy-binding demo-project", "saga-ticket@", "roles/datastore.user"},
+		{"gcloud projects add-iam-policy-binding demo-project", "saga-order@", "roles/telemetry.writer"},
+		{"gcloud services enable", "telemetry.googleapis.com"},
+		{"gcloud run deploy order-service", "TRACE_EXPORTER=otlp", "TRACE_SAMPLE_RATIO=0.1", "METRICS_EXPORTER=otlp"},
 		{"gcloud run services add-iam-policy-binding point-service", "saga-push-invoker@", "roles/run.invoker"},
 		{"gcloud iam service-accounts add-iam-policy-binding saga-push-invoker@", "roles/iam.serviceAccountTokenCreator"},
 		{"gcloud scheduler jobs create http saga-timeout-sweep", "/tasks/sweep", "--oidc-service-account-email=saga-scheduler@", "--oidc-token-audience="},

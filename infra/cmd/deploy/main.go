@@ -5,7 +5,8 @@
 //	deploy all|pubsub|destroy
 //
 // Environment: PROJECT_ID and REGION (required), DRY_RUN=1 (print every
-// gcloud command, run none), ORDER_TIMEOUT (default 30s),
+// gcloud command, run none), ORDER_TIMEOUT (default 30s), TRACE_SAMPLE_RATIO
+// (default 0.1),
 // RECREATE_CHANGED_FILTERS=1, ORDER_URL / POINT_URL / TICKET_URL (override
 // the services' URLs), CONFIRM=<PROJECT_ID> (destroy).
 package main
@@ -55,9 +56,14 @@ func run(args []string) error {
 		URLs:                   map[string]string{},
 		RecreateChangedFilters: os.Getenv("RECREATE_CHANGED_FILTERS") == "1",
 		OrderTimeout:           os.Getenv("ORDER_TIMEOUT"),
+		TraceSampleRatio:       os.Getenv("TRACE_SAMPLE_RATIO"),
 	}
 	if p.OrderTimeout == "" {
 		p.OrderTimeout = "30s"
+	}
+	if p.TraceSampleRatio == "" {
+		// One saga in ten: enough to see every path at any real load.
+		p.TraceSampleRatio = "0.1"
 	}
 	for _, a := range strings.Split(os.Getenv("ADMIN_IDENTITIES"), ",") {
 		if a = strings.TrimSpace(a); a != "" {
