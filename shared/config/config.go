@@ -55,6 +55,9 @@ type Common struct {
 	// default 1: the share of sagas traced).
 	TraceExporter    string
 	TraceSampleRatio float64
+	// TraceEndpoint (TRACE_ENDPOINT) is where "otlp" sends spans: Google
+	// Cloud's Telemetry API when unset, or a collector's URL.
+	TraceEndpoint string
 	// MetricsExporter is where the metrics go (METRICS_EXPORTER):
 	// "prometheus" (default: GET /metrics), "otlp" (to MetricsEndpoint,
 	// default Google Cloud's Telemetry API, every MetricsInterval, default
@@ -86,6 +89,7 @@ func Load(service string, getenv func(string) string) (Common, error) {
 		Pprof:                 getenv("PPROF") == "1",
 		TraceExporter:         getenv("TRACE_EXPORTER"),
 		TraceSampleRatio:      1,
+		TraceEndpoint:         getenv("TRACE_ENDPOINT"),
 		MetricsExporter:       Or(getenv("METRICS_EXPORTER"), "prometheus"),
 		MetricsEndpoint:       getenv("METRICS_ENDPOINT"),
 		MetricsInterval:       time.Minute,

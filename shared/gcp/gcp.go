@@ -18,7 +18,6 @@ import (
 	"github.com/ticketsaga/saga/shared/config"
 	"github.com/ticketsaga/saga/shared/metrics"
 	"github.com/ticketsaga/saga/shared/outbox"
-	"github.com/ticketsaga/saga/shared/telemetry"
 )
 
 // Clients are a service's long-lived connections.
@@ -71,10 +70,10 @@ func Connect(ctx context.Context, cfg config.Common) (*Clients, error) {
 	for _, d := range dial {
 		psOpts = append(psOpts, option.WithGRPCDialOption(d))
 	}
-	// With tracing on, the client's own publisher and subscriber trace too
-	// (the outbox publishes through the raw API and traces that itself,
-	// with the same carrier); the per-RPC gRPC spans stay off.
-	ps, err := pubsub.NewClientWithConfig(ctx, cfg.ProjectID, &pubsub.ClientConfig{EnableOpenTelemetryTracing: telemetry.Enabled()}, psOpts...)
+	// The outbox publishes through the raw API and traces each publish
+	// itself, with the client library's own carrier (googclient_
+	// attributes), so the library's tracing and per-RPC spans stay off.
+	ps, err := pubsub.NewClient(ctx, cfg.ProjectID, psOpts...)
 	if err != nil {
 		fs.Close()
 		return nil, fmt.Errorf("pubsub client for %s: %w", cfg.ProjectID, err)

@@ -231,7 +231,8 @@ func Lazy[C Config](load Load[C], build Build[C]) func() *App {
 
 // Tracing is the tracing configuration in a service's common settings.
 func Tracing(c config.Common) telemetry.Config {
-	return telemetry.Config{Service: c.Service, Project: c.ProjectID, Exporter: c.TraceExporter, SampleRatio: c.TraceSampleRatio}
+	return telemetry.Config{Service: c.Service, Project: c.ProjectID, Exporter: c.TraceExporter, SampleRatio: c.TraceSampleRatio,
+		Endpoint: c.TraceEndpoint}
 }
 
 // Faults reads the test-only fault switch FAULT_CRASH_AFTER_COMMIT (the

@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
-	"go.opentelemetry.io/otel"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/embedded"
@@ -20,7 +19,7 @@ import (
 func HTTP(h http.Handler, traced func(*http.Request) bool) http.Handler {
 	return otelhttp.NewHandler(h, "",
 		otelhttp.WithFilter(func(r *http.Request) bool { return Enabled() && traced(r) }),
-		// Global providers, looked up per request, so Use applies to
+		// The provider in use, looked up per request, so Use applies to
 		// handlers built before it.
 		otelhttp.WithTracerProvider(providerFunc{}),
 		otelhttp.WithPropagators(tracecontext),
@@ -28,8 +27,8 @@ func HTTP(h http.Handler, traced func(*http.Request) bool) http.Handler {
 		otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()))
 }
 
-// providerFunc is the global tracer provider as it is at each span's
-// start, not when the handler was built.
+// providerFunc is the tracer provider in use at each span's start, not
+// when the handler was built.
 type providerFunc struct{ embedded.TracerProvider }
 
 func (providerFunc) Tracer(name string, opts ...trace.TracerOption) trace.Tracer {
@@ -43,5 +42,5 @@ type lazyTracer struct {
 }
 
 func (t lazyTracer) Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
-	return otel.GetTracerProvider().Tracer(t.name, t.opts...).Start(ctx, name, opts...)
+	return tracerProvider().Tracer(t.name, t.opts...).Start(ctx, name, opts...)
 }

@@ -11,19 +11,19 @@
 package telemetry
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strings"
 	"sync/atomic"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
@@ -43,8 +43,8 @@ type Config struct {
 	// span with a parent follows its parent's decision, so a saga is kept
 	// or dropped whole.
 	SampleRatio float64
-	// Endpoint is the OTLP/HTTP endpoint of "otlp", default
-	// DefaultEndpoint.
+	// Endpoint is the OTLP/HTTP endpoint of "otlp" (TRACE_ENDPOINT),
+	// default DefaultEndpoint.
 	Endpoint string
 }
 
@@ -69,10 +69,12 @@ func CheckExporter(v string) error {
 	return fmt.Errorf("TRACE_EXPORTER=%q: want stdout, file:<path> or otlp (unset: off)", v)
 }
 
-// Setup installs the tracer provider c asks for, globally (the Pub/Sub
-// client library traces through the global one), with the W3C
-// tracecontext propagator. Off, it installs nothing. shutdown flushes the
-// spans still buffered: call it on exit.
+// Setup installs the tracer provider c asks for, with the W3C tracecontext
+// propagator, for this package's spans only: the client libraries trace
+// through OpenTelemetry's global provider, which stays a no-op, so their
+// per-call spans (a dozen per saga) cost nothing and do not crowd the
+// saga's trace. Off, it installs nothing. shutdown flushes the spans still
+// buffered: call it on exit.
 func Setup(ctx context.Context, c Config) (shutdown func(context.Context) error, err error) {
 	if err := CheckExporter(c.Exporter); err != nil {
 		return nil, err
@@ -123,38 +125,63 @@ func Setup(ctx context.Context, c Config) (shutdown func(context.Context) error,
 
 // googleExporter posts OTLP/HTTP to Google Cloud's Telemetry API with
 // Application Default Credentials (the service account on Cloud Run), the
-// project as quota project. The deprecated Cloud Trace exporter is not
-// used: the Telemetry API takes OTLP as it is.
+// project as quota project; or, when Endpoint names another host (an
+// OpenTelemetry Collector beside the service, the bench's sink), to it as
+// is: Google credentials go only to *.googleapis.com. The deprecated Cloud
+// Trace exporter is not used: the Telemetry API takes OTLP as it is.
 func googleExporter(ctx context.Context, c Config) (sdktrace.SpanExporter, error) {
-	ts, err := google.DefaultTokenSource(ctx, "https://www.googleapis.com/auth/trace.append")
-	if err != nil {
-		return nil, fmt.Errorf("application default credentials: %w", err)
+	endpoint := strings.TrimSuffix(cmp.Or(c.Endpoint, DefaultEndpoint), "/")
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("OTLP endpoint %q: want an http(s) URL", endpoint)
 	}
-	endpoint := c.Endpoint
-	if endpoint == "" {
-		endpoint = DefaultEndpoint
+	opts := []otlptracehttp.Option{otlptracehttp.WithEndpointURL(endpoint + "/v1/traces")}
+	if strings.HasSuffix(u.Hostname(), ".googleapis.com") {
+		ts, err := google.DefaultTokenSource(ctx, "https://www.googleapis.com/auth/trace.append")
+		if err != nil {
+			return nil, fmt.Errorf("application default credentials: %w", err)
+		}
+		// The client outlives ctx: it refreshes tokens for every export.
+		opts = append(opts, otlptracehttp.WithHTTPClient(oauth2.NewClient(context.Background(), ts)),
+			otlptracehttp.WithHeaders(map[string]string{"x-goog-user-project": c.Project}))
 	}
-	// The client outlives ctx: it refreshes tokens for every export.
-	client := oauth2.NewClient(context.Background(), ts)
-	return otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(strings.TrimSuffix(endpoint, "/")+"/v1/traces"),
-		otlptracehttp.WithHTTPClient(client), otlptracehttp.WithHeaders(map[string]string{"x-goog-user-project": c.Project}))
+	return otlptracehttp.New(ctx, opts...)
 }
 
-// Use makes tp the tracer provider, globally, and turns the span helpers
-// on: what Setup does, and what a test does with an in-memory recorder.
-// nil turns tracing off again.
+// Use makes tp the tracer provider of this package's spans and turns the
+// span helpers on: what Setup does, and what a test does with an in-memory
+// recorder. nil turns tracing off again.
 func Use(tp trace.TracerProvider) {
 	if tp == nil {
 		enabled.Store(false)
-		otel.SetTracerProvider(noop.NewTracerProvider())
+		current.Store(nil)
 		return
 	}
-	otel.SetTracerProvider(tp)
-	otel.SetTextMapPropagator(propagation.TraceContext{})
+	current.Store(&provider{tp: tp, tracer: tp.Tracer(traceScope)})
 	enabled.Store(true)
 }
 
-func tracer() trace.Tracer { return otel.GetTracerProvider().Tracer(traceScope) }
+// provider is the tracer provider in use, with this package's tracer.
+type provider struct {
+	tp     trace.TracerProvider
+	tracer trace.Tracer
+}
+
+var current atomic.Pointer[provider]
+
+func tracerProvider() trace.TracerProvider {
+	if p := current.Load(); p != nil {
+		return p.tp
+	}
+	return noop.NewTracerProvider()
+}
+
+func tracer() trace.Tracer {
+	if p := current.Load(); p != nil {
+		return p.tracer
+	}
+	return noop.NewTracerProvider().Tracer(traceScope)
+}
 
 // Start starts a span named name as a child of ctx's span; off, it returns
 // ctx and a span that does nothing.

@@ -42,6 +42,9 @@ type env struct {
 	order, point, ticket, ticketSingle string
 	pids                               map[string]int
 	project, topic                     string
+	// noMetrics: the services serve no /metrics (METRICS_EXPORTER=none),
+	// so the cost counters are not read.
+	noMetrics bool
 }
 
 func main() {
@@ -73,6 +76,14 @@ func run(ctx context.Context) error {
 			return fmt.Errorf("BENCH_DURATION=%q: want a positive Go duration", v)
 		}
 		phase = d
+	}
+	switch mode := os.Getenv("BENCH_MODE"); mode {
+	case "":
+	case modeTelemetryOff, modeTelemetryOn:
+		e.noMetrics = os.Getenv("METRICS_EXPORTER") == "none"
+		return measureTelemetry(ctx, e, mode, phase, "bench-results")
+	default:
+		return fmt.Errorf("BENCH_MODE=%q: want %s or %s (unset: the whole bench)", mode, modeTelemetryOff, modeTelemetryOn)
 	}
 	decl, err := infra.Load()
 	if err != nil {

@@ -299,6 +299,20 @@ func bench(ctx context.Context, argv []string) (int, error) {
 		return 0, err
 	}
 	defer logFile.Close()
+	// BENCH_OTLP_SINK=1: the services export traces (TRACE_EXPORTER=otlp)
+	// and OTLP metrics to a local sink instead of Google Cloud.
+	if os.Getenv("BENCH_OTLP_SINK") == "1" {
+		sink, err := startOTLPSink()
+		if err != nil {
+			return 0, err
+		}
+		defer sink.stop()
+		for _, k := range []string{"TRACE_ENDPOINT", "METRICS_ENDPOINT"} {
+			if err := os.Setenv(k, sink.url); err != nil {
+				return 0, err
+			}
+		}
+	}
 	// The design before sharding: one stock document, no leases.
 	single := service{name: saga.TicketService + "#single", port: ports[3], env: []string{"STOCK_SHARDS=1", "STOCK_LEASES=0"}}
 	st, err := up(ctx, sagaServices(ports[0], ports[1], ports[2]), []service{single}, emulator.Ports{PubSub: ports[4], Firestore: ports[5], Auth: ports[6]}, logFile)
