@@ -61,13 +61,12 @@ lint:
 	$(GO) tool golangci-lint run ./...
 
 ## bench: a fresh stack on free ports, measured (BENCH_DURATION per throughput phase, default 10s); then
-## the cost of tracing and metrics: concurrency 32 on a stack with both off, and on another with every
-## saga traced and exported over OTLP (to a local sink that drops it) and the metrics recorded
+## the cost of tracing and metrics on another stack that traces every saga (OTLP, to a local sink that
+## drops it): concurrency 32 with both paused and recording, interleaved
 bench: check-emulators tools
 	$(GO) build -o bin/bench ./infra/cmd/bench
 	$(DEVSTACK) bench -- bin/bench
-	METRICS_EXPORTER=none TRACE_EXPORTER= BENCH_MODE=telemetry-off $(DEVSTACK) bench -- bin/bench
-	BENCH_OTLP_SINK=1 METRICS_EXPORTER=prometheus TRACE_EXPORTER=otlp TRACE_SAMPLE_RATIO=1 BENCH_MODE=telemetry-on \
+	BENCH_MODE=telemetry BENCH_OTLP_SINK=1 TRACE_EXPORTER=otlp TRACE_SAMPLE_RATIO=1 METRICS_EXPORTER=otlp METRICS_INTERVAL=10s PPROF=1 \
 	  $(DEVSTACK) bench -- bin/bench
 
 ## deploy: everything, to PROJECT_ID in REGION (DRY_RUN=1 prints the gcloud commands only)

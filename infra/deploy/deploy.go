@@ -136,7 +136,10 @@ func (p *Plan) All() error {
 
 // PubSub deploys the schema, topics and subscriptions alone.
 func (p *Plan) PubSub() error {
-	for _, f := range []func() error{p.topics, p.topicSchema, p.subscriptions} {
+	// The schema goes on an existing topic only in All, after the services
+	// that write the whole envelope are deployed: here the services running
+	// may be older, and the topic would refuse what they publish.
+	for _, f := range []func() error{p.topics, p.subscriptions} {
 		if err := f(); err != nil {
 			return err
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/ticketsaga/saga/order-service/records"
 	pointrecords "github.com/ticketsaga/saga/point-service/records"
 	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/shared/httpjson"
 	"github.com/ticketsaga/saga/shared/metrics"
 	"github.com/ticketsaga/saga/shared/outbox"
 	"github.com/ticketsaga/saga/shared/saga"
@@ -500,7 +501,7 @@ func (r *Reconciler) Handler(log *slog.Logger) http.Handler {
 			Unfinished: run.Unfinished, Unreadable: run.Unreadable, Repaired: run.Repaired})
 		if err != nil {
 			log.ErrorContext(req.Context(), "reconciliation failed", "run_id", run.ID, "error", err.Error())
-			http.Error(w, `{"error":{"code":"reconcile_failed","message":"reconciliation failed; see logs"}}`, http.StatusInternalServerError)
+			httpjson.Write(w, http.StatusInternalServerError, httpjson.Failure("reconcile_failed", "reconciliation failed; see logs"))
 			return
 		}
 		log.InfoContext(req.Context(), "reconciliation done", "run_id", run.ID, "checked", run.Checked, "findings", run.Findings,

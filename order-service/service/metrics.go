@@ -32,6 +32,9 @@ type timedStore struct{ app.Store }
 func (s timedStore) Create(ctx context.Context, o order.Order, fingerprint string, start event.Message) (app.Placed, error) {
 	t := time.Now()
 	p, err := s.Store.Create(ctx, o, fingerprint, start)
-	metrics.StepDone(ctx, saga.OrderService, app.StepStart, time.Since(t), err)
+	if err != nil || p.Created {
+		// A repeat of a placed order (same Idempotency-Key) ran no step.
+		metrics.StepDone(ctx, saga.OrderService, app.StepStart, time.Since(t), err)
+	}
 	return p, err
 }

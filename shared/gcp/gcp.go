@@ -54,8 +54,8 @@ func dialOptions() []grpc.DialOption {
 
 // Connect opens the clients for cfg. Their gRPC-level OpenTelemetry
 // instrumentation is off: a span for every RPC costs CPU on every call.
-// With tracing on (shared/telemetry), the libraries' own spans (a
-// transaction, its commit) still join the saga's trace.
+// The libraries' own spans go to OpenTelemetry's global provider, which
+// shared/telemetry leaves a no-op: the saga's trace holds its own spans.
 func Connect(ctx context.Context, cfg config.Common) (*Clients, error) {
 	dial := dialOptions()
 	opts, err := metrics.FirestoreOptions(cfg.FirestoreEmulatorHost, dial...)

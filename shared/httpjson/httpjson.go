@@ -152,6 +152,13 @@ func fieldNames(dst any) map[string]bool {
 	return out
 }
 
+// Failure is the contract's error body with code and message.
+func Failure(code, message string) any {
+	return struct {
+		Error ErrorDetail `json:"error"`
+	}{ErrorDetail{Code: code, Message: message}}
+}
+
 // Write answers status with v as JSON.
 func Write(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")

@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -113,8 +114,20 @@ func newInstruments(m metric.Meter) (*instruments, error) {
 	return &i, nil
 }
 
-// on returns the instruments, nil when metrics are off.
-func on() *instruments { return active.Load() }
+// on returns the instruments, nil when metrics are off or paused.
+func on() *instruments {
+	if paused.Load() {
+		return nil
+	}
+	return active.Load()
+}
+
+var paused atomic.Bool
+
+// Pause stops recording (true) or starts it again, without touching the
+// exporter: the debug switch `make bench` uses to measure what recording
+// costs on one running stack. The cost counters (Publishes, ...) go on.
+func Pause(p bool) { paused.Store(p) }
 
 // SagaEnded counts an order that became terminal: outcome is its status
 // (completed, failed, cancelled), reason why it failed ("" when

@@ -182,8 +182,10 @@ type Decide[P any] func(tx *firestore.Transaction, rec P, docs []*firestore.Docu
 func (r Runner[T, P]) Run(ctx context.Context, step string, in event.Envelope, reads []*firestore.DocumentRef, decide Decide[P]) (_ event.Message, err error) {
 	ctx, span := telemetry.Start(ctx, r.Service+" "+step, trace.WithAttributes(attribute.String("saga.order_id", in.ID),
 		attribute.String("saga.step", step), attribute.Bool("saga.replay", in.Replay)))
-	// Deferred, so that a crash after the commit still ends (and exports)
-	// the span the stored event names as the parent of its later publish.
+	// Deferred, so that a publish that fails after the commit still ends
+	// (and exports) the span the stored event names as the parent of its
+	// later publish. A process that dies there loses it: the later publish
+	// then names a parent the trace does not hold.
 	defer func() { telemetry.End(span, err) }()
 	return r.runStep(ctx, step, in, reads, decide)
 }

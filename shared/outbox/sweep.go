@@ -8,6 +8,7 @@ import (
 
 	"cloud.google.com/go/firestore"
 
+	"github.com/ticketsaga/saga/shared/httpjson"
 	"github.com/ticketsaga/saga/shared/metrics"
 )
 
@@ -95,7 +96,7 @@ func (s *Steps) SweepHandler(steps []string) http.Handler {
 		s.LogSweep(r.Context(), res)
 		if err != nil {
 			s.Log.ErrorContext(r.Context(), "outbox sweep failed", "collection", s.Collection, "error", err.Error())
-			http.Error(w, `{"error":{"code":"sweep_failed","message":"outbox sweep failed; see logs"}}`, http.StatusInternalServerError)
+			httpjson.Write(w, http.StatusInternalServerError, httpjson.Failure("sweep_failed", "outbox sweep failed; see logs"))
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")

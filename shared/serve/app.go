@@ -67,6 +67,7 @@ func (a *App) Handler() http.Handler {
 	if a.Pprof {
 		mux.Handle("/debug/pprof/", a.TaskAuth.Require(http.HandlerFunc(pprof.Index)))
 		mux.Handle("/debug/pprof/profile", a.TaskAuth.Require(http.HandlerFunc(pprof.Profile)))
+		mux.Handle("PUT /debug/telemetry", a.TaskAuth.Require(http.HandlerFunc(pauseTelemetry)))
 	}
 	mux.Handle("/", a.APIHandler())
 	return logging.Middleware(telemetry.HTTP(mux, a.traced))
@@ -270,3 +271,18 @@ func (a *App) PushHandler(path string) http.Handler { return a.PushAuth.Require(
 
 // TaskHandler is the task endpoint at path, behind its OIDC check.
 func (a *App) TaskHandler(path string) http.Handler { return a.TaskAuth.Require(a.Tasks[path]) }
+
+// pauseTelemetry is PUT /debug/telemetry?record=0|1: spans and metrics
+// paused or recorded again, exporters kept, so that `make bench` compares
+// both on one running stack (fresh stacks differ more than what it
+// measures).
+func pauseTelemetry(w http.ResponseWriter, r *http.Request) {
+	record, err := strconv.ParseBool(r.URL.Query().Get("record"))
+	if err != nil {
+		http.Error(w, "record must be 0 or 1", http.StatusBadRequest)
+		return
+	}
+	telemetry.Pause(!record)
+	metrics.Pause(!record)
+	w.WriteHeader(http.StatusNoContent)
+}

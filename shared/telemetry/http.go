@@ -23,6 +23,10 @@ func HTTP(h http.Handler, traced func(*http.Request) bool) http.Handler {
 		// handlers built before it.
 		otelhttp.WithTracerProvider(providerFunc{}),
 		otelhttp.WithPropagators(tracecontext),
+		// A caller's traceparent is linked, not followed: otherwise any
+		// client (or Cloud Run's front end, with its own sampling) would
+		// decide which sagas are traced and pick their trace ids.
+		otelhttp.WithPublicEndpointFn(func(*http.Request) bool { return true }),
 		// Traces only: HTTP metrics are the metrics package's business.
 		otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()))
 }

@@ -76,8 +76,8 @@ func StartPublish(ctx context.Context, topic string, m Message, attrs map[string
 }
 
 // StartProcess starts the consumer span of handling a pushed message: a
-// child of the publish that sent it, as its attributes carry it. The
-// push request's own trace (Cloud Run's front end starts one) is linked.
+// child of the publish that sent it, as its attributes carry it. The push
+// request itself gets no span: its trace is the message's.
 func StartProcess(ctx context.Context, subscription, messageID string, deliveryAttempt int, m Message, attrs map[string]string) (context.Context, trace.Span) {
 	if !Enabled() {
 		return ctx, noop.Span{}

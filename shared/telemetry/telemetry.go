@@ -55,10 +55,15 @@ const DefaultEndpoint = "https://telemetry.googleapis.com"
 // traceScope is the scope of every span this repository starts.
 const traceScope = "github.com/ticketsaga/saga"
 
-var enabled atomic.Bool
+var enabled, paused atomic.Bool
 
 // Enabled reports whether spans are recorded at all.
-func Enabled() bool { return enabled.Load() }
+func Enabled() bool { return enabled.Load() && !paused.Load() }
+
+// Pause stops making spans (true) or starts again, keeping the provider:
+// the debug switch `make bench` uses to measure what tracing costs on one
+// running stack.
+func Pause(p bool) { paused.Store(p) }
 
 // CheckExporter says whether v is a TRACE_EXPORTER value Setup accepts.
 func CheckExporter(v string) error {
@@ -137,7 +142,9 @@ func googleExporter(ctx context.Context, c Config) (sdktrace.SpanExporter, error
 	}
 	opts := []otlptracehttp.Option{otlptracehttp.WithEndpointURL(endpoint + "/v1/traces")}
 	if strings.HasSuffix(u.Hostname(), ".googleapis.com") {
-		ts, err := google.DefaultTokenSource(ctx, "https://www.googleapis.com/auth/trace.append")
+		// Tokens are refreshed long after ctx (cancelled on SIGTERM) ends:
+		// the last flush happens then.
+		ts, err := google.DefaultTokenSource(context.WithoutCancel(ctx), "https://www.googleapis.com/auth/trace.append")
 		if err != nil {
 			return nil, fmt.Errorf("application default credentials: %w", err)
 		}
@@ -207,9 +214,10 @@ func Region(ctx context.Context, name string, kv ...attribute.KeyValue) (context
 	return ctx, func() { span.End() }
 }
 
-// TraceID is the trace id of ctx's span, "" when it has none.
+// TraceID is the trace id of ctx's span when it is sampled (exported), ""
+// otherwise: an id nobody can look up is not worth storing.
 func TraceID(ctx context.Context) string {
-	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() && sc.IsSampled() {
 		return sc.TraceID().String()
 	}
 	return ""

@@ -230,7 +230,7 @@ func cpuTime(pids map[string]int) (time.Duration, error) {
 
 func serviceMetrics(ctx context.Context, e env) (metrics.Snapshot, error) {
 	var sum metrics.Snapshot
-	if e.noMetrics {
+	if e.noCounters {
 		return sum, nil
 	}
 	for _, u := range []string{e.order, e.point, e.ticket} {

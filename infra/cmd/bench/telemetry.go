@@ -5,67 +5,95 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"time"
 )
 
-// The cost of watching: `make bench` runs the saga at concurrency 32 on two
-// more fresh stacks, one with tracing and metrics off (METRICS_EXPORTER=none,
-// no TRACE_EXPORTER) and one with both on (every span written to a file,
-// metrics recorded), and compares them. BENCH_MODE names the run.
+// The cost of watching. `make bench` ends with BENCH_MODE=telemetry on one
+// more stack whose services trace every saga (exported over OTLP to a sink
+// in devstack that drops it, as they would to Google Cloud) and record
+// their metrics. It runs concurrency 32 with all of that paused, then
+// recording, three times each in turn (PUT /debug/telemetry), and compares
+// the medians. One stack, interleaved: fresh stacks differ by
+// more than what is measured (the emulator's push loops line up
+// differently on each).
 const (
-	modeTelemetryOff = "telemetry-off"
-	modeTelemetryOn  = "telemetry-on"
-	telemetryConc    = 32
-	telemetryRuns    = 3
+	modeTelemetry = "telemetry"
+	telemetryConc = 32
+	telemetryRuns = 3
 )
 
-// Telemetry is what one such run measured: the medians of its phases.
+// Telemetry is what the comparison measured.
 type Telemetry struct {
-	Mode         string  `json:"mode"`
-	Runs         []Phase `json:"runs"`
-	PerSecond    float64 `json:"median_completed_per_second"`
-	CPUMsPerSaga float64 `json:"median_cpu_ms_per_saga"`
+	Off, On []Phase
+	// Medians of the runs.
+	OffPerSecond, OnPerSecond       float64
+	OffCPUMsPerSaga, OnCPUMsPerSaga float64
 }
 
-func measureTelemetry(ctx context.Context, e env, mode string, phase time.Duration, dir string) error {
-	if _, err := measurePhase(ctx, e, "warm-up", 16, 10*time.Second); err != nil {
+func measureTelemetry(ctx context.Context, e env, phase time.Duration, dir string) error {
+	// A fresh stack keeps getting faster for a while (the emulators' JIT,
+	// their push loops settling): a longer warm-up, and the runs in the
+	// order off on on off off on, so that a steady drift favours neither.
+	if _, err := measurePhase(ctx, e, "warm-up", telemetryConc, 20*time.Second); err != nil {
 		return err
 	}
-	t := Telemetry{Mode: mode}
-	for i := range telemetryRuns {
-		p, err := measurePhase(ctx, e, fmt.Sprintf("%s %d/%d", mode, i+1, telemetryRuns), telemetryConc, phase)
+	var t Telemetry
+	for i, record := range []bool{false, true, true, false, false, true} {
+		if err := setTelemetry(ctx, e, record); err != nil {
+			return err
+		}
+		label := fmt.Sprintf("telemetry off (%d of 6)", i+1)
+		if record {
+			label = fmt.Sprintf("telemetry on (%d of 6)", i+1)
+		}
+		p, err := measurePhase(ctx, e, label, telemetryConc, phase)
 		if err != nil {
 			return err
 		}
-		t.Runs = append(t.Runs, p)
+		if record {
+			t.On = append(t.On, p)
+		} else {
+			t.Off = append(t.Off, p)
+		}
 	}
 	clearProgress()
-	t.PerSecond = median(t.Runs, func(p Phase) float64 { return p.PerSecond })
-	t.CPUMsPerSaga = median(t.Runs, func(p Phase) float64 { return p.CPUMsPerSaga })
+	perSecond := func(p Phase) float64 { return p.PerSecond }
+	cpu := func(p Phase) float64 { return p.CPUMsPerSaga }
+	t.OffPerSecond, t.OnPerSecond = median(t.Off, perSecond), median(t.On, perSecond)
+	t.OffCPUMsPerSaga, t.OnCPUMsPerSaga = median(t.Off, cpu), median(t.On, cpu)
+	printTelemetry(os.Stdout, t)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	raw, _ := json.MarshalIndent(t, "", "  ")
-	if err := os.WriteFile(filepath.Join(dir, mode+".json"), raw, 0o644); err != nil {
-		return err
+	return os.WriteFile(filepath.Join(dir, "telemetry.json"), raw, 0o644)
+}
+
+// setTelemetry pauses (false) or resumes the three services' spans and
+// metrics.
+func setTelemetry(ctx context.Context, e env, record bool) error {
+	v := "0"
+	if record {
+		v = "1"
 	}
-	fmt.Printf("%s: concurrency %d, median of %d runs: %.1f sagas/s, %.2f ms CPU per saga\n",
-		mode, telemetryConc, telemetryRuns, t.PerSecond, t.CPUMsPerSaga)
-	if mode != modeTelemetryOn {
-		return nil
+	for _, u := range []string{e.order, e.point, e.ticket} {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPut, u+"/debug/telemetry?record="+v, nil)
+		if err != nil {
+			return err
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusNoContent {
+			return fmt.Errorf("PUT %s/debug/telemetry: %d (the services need PPROF=1)", u, res.StatusCode)
+		}
 	}
-	var off Telemetry
-	raw, err := os.ReadFile(filepath.Join(dir, modeTelemetryOff+".json"))
-	if err != nil {
-		return fmt.Errorf("no run with telemetry off to compare with (make bench runs it first): %w", err)
-	}
-	if err := json.Unmarshal(raw, &off); err != nil {
-		return err
-	}
-	printTelemetry(os.Stdout, off, t)
 	return nil
 }
 
@@ -83,17 +111,27 @@ func median(ps []Phase, f func(Phase) float64) float64 {
 
 // printTelemetry compares on with off against the budget: at most 10% of
 // the throughput and 1 ms of CPU per saga.
-func printTelemetry(w io.Writer, off, on Telemetry) {
-	loss := 1 - on.PerSecond/off.PerSecond
-	extra := on.CPUMsPerSaga - off.CPUMsPerSaga
+func printTelemetry(w io.Writer, t Telemetry) {
+	loss := 1 - t.OnPerSecond/t.OffPerSecond
+	extra := t.OnCPUMsPerSaga - t.OffCPUMsPerSaga
 	verdict := func(ok bool) string {
 		if ok {
 			return "within budget"
 		}
 		return "OVER BUDGET"
 	}
-	fmt.Fprintf(w, "\ntracing and metrics, concurrency %d (medians of %d runs each)\n", telemetryConc, telemetryRuns)
-	fmt.Fprintf(w, "  %-22s %10s %10s %12s\n", "", "off", "on", "on vs off")
-	fmt.Fprintf(w, "  %-22s %10.1f %10.1f %+11.1f%%  %s (≤ 10%% loss)\n", "sagas per second", off.PerSecond, on.PerSecond, -100*loss, verdict(loss <= 0.10))
-	fmt.Fprintf(w, "  %-22s %10.2f %10.2f %+11.2f ms %s (≤ +1 ms)\n", "CPU ms per saga", off.CPUMsPerSaga, on.CPUMsPerSaga, extra, verdict(extra <= 1))
+	runs := func(ps []Phase, f func(Phase) float64) string {
+		var s string
+		for _, p := range ps {
+			s += fmt.Sprintf(" %.1f", f(p))
+		}
+		return s
+	}
+	fmt.Fprintf(w, "\ntracing (every saga, OTLP) and metrics, concurrency %d, one stack, %d runs each, interleaved\n", telemetryConc, telemetryRuns)
+	fmt.Fprintf(w, "  %-18s %8s %8s %12s\n", "median", "off", "on", "on vs off")
+	fmt.Fprintf(w, "  %-18s %8.1f %8.1f %+11.1f%%  %s (≤ 10%% loss)\n", "sagas per second", t.OffPerSecond, t.OnPerSecond, -100*loss, verdict(loss <= 0.10))
+	fmt.Fprintf(w, "  %-18s %8.2f %8.2f %+9.2f ms  %s (≤ +1 ms)\n", "CPU ms per saga", t.OffCPUMsPerSaga, t.OnCPUMsPerSaga, extra, verdict(extra <= 1))
+	fmt.Fprintf(w, "  runs: sagas/s off%s, on%s; CPU ms off%s, on%s\n",
+		runs(t.Off, func(p Phase) float64 { return p.PerSecond }), runs(t.On, func(p Phase) float64 { return p.PerSecond }),
+		runs(t.Off, func(p Phase) float64 { return p.CPUMsPerSaga }), runs(t.On, func(p Phase) float64 { return p.CPUMsPerSaga }))
 }
