@@ -33,6 +33,20 @@ type Emulators struct {
 	dirs        []string
 }
 
+// Groups returns the emulators' process groups by name (pubsub, firestore,
+// auth): each runs in its own, with the JVM or Node process its script
+// starts, so a group's CPU is the emulator's (make bench measures it).
+func (e *Emulators) Groups() map[string]int {
+	names := []string{"pubsub", "firestore", "auth"}
+	out := map[string]int{}
+	for i, c := range e.procs {
+		if i < len(names) && c.Process != nil {
+			out[names[i]] = c.Process.Pid
+		}
+	}
+	return out
+}
+
 // Ports are where to start the emulators; 0 picks a free port.
 type Ports struct {
 	PubSub, Firestore, Auth int

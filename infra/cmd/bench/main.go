@@ -41,7 +41,9 @@ type Result struct {
 type env struct {
 	order, point, ticket, ticketSingle string
 	pids                               map[string]int
-	project, topic                     string
+	// emulators are the emulators' process groups by name.
+	emulators      map[string]int
+	project, topic string
 	// noCounters: the services export metrics over OTLP and serve no
 	// /metrics, so the cost counters are not read.
 	noCounters bool
@@ -63,12 +65,7 @@ func run(ctx context.Context) error {
 	if e.order == "" || e.ticketSingle == "" || os.Getenv("PUBSUB_EMULATOR_HOST") == "" {
 		return fmt.Errorf("run me through `make bench` (devstack bench -- ...), which starts the stack I measure")
 	}
-	for _, kv := range strings.Split(os.Getenv("BENCH_PIDS"), ",") {
-		name, pid, _ := strings.Cut(kv, "=")
-		if n, err := strconv.Atoi(pid); err == nil {
-			e.pids[name] = n
-		}
-	}
+	e.pids, e.emulators = parsePIDs(os.Getenv("BENCH_PIDS")), parsePIDs(os.Getenv("BENCH_EMULATOR_GROUPS"))
 	phase := 10 * time.Second
 	if v := os.Getenv("BENCH_DURATION"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -130,4 +127,16 @@ func run(ctx context.Context) error {
 	}
 	fmt.Printf("\nwrote %s and %s\n", filepath.Join(dir, "bench.json"), filepath.Join(dir, "latency.png"))
 	return nil
+}
+
+// parsePIDs reads name=pid pairs, comma-separated.
+func parsePIDs(v string) map[string]int {
+	out := map[string]int{}
+	for _, kv := range strings.Split(v, ",") {
+		name, pid, _ := strings.Cut(kv, "=")
+		if n, err := strconv.Atoi(pid); err == nil {
+			out[name] = n
+		}
+	}
+	return out
 }

@@ -9,6 +9,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -109,18 +111,27 @@ func measureSequential(ctx context.Context, e env, n, backToBack int, floor Floo
 
 // Phase is a closed loop at one concurrency on one ticket type.
 type Phase struct {
-	Concurrency      int     `json:"concurrency"`
-	Seconds          float64 `json:"seconds"`
-	Completed        int     `json:"completed"`
-	Errors           int     `json:"errors"`
-	PerSecond        float64 `json:"completed_per_second"`
-	P50Ms            float64 `json:"p50_ms"`
-	P95Ms            float64 `json:"p95_ms"`
-	P99Ms            float64 `json:"p99_ms"`
-	CPUMsPerSaga     float64 `json:"cpu_ms_per_saga"`
-	PublishesPerSaga float64 `json:"publishes_per_saga"`
-	ReadsPerSaga     float64 `json:"firestore_reads_per_saga"`
-	WritesPerSaga    float64 `json:"firestore_writes_per_saga"`
+	Concurrency  int     `json:"concurrency"`
+	Seconds      float64 `json:"seconds"`
+	Completed    int     `json:"completed"`
+	Errors       int     `json:"errors"`
+	PerSecond    float64 `json:"completed_per_second"`
+	P50Ms        float64 `json:"p50_ms"`
+	P95Ms        float64 `json:"p95_ms"`
+	P99Ms        float64 `json:"p99_ms"`
+	CPUMsPerSaga float64 `json:"cpu_ms_per_saga"`
+	// EmulatorCPUMsPerSaga is the emulators' CPU per saga (Pub/Sub,
+	// Firestore and Auth together; each in EmulatorCPUMs), and
+	// CPUBoundPerSecond the sagas per second the machine would reach if
+	// all its cores went to the services and the emulators: cores ÷ their
+	// CPU per saga. BoundFraction is PerSecond ÷ CPUBoundPerSecond.
+	EmulatorCPUMsPerSaga float64            `json:"emulator_cpu_ms_per_saga"`
+	EmulatorCPUMs        map[string]float64 `json:"emulator_cpu_ms_per_saga_by_emulator"`
+	CPUBoundPerSecond    float64            `json:"cpu_bound_per_second"`
+	BoundFraction        float64            `json:"bound_fraction"`
+	PublishesPerSaga     float64            `json:"publishes_per_saga"`
+	ReadsPerSaga         float64            `json:"firestore_reads_per_saga"`
+	WritesPerSaga        float64            `json:"firestore_writes_per_saga"`
 }
 
 func measurePhase(ctx context.Context, e env, label string, conc int, d time.Duration) (Phase, error) {
@@ -141,6 +152,7 @@ func measurePhase(ctx context.Context, e env, label string, conc int, d time.Dur
 	if err != nil {
 		return Phase{}, err
 	}
+	emu0 := groupsCPU(e.emulators)
 	m0, err := serviceMetrics(ctx, e)
 	if err != nil {
 		return Phase{}, err
@@ -194,6 +206,7 @@ func measurePhase(ctx context.Context, e env, label string, conc int, d time.Dur
 	if err != nil {
 		return Phase{}, err
 	}
+	emu1 := groupsCPU(e.emulators)
 	m1, err := serviceMetrics(ctx, e)
 	if err != nil {
 		return Phase{}, err
@@ -203,6 +216,13 @@ func measurePhase(ctx context.Context, e env, label string, conc int, d time.Dur
 		PerSecond: n / elapsed.Seconds(), P50Ms: ms(pct(lat, 0.5)), P95Ms: ms(pct(lat, 0.95)), P99Ms: ms(pct(lat, 0.99))}
 	if n > 0 {
 		p.CPUMsPerSaga = ms(cpu1-cpu0) / n
+		p.EmulatorCPUMs = map[string]float64{}
+		for name, t := range emu1 {
+			p.EmulatorCPUMs[name] = ms(t-emu0[name]) / n
+			p.EmulatorCPUMsPerSaga += p.EmulatorCPUMs[name]
+		}
+		p.CPUBoundPerSecond = float64(runtime.NumCPU()) * 1000 / (p.CPUMsPerSaga + p.EmulatorCPUMsPerSaga)
+		p.BoundFraction = p.PerSecond / p.CPUBoundPerSecond
 		p.PublishesPerSaga = float64(m1.Publishes-m0.Publishes) / n
 		p.ReadsPerSaga = float64(m1.FirestoreReads-m0.FirestoreReads) / n
 		p.WritesPerSaga = float64(m1.FirestoreWrites-m0.FirestoreWrites) / n
@@ -226,6 +246,37 @@ func cpuTime(pids map[string]int) (time.Duration, error) {
 		total += time.Duration(utime+stime) * 10 * time.Millisecond
 	}
 	return total, nil
+}
+
+// groupsCPU is the user+system CPU of every process in each process group
+// (an emulator's script and the JVM or Node process it starts).
+func groupsCPU(groups map[string]int) map[string]time.Duration {
+	out := map[string]time.Duration{}
+	if len(groups) == 0 {
+		return out
+	}
+	byGroup := map[int]string{}
+	for name, pgid := range groups {
+		byGroup[pgid] = name
+		out[name] = 0
+	}
+	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, path := range dirs {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			continue // the process ended
+		}
+		fields := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
+		pgrp, _ := strconv.Atoi(fields[2])
+		name, ok := byGroup[pgrp]
+		if !ok {
+			continue
+		}
+		utime, _ := strconv.ParseInt(fields[11], 10, 64)
+		stime, _ := strconv.ParseInt(fields[12], 10, 64)
+		out[name] += time.Duration(utime+stime) * 10 * time.Millisecond
+	}
+	return out
 }
 
 func serviceMetrics(ctx context.Context, e env) (metrics.Snapshot, error) {

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"image/color"
 	"io"
+	"maps"
+	"runtime"
+	"slices"
 	"text/tabwriter"
 
 	"gonum.org/v1/plot"
@@ -25,12 +28,15 @@ func printTable(w io.Writer, r Result) {
 		s.BackToBackOrders, s.BackToBackP50Ms)
 	fmt.Fprintf(w, "CPU of one push an endpoint ignores (the emulator sends %d per saga that filters keep away in production): %.3f ms\n\n",
 		r.IgnoredPushesPerSaga, r.IgnoredPushCPUMs)
-	fmt.Fprintln(tw, "concurrency\tcompleted\terrors\tper s\tp50 ms\tp95 ms\tp99 ms\tCPU ms/saga\twithout ignored pushes\tpublishes/saga\treads/saga\twrites/saga\t")
+	fmt.Fprintln(tw, "concurrency\tcompleted\terrors\tper s\tp50 ms\tp95 ms\tp99 ms\tCPU ms/saga\twithout ignored pushes\temulators CPU ms/saga\tCPU-bound per s\tof bound\tpublishes/saga\treads/saga\twrites/saga\t")
 	for _, p := range r.Throughput {
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%.1f\t%.0f\t%.0f\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n", p.Concurrency, p.Completed, p.Errors,
-			p.PerSecond, p.P50Ms, p.P95Ms, p.P99Ms, p.CPUMsPerSaga, p.CPUMsPerSaga-float64(r.IgnoredPushesPerSaga)*r.IgnoredPushCPUMs, p.PublishesPerSaga, p.ReadsPerSaga, p.WritesPerSaga)
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%.1f\t%.0f\t%.0f\t%.0f\t%.2f\t%.2f\t%.2f\t%.1f\t%.0f%%\t%.2f\t%.2f\t%.2f\t\n", p.Concurrency, p.Completed, p.Errors,
+			p.PerSecond, p.P50Ms, p.P95Ms, p.P99Ms, p.CPUMsPerSaga, p.CPUMsPerSaga-float64(r.IgnoredPushesPerSaga)*r.IgnoredPushCPUMs,
+			p.EmulatorCPUMsPerSaga, p.CPUBoundPerSecond, 100*p.BoundFraction, p.PublishesPerSaga, p.ReadsPerSaga, p.WritesPerSaga)
 	}
 	_ = tw.Flush()
+	fmt.Fprintf(w, "CPU-bound: %d cores ÷ (services' + emulators' CPU per saga); by emulator at concurrency 32:%s\n",
+		runtime.NumCPU(), byEmulator(r.Throughput, 32))
 	fmt.Fprintln(w)
 	fmt.Fprintln(tw, "flash sale\tdeliveries\tconcurrency\tstock\tgranted\tfailures\toversold\tseconds\tgrants/s\t")
 	for _, f := range []struct {
@@ -42,6 +48,21 @@ func printTable(w io.Writer, r Result) {
 	}
 	_ = tw.Flush()
 	fmt.Fprintf(w, "sharded / one document grants per second: %.1fx\n", r.FlashSale.SpeedupGain)
+}
+
+// byEmulator lists each emulator's CPU per saga in the phase at conc.
+func byEmulator(ps []Phase, conc int) string {
+	var out string
+	for _, p := range ps {
+		if p.Concurrency != conc {
+			continue
+		}
+		names := slices.Sorted(maps.Keys(p.EmulatorCPUMs))
+		for _, n := range names {
+			out += fmt.Sprintf(" %s %.2f ms", n, p.EmulatorCPUMs[n])
+		}
+	}
+	return out
 }
 
 // plotLatency draws latency percentiles against concurrency.

@@ -330,7 +330,7 @@ func bench(ctx context.Context, argv []string) (int, error) {
 	cmd.Env = append(os.Environ(), "GOOGLE_CLOUD_PROJECT="+st.project, "PUBSUB_TOPIC="+st.decl.Topic,
 		"BENCH_ORDER_URL="+st.base[saga.OrderService], "BENCH_POINT_URL="+st.base[saga.PointService],
 		"BENCH_TICKET_URL="+st.base[saga.TicketService], "BENCH_TICKET_SINGLE_URL="+st.base[single.name],
-		"BENCH_PIDS="+strings.Join(pids, ","))
+		"BENCH_PIDS="+strings.Join(pids, ","), "BENCH_EMULATOR_GROUPS="+joinPIDs(st.emu.Groups()))
 	err = cmd.Run()
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
@@ -471,4 +471,14 @@ func sweep(ctx context.Context, every time.Duration, urls []string) {
 			}
 		}
 	}
+}
+
+// joinPIDs writes name=pid pairs, comma-separated.
+func joinPIDs(m map[string]int) string {
+	var out []string
+	for name, pid := range m {
+		out = append(out, name+"="+strconv.Itoa(pid))
+	}
+	slices.Sort(out)
+	return strings.Join(out, ",")
 }
