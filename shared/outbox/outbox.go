@@ -9,6 +9,7 @@
 package outbox
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -59,11 +60,21 @@ func (p *Publisher) Publish(ctx context.Context, m event.Message) (err error) {
 	ctx, span, attrs := telemetry.StartPublish(ctx, p.topic, telemetry.Message{EventType: string(m.Type), OrderID: m.OrderID,
 		EventID: m.EventID, Source: m.Attributes[saga.AttrSource]}, m.Attributes)
 	defer func() { telemetry.End(span, err) }()
+	publish := func(data []byte) error {
+		_, err := p.c.Publish(ctx, &pubsubpb.PublishRequest{Topic: p.topic,
+			Messages: []*pubsubpb.PubsubMessage{{Data: data, Attributes: attrs}}})
+		return err
+	}
+	err = publish(m.Data)
 	// An event stored before the topic had its schema is in the older
-	// form, which the schema refuses: a sweep or a replay sends it
-	// upgraded.
-	_, err = p.c.Publish(ctx, &pubsubpb.PublishRequest{Topic: p.topic,
-		Messages: []*pubsubpb.PubsubMessage{{Data: event.Upgrade(m.Data), Attributes: attrs}}})
+	// form, which the schema refuses: a sweep or a replay sends it again
+	// upgraded. Only then: rewriting every event would cost each publish
+	// a decode and an encode.
+	if status.Code(err) == codes.InvalidArgument {
+		if up := event.Upgrade(m.Data); !bytes.Equal(up, m.Data) {
+			err = publish(up)
+		}
+	}
 	if err != nil {
 		metrics.PublishFailed(ctx, m.Attributes[saga.AttrSource], m.Type)
 		return fmt.Errorf("publish %s %s for order %s: %w", m.Type, m.EventID, m.OrderID, err)
