@@ -35,7 +35,7 @@ type stock struct {
 }
 
 // New returns ticket-service in env, with no tickets; the stock of a ticket
-// type PUT is split over shards documents.
+// type PUT is split over shards documents (1 to 100).
 func New(env outbox.Env, shards int) *Service {
 	return build(&outbox.Memory[records.Saga, *records.Saga]{Service: saga.TicketService, Env: env, Copy: records.Saga.Copy}, map[string]stock{}, shards)
 }
@@ -56,9 +56,11 @@ func (s *Service) Clone(env outbox.Env) *Service {
 	return build(s.sagas.Clone(env), tickets, s.shards)
 }
 
-// PutTicket is the admin's PUT /tickets/{ticket_id}.
+// PutTicket is the admin's PUT /tickets/{ticket_id} naming its shards:
+// the ones New was given, even beyond the stock, so that the protocol
+// model meets empty shards.
 func (s *Service) PutTicket(ctx context.Context, id string, price, stock int64) error {
-	return s.app.PutTicket(ctx, id, price, stock)
+	return s.app.PutTicket(ctx, id, price, stock, s.shards)
 }
 
 // Deliver hands m to the push endpoint: nil when it is acked.
@@ -143,8 +145,11 @@ func (st store) Cancel(ctx context.Context, in event.Envelope, decide app.Cancel
 	})
 }
 
-func (st store) PutTicket(_ context.Context, id string, price, total int64) error {
-	st.s.tickets[id] = stock{price: price, shards: ticket.Split(total, st.s.shards)}
+func (st store) PutTicket(_ context.Context, id string, price, total int64, shards int) error {
+	if shards == 0 {
+		shards = ticket.DefaultShards(total, st.s.shards)
+	}
+	st.s.tickets[id] = stock{price: price, shards: ticket.Split(total, shards)}
 	return nil
 }
 
@@ -154,7 +159,7 @@ func (st store) Ticket(_ context.Context, id string) (app.Stock, error) {
 		return app.Stock{}, saga.E(saga.NotFound, "ticket_not_found", "no ticket %s", id)
 	}
 	sum, _ := ticket.SumStock(t.shards)
-	return app.Stock{Price: t.price, Stock: sum}, nil
+	return app.Stock{Price: t.price, Stock: sum, Shards: len(t.shards)}, nil
 }
 
 func (st store) Holdings(_ context.Context, userID string) ([]ticket.Saga, error) {

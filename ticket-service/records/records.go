@@ -30,8 +30,8 @@ const (
 )
 
 // MaxShards is the most stock shards a ticket type can have (STOCK_SHARDS
-// is at most this).
-const MaxShards = 100
+// and a PUT's shards are at most this).
+const MaxShards = ticket.MaxShards
 
 // Ticket is a ticket type: its unit price, and how many shards its stock
 // is split over.

@@ -43,6 +43,7 @@ type CancelDecide func(s ticket.Saga) (ticket.CancelResult, saga.Outcome, error)
 // Stock is a ticket type as the API shows it.
 type Stock struct {
 	Price, Stock int64
+	Shards       int
 }
 
 // Store is what the use cases need of storage.
@@ -52,7 +53,9 @@ type Store interface {
 	// event (the stored one if it ran before).
 	Grant(ctx context.Context, in event.Envelope, decide GrantDecide) (event.Message, error)
 	Cancel(ctx context.Context, in event.Envelope, decide CancelDecide) (event.Message, error)
-	PutTicket(ctx context.Context, id string, price, stock int64) error
+	// PutTicket splits the stock over shards, or over the store's
+	// default for it when shards is 0.
+	PutTicket(ctx context.Context, id string, price, stock int64, shards int) error
 	// Ticket returns a ticket type, or a saga.NotFound error.
 	Ticket(ctx context.Context, id string) (Stock, error)
 	// Holdings returns the granted sagas of userID.
@@ -99,15 +102,18 @@ func (a *App) cancel(ctx context.Context, _ saga.EventType, in event.Envelope) (
 	})
 }
 
-// PutTicket creates or replaces a ticket type (admin).
-func (a *App) PutTicket(ctx context.Context, id string, price, stock int64) error {
+// PutTicket creates or replaces a ticket type (admin), its stock split
+// over shards documents (0: the default for its stock).
+func (a *App) PutTicket(ctx context.Context, id string, price, stock int64, shards int) error {
 	switch {
 	case price <= 0 || price > saga.MaxAmount:
 		return saga.E(saga.Invalid, "invalid_price", "price must be 1 to %d", int64(saga.MaxAmount))
 	case stock < 0 || stock > saga.MaxAmount:
 		return saga.E(saga.Invalid, "invalid_stock", "stock must be 0 to %d", int64(saga.MaxAmount))
+	case shards < 0 || shards > ticket.MaxShards:
+		return saga.E(saga.Invalid, "invalid_shards", "shards must be 1 to %d", ticket.MaxShards)
 	}
-	if err := a.Store.PutTicket(ctx, id, price, stock); err != nil {
+	if err := a.Store.PutTicket(ctx, id, price, stock, shards); err != nil {
 		return fmt.Errorf("put ticket %s: %w", id, err)
 	}
 	return nil

@@ -99,13 +99,14 @@ func TestCancelOfAnotherOrderIsRefused(t *testing.T) {
 	}
 }
 
-// TestPutTicketRange: prices of 1..2^53-1 and stocks of 0..2^53-1 only.
+// TestPutTicketRange: prices of 1..2^53-1, stocks of 0..2^53-1 and 0
+// (the default) to 100 shards only.
 func TestPutTicketRange(t *testing.T) {
 	t.Parallel()
 	a := &App{Store: &stockStore{}}
-	for _, c := range [][2]int64{{0, 1}, {saga.MaxAmount + 1, 1}, {1, -1}, {1, saga.MaxAmount + 1}} {
-		if err := a.PutTicket(context.Background(), "t1", c[0], c[1]); saga.KindOf(err) != saga.Invalid {
-			t.Errorf("PutTicket(price %d, stock %d) = %v, want Invalid", c[0], c[1], err)
+	for _, c := range [][3]int64{{0, 1, 0}, {saga.MaxAmount + 1, 1, 0}, {1, -1, 0}, {1, saga.MaxAmount + 1, 0}, {1, 1, -1}, {1, 1, ticket.MaxShards + 1}} {
+		if err := a.PutTicket(context.Background(), "t1", c[0], c[1], int(c[2])); saga.KindOf(err) != saga.Invalid {
+			t.Errorf("PutTicket(price %d, stock %d, shards %d) = %v, want Invalid", c[0], c[1], c[2], err)
 		}
 	}
 }

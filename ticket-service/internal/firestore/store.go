@@ -58,9 +58,13 @@ func (s *Store) shardRefs(ticketID string, n int) []*firestore.DocumentRef {
 	return refs
 }
 
-// PutTicket creates or replaces a ticket type, its stock split over the
-// store's shards; the shards it had beyond those are deleted.
-func (s *Store) PutTicket(ctx context.Context, id string, price, stock int64) error {
+// PutTicket creates or replaces a ticket type, its stock split over
+// shards documents (0: the default for its stock, up to the store's); the
+// shards it had beyond those are deleted.
+func (s *Store) PutTicket(ctx context.Context, id string, price, stock int64, shards int) error {
+	if shards == 0 {
+		shards = ticket.DefaultShards(stock, s.shards)
+	}
 	ref := s.ticketRef(id)
 	return s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		snap, err := outbox.GetTx(tx, ref)
@@ -77,15 +81,15 @@ func (s *Store) PutTicket(ctx context.Context, id string, price, stock int64) er
 			}
 			old = min(d.Shards, records.MaxShards)
 		}
-		if err := tx.Set(ref, records.Ticket{Price: price, Shards: s.shards}); err != nil {
+		if err := tx.Set(ref, records.Ticket{Price: price, Shards: shards}); err != nil {
 			return err
 		}
-		for k, st := range ticket.Split(stock, s.shards) {
+		for k, st := range ticket.Split(stock, shards) {
 			if err := tx.Set(s.shardRef(id, k), records.Shard{Stock: st, Price: price}); err != nil {
 				return err
 			}
 		}
-		for k := s.shards; k < old; k++ {
+		for k := shards; k < old; k++ {
 			if err := tx.Delete(s.shardRef(id, k)); err != nil {
 				return err
 			}
@@ -124,7 +128,7 @@ func (s *Store) Ticket(ctx context.Context, id string) (app.Stock, error) {
 	if !ok {
 		return app.Stock{}, saga.CorruptRecord("stock of ticket "+id, fmt.Errorf("shards %v do not sum", stock))
 	}
-	return app.Stock{Price: d.Price, Stock: sum}, nil
+	return app.Stock{Price: d.Price, Stock: sum, Shards: d.Shards}, nil
 }
 
 // Holdings returns the granted sagas of userID.

@@ -2,6 +2,7 @@ package firestore
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/ticketsaga/saga/shared/emutest"
@@ -35,10 +36,10 @@ func TestStore(t *testing.T) {
 	if _, err := s.Ticket(ctx, "none"); saga.KindOf(err) != saga.NotFound {
 		t.Fatalf("Ticket(none) = %v, want NotFound", err)
 	}
-	if err := s.PutTicket(ctx, "show", 10, 5); err != nil {
+	if err := s.PutTicket(ctx, "show", 10, 5, 0); err != nil {
 		t.Fatal(err)
 	}
-	if st, err := s.Ticket(ctx, "show"); err != nil || st != (app.Stock{Price: 10, Stock: 5}) {
+	if st, err := s.Ticket(ctx, "show"); err != nil || st != (app.Stock{Price: 10, Stock: 5, Shards: 4}) {
 		t.Fatalf("Ticket = %+v, %v", st, err)
 	}
 	order := func(id string, qty int64) event.Envelope {
@@ -72,7 +73,7 @@ func TestStore(t *testing.T) {
 	}
 
 	one := New(p.FS, p.Outbox(records.Sagas, saga.TicketService), 1, true)
-	if err := one.PutTicket(ctx, "show", 10, 3); err != nil {
+	if err := one.PutTicket(ctx, "show", 10, 3, 0); err != nil {
 		t.Fatal(err)
 	}
 	if snaps, err := p.FS.Collection(records.Tickets).Doc("show").Collection(records.Shards).Documents(ctx).GetAll(); err != nil || len(snaps) != 1 {
@@ -80,5 +81,29 @@ func TestStore(t *testing.T) {
 	}
 	if st, err := s.Ticket(ctx, "show"); err != nil || st.Stock != 3 {
 		t.Fatalf("after the re-PUT: %+v, %v", st, err)
+	}
+
+	// A PUT that names its shards gets them, whatever the store's default;
+	// without, a stock smaller than the default gets a shard per ticket.
+	for _, c := range []struct {
+		stock       int64
+		shards      int
+		wantShards  int
+		wantInShard []int64
+	}{{40, 7, 7, []int64{6, 6, 6, 6, 6, 5, 5}}, {2, 0, 2, []int64{1, 1}}, {0, 0, 1, []int64{0}}} {
+		if err := s.PutTicket(ctx, "sized", 10, c.stock, c.shards); err != nil {
+			t.Fatal(err)
+		}
+		st, err := s.Ticket(ctx, "sized")
+		snaps, _ := p.FS.Collection(records.Tickets).Doc("sized").Collection(records.Shards).Documents(ctx).GetAll()
+		var in []int64
+		for _, sn := range snaps {
+			var d records.Shard
+			_ = sn.DataTo(&d)
+			in = append(in, d.Stock)
+		}
+		if err != nil || st.Shards != c.wantShards || st.Stock != c.stock || !slices.Equal(in, c.wantInShard) {
+			t.Errorf("PUT stock %d shards %d: %+v, %v, shards hold %v; want %d shards holding %v", c.stock, c.shards, st, err, in, c.wantShards, c.wantInShard)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ticketsaga/saga/shared/httpjson"
 	"github.com/ticketsaga/saga/ticket-service/internal/app"
+	"github.com/ticketsaga/saga/ticket-service/internal/ticket"
 )
 
 type tickets struct{ app *app.App }
@@ -16,6 +17,8 @@ type tickets struct{ app *app.App }
 type ticketBody struct {
 	Price *int64 `json:"price" httpjson:"required"`
 	Stock *int64 `json:"stock" httpjson:"required"`
+	// Shards is optional: how many documents the stock is split over.
+	Shards *int64 `json:"shards"`
 }
 
 // ticketJSON is a ticket type as the API shows it.
@@ -23,18 +26,26 @@ type ticketJSON struct {
 	TicketID string `json:"ticket_id"`
 	Price    int64  `json:"price"`
 	Stock    int64  `json:"stock"`
+	Shards   int    `json:"shards"`
 }
 
 func (api tickets) put(ctx context.Context, ticketID string, body ticketBody) (any, error) {
-	if err := api.app.PutTicket(ctx, ticketID, *body.Price, *body.Stock); err != nil {
+	shards := 0
+	if body.Shards != nil {
+		if *body.Shards < 1 || *body.Shards > ticket.MaxShards {
+			return nil, httpjson.BadRequest("invalid_shards", "shards must be 1 to %d", ticket.MaxShards)
+		}
+		shards = int(*body.Shards)
+	}
+	if err := api.app.PutTicket(ctx, ticketID, *body.Price, *body.Stock, shards); err != nil {
 		return nil, err
 	}
-	return ticketJSON{TicketID: ticketID, Price: *body.Price, Stock: *body.Stock}, nil
+	return api.get(ctx, ticketID)
 }
 
 func (api tickets) get(ctx context.Context, ticketID string) (any, error) {
 	t, err := api.app.Ticket(ctx, ticketID)
-	return ticketJSON{TicketID: ticketID, Price: t.Price, Stock: t.Stock}, err
+	return ticketJSON{TicketID: ticketID, Price: t.Price, Stock: t.Stock, Shards: t.Shards}, err
 }
 
 // holdingsJSON is what a user holds: one entry per ticket type.

@@ -30,6 +30,16 @@ type Ticket struct {
 	Price int64 // points per ticket
 }
 
+// MaxShards is the most stock shards a ticket type can have.
+const MaxShards = 100
+
+// DefaultShards is how many shards a ticket type's stock is split over
+// when its PUT does not say: upTo (the service's STOCK_SHARDS), but never
+// more than it has tickets, since an empty shard only costs a read.
+func DefaultShards(stock int64, upTo int) int {
+	return int(max(1, min(stock, int64(upTo))))
+}
+
 // Split divides stock over n shards, the remainder on the first ones.
 func Split(stock int64, n int) []int64 {
 	out := make([]int64, n)

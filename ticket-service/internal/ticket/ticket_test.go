@@ -133,3 +133,16 @@ func TestHoldings(t *testing.T) {
 		t.Fatalf("Holdings = %v, want %v", got, want)
 	}
 }
+
+func TestDefaultShards(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		stock int64
+		upTo  int
+		want  int
+	}{{0, 16, 1}, {1, 16, 1}, {5, 16, 5}, {16, 16, 16}, {1_000_000, 16, 16}, {9007199254740991, 100, 100}} {
+		if got := DefaultShards(c.stock, c.upTo); got != c.want {
+			t.Errorf("DefaultShards(%d, %d) = %d, want %d", c.stock, c.upTo, got, c.want)
+		}
+	}
+}
