@@ -11,6 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ticketsaga/saga/shared/metrics"
+	"github.com/ticketsaga/saga/shared/telemetry"
 )
 
 // DefaultProject is the project id used when GOOGLE_CLOUD_PROJECT is unset,
@@ -90,12 +93,12 @@ func Load(service string, getenv func(string) string) (Common, error) {
 		TraceExporter:         getenv("TRACE_EXPORTER"),
 		TraceSampleRatio:      1,
 		TraceEndpoint:         getenv("TRACE_ENDPOINT"),
-		MetricsExporter:       Or(getenv("METRICS_EXPORTER"), "prometheus"),
+		MetricsExporter:       Or(getenv("METRICS_EXPORTER"), metrics.Prometheus),
 		MetricsEndpoint:       getenv("METRICS_ENDPOINT"),
 		MetricsInterval:       time.Minute,
 	}
-	if !slices.Contains([]string{"prometheus", "otlp", "none"}, c.MetricsExporter) {
-		return Common{}, fmt.Errorf("METRICS_EXPORTER=%q: want prometheus, otlp or none", c.MetricsExporter)
+	if !slices.Contains(metrics.Exporters, c.MetricsExporter) {
+		return Common{}, fmt.Errorf("METRICS_EXPORTER=%q: want one of %s", c.MetricsExporter, strings.Join(metrics.Exporters, ", "))
 	}
 	c.Emulated = c.FirestoreEmulatorHost != "" && !c.OnCloud
 	for _, id := range strings.Split(getenv("ADMIN_IDENTITIES"), ",") {
@@ -200,10 +203,8 @@ func Or(v, def string) string {
 
 // traceSettings checks TRACE_EXPORTER and reads TRACE_SAMPLE_RATIO.
 func traceSettings(c *Common, getenv func(string) string) error {
-	switch v := c.TraceExporter; {
-	case v == "", v == "stdout", v == "otlp", strings.HasPrefix(v, "file:") && len(v) > len("file:"):
-	default:
-		return fmt.Errorf("TRACE_EXPORTER=%q: want stdout, file:<path> or otlp (unset: tracing off)", v)
+	if err := telemetry.CheckExporter(c.TraceExporter); err != nil {
+		return err
 	}
 	if v := getenv("TRACE_SAMPLE_RATIO"); v != "" {
 		r, err := strconv.ParseFloat(v, 64)

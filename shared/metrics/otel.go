@@ -20,6 +20,8 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
 	"golang.org/x/oauth2/google"
+
+	"github.com/ticketsaga/saga/shared/telemetry"
 )
 
 // Exporters: where a service's metrics go (METRICS_EXPORTER).
@@ -42,7 +44,7 @@ var Exporters = []string{Prometheus, OTLP, None}
 // DefaultEndpoint is Google Cloud's Telemetry (OTLP) API: metrics are
 // posted to its /v1/metrics and land in Cloud Monitoring as Managed
 // Service for Prometheus metrics (monitored resource prometheus_target).
-const DefaultEndpoint = "https://telemetry.googleapis.com"
+const DefaultEndpoint = telemetry.DefaultEndpoint
 
 // monitoringWrite is the OAuth scope the Telemetry API takes for metrics.
 const monitoringWrite = "https://www.googleapis.com/auth/monitoring.write"
