@@ -114,23 +114,21 @@ func (t contractTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		req.Body = io.NopCloser(bytes.NewReader(body))
 	}
 	ctx := req.Context()
-	// Route on the escaped path, as the services' muxes do: "a%2Fb" is one
-	// (invalid) id, not two segments.
-	routed := req.Clone(ctx)
-	routed.URL.Path, routed.URL.RawPath = req.URL.EscapedPath(), ""
-	route, params, routeErr := c.router.FindRoute(routed)
+	// Route and check a copy, on the escaped path as the services' muxes
+	// do: "a%2Fb" is one (invalid) id, not two segments.
+	check := req.Clone(ctx)
+	check.URL.Path, check.URL.RawPath = req.URL.EscapedPath(), ""
+	check.Body = io.NopCloser(bytes.NewReader(body))
+	route, params, routeErr := c.router.FindRoute(check)
 	if routeErr == nil && !slices.Contains(route.Operation.Tags, service) {
 		routeErr = fmt.Errorf("%s serves no %s %s", service, route.Method, route.Path)
 	}
 	var in *openapi3filter.RequestValidationInput
 	var reqErr error
 	if routeErr == nil {
-		check := req.Clone(ctx)
-		check.Body = io.NopCloser(bytes.NewReader(body))
 		in = &openapi3filter.RequestValidationInput{Request: check, PathParams: params, Route: route,
 			Options: &openapi3filter.Options{AuthenticationFunc: bearerPresent}}
 		reqErr = openapi3filter.ValidateRequest(ctx, in)
-		req.Body = io.NopCloser(bytes.NewReader(body))
 	}
 
 	res, err := t.base.RoundTrip(req)

@@ -153,10 +153,8 @@ func fieldNames(dst any) map[string]bool {
 }
 
 // Failure is the contract's error body with code and message.
-func Failure(code, message string) any {
-	return struct {
-		Error ErrorDetail `json:"error"`
-	}{ErrorDetail{Code: code, Message: message}}
+func Failure(code, message string) ErrorBody {
+	return ErrorBody{Error: ErrorDetail{Code: code, Message: message}}
 }
 
 // Write answers status with v as JSON.

@@ -16,6 +16,8 @@ import (
 	"strings"
 
 	"google.golang.org/api/idtoken"
+
+	"github.com/ticketsaga/saga/shared/httpjson"
 )
 
 // Verifier checks tokens for one audience and a set of identities.
@@ -70,10 +72,8 @@ func (v *Verifier) Require(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := v.Check(r); err != nil {
 			v.Log.WarnContext(r.Context(), "rejected an unauthenticated request", "path", r.URL.Path, "error", err.Error())
-			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set("WWW-Authenticate", "Bearer")
-			w.WriteHeader(http.StatusUnauthorized)
-			fmt.Fprintln(w, `{"error":{"code":"unauthenticated","message":"a Google-signed ID token of an allowed identity is required"}}`)
+			httpjson.Write(w, http.StatusUnauthorized, httpjson.Failure("unauthenticated", "a Google-signed ID token of an allowed identity is required"))
 			return
 		}
 		h.ServeHTTP(w, r)

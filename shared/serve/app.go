@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ticketsaga/saga/shared/config"
+	"github.com/ticketsaga/saga/shared/httpjson"
 	"github.com/ticketsaga/saga/shared/logging"
 	"github.com/ticketsaga/saga/shared/metrics"
 	"github.com/ticketsaga/saga/shared/pushauth"
@@ -279,7 +280,7 @@ func (a *App) TaskHandler(path string) http.Handler { return a.TaskAuth.Require(
 func pauseTelemetry(w http.ResponseWriter, r *http.Request) {
 	record, err := strconv.ParseBool(r.URL.Query().Get("record"))
 	if err != nil {
-		http.Error(w, "record must be 0 or 1", http.StatusBadRequest)
+		httpjson.Write(w, http.StatusBadRequest, httpjson.Failure("invalid_record", "record must be 0 or 1"))
 		return
 	}
 	telemetry.Pause(!record)

@@ -2,10 +2,11 @@ package serve
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/ticketsaga/saga/shared/httpjson"
 )
 
 // Health answers GET /healthz: 200 only when the service can serve, that is
@@ -47,12 +48,10 @@ func (h *Health) Err(ctx context.Context) error {
 
 // ServeHTTP answers the probe.
 func (h *Health) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	if err := h.Err(r.Context()); err != nil {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": "unavailable", "message": "cannot serve: " + err.Error()}})
+		httpjson.Write(w, http.StatusServiceUnavailable, httpjson.Failure("unavailable", "cannot serve: "+err.Error()))
 		return
 	}
-	_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+	httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})
 }

@@ -33,10 +33,6 @@ type Telemetry struct {
 	// Means of the runs (see measureTelemetry).
 	OffPerSecond, OnPerSecond       float64
 	OffCPUMsPerSaga, OnCPUMsPerSaga float64
-	// The CPU-bound throughput (Phase.CPUBoundPerSecond): what the
-	// machine would reach if CPU were the only limit, as in production;
-	// on the emulators the measured throughput is set by their push loops.
-	OffBoundPerSecond, OnBoundPerSecond float64
 	// Idle CPU per second of the services and of the emulators, taken
 	// out of each run's CPU: both spend it whatever the load (timers, the
 	// emulators' push loops), so per saga it shrinks as throughput grows,
@@ -44,8 +40,12 @@ type Telemetry struct {
 	// marginal CPU per saga is what one more saga costs.
 	IdleServiceMsPerSec, IdleEmulatorMsPerSec float64
 	OffMarginalCPUMs, OnMarginalCPUMs         float64
-	OffMarginalBound, OnMarginalBound         float64
-	EmulatorMarginalCPUMs                     float64
+	// The CPU-bound throughput (cores ÷ marginal CPU per saga of the
+	// services and the emulators): what the machine would reach if CPU
+	// were the only limit, as in production; on the emulators the measured
+	// throughput is set by their push loops.
+	OffMarginalBound, OnMarginalBound float64
+	EmulatorMarginalCPUMs             float64
 }
 
 func measureTelemetry(ctx context.Context, e env, phase time.Duration, dir string) error {
@@ -86,8 +86,6 @@ func measureTelemetry(ctx context.Context, e env, phase time.Duration, dir strin
 	// not in a median.
 	t.OffPerSecond, t.OnPerSecond = mean(t.Off, perSecond), mean(t.On, perSecond)
 	t.OffCPUMsPerSaga, t.OnCPUMsPerSaga = mean(t.Off, cpu), mean(t.On, cpu)
-	bound := func(p Phase) float64 { return p.CPUBoundPerSecond }
-	t.OffBoundPerSecond, t.OnBoundPerSecond = mean(t.Off, bound), mean(t.On, bound)
 	marginal := func(p Phase) float64 { return p.CPUMsPerSaga - t.IdleServiceMsPerSec*p.Seconds/float64(p.Completed) }
 	// The emulators do the same work per saga either way (the same
 	// messages, one attribute longer), but their CPU per saga swings with
