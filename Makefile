@@ -2,7 +2,7 @@
 GO ?= go
 DEVSTACK = $(GO) run ./infra/cmd/devstack
 
-.PHONY: run tools test test-unit test-integration fuzz lint bench check-emulators check-ready check-model
+.PHONY: run tools browser check-browser test test-unit test-integration fuzz lint bench bench-flashsale check-emulators check-ready check-model
 
 ## run: emulators, topic and subscriptions, the three services; Ctrl-C stops all
 run: tools
@@ -11,6 +11,17 @@ run: tools
 ## tools: the pinned firebase-tools (the Auth emulator) in tools/firebase, cached per machine
 tools:
 	@bash infra/tools/install-firebase.sh
+
+## browser: Debian's chromium-headless-shell, which the browser tests drive (needs root or sudo)
+browser:
+	@command -v chromium-headless-shell >/dev/null || { \
+	  echo "installing Debian's chromium-headless-shell for the browser tests"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium-headless-shell; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium-headless-shell; fi; }
+
+check-browser:
+	@[ -n "$$CHROMIUM" ] || command -v chromium-headless-shell >/dev/null || command -v chromium >/dev/null || { \
+	  echo "make test: Chromium not found; the browser tests drive a real one: run make browser (Debian's chromium-headless-shell) or set CHROMIUM" >&2; exit 1; }
 
 ## test: the linter, unit tests, a short fuzz of every decoder, then integration and end-to-end tests on fresh emulators
 test: lint test-unit fuzz test-integration
@@ -38,8 +49,10 @@ fuzz:
 	done
 
 # The model check needs no emulator: test-unit runs it, so it is left out here.
-test-integration: check-emulators tools
-	$(DEVSTACK) emulators -- $(GO) test -count=1 -p 1 -timeout 20m $$($(GO) list ./... | grep -v /modelcheck)
+# Test artifacts (the browser tests' screenshots) land in test-output/.
+test-integration: check-emulators check-browser tools
+	@mkdir -p test-output
+	$(DEVSTACK) emulators -- $(GO) test -count=1 -p 1 -timeout 20m -artifacts -outputdir=$(CURDIR)/test-output $$($(GO) list ./... | grep -v /modelcheck)
 
 ## check-model: the protocol model at depth deep (every path with more faults; make test runs depth quick)
 check-model:
@@ -70,6 +83,15 @@ bench: check-emulators tools
 	$(DEVSTACK) bench -- bin/bench
 	BENCH_MODE=telemetry BENCH_OTLP_SINK=1 TRACE_EXPORTER=otlp TRACE_SAMPLE_RATIO=1 METRICS_EXPORTER=otlp METRICS_INTERVAL=10s PPROF=1 \
 	  $(DEVSTACK) bench -- bin/bench
+
+## bench-flashsale: production Firestore's write limit per document simulated on the stock shards
+## (SIMULATED_SHARD_WRITE_RATE writes/s each, default 5), one ticket type sold to 250 buyers at 40/s for
+## 200 tickets once per shard count (32 down to 1) through the whole saga; about 3 minutes. Writes
+## docs/flashsale.png and bench-results/flashsale.json (docs/capacity.md)
+SIMULATED_SHARD_WRITE_RATE ?= 5
+bench-flashsale: check-emulators tools
+	$(GO) build -o bin/bench ./infra/cmd/bench
+	BENCH_MODE=flashsale SIMULATED_SHARD_WRITE_RATE=$(SIMULATED_SHARD_WRITE_RATE) $(DEVSTACK) bench -- bin/bench
 
 ## deploy: everything, to PROJECT_ID in REGION (DRY_RUN=1 prints the gcloud commands only)
 DEPLOY = $(GO) run ./infra/cmd/deploy

@@ -53,6 +53,11 @@ type apiContract struct {
 var contract *apiContract
 
 func newAPIContract() (*apiContract, error) {
+	// The pages and their assets are text: checked for their status,
+	// content type and headers, their bodies as plain strings.
+	for _, ct := range []string{"text/html", "text/css", "text/javascript"} {
+		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.PlainBodyDecoder)
+	}
 	doc, err := apidoc.Load(context.Background())
 	if err != nil {
 		return nil, err

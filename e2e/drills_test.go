@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/ticketsaga/saga/infra/loadgen"
-	"github.com/ticketsaga/saga/infra/ops"
+	"github.com/ticketsaga/saga/order-service/ops"
 	"github.com/ticketsaga/saga/shared/saga"
 )
 
@@ -154,7 +154,7 @@ func (s *Stack) checkDrill(t *testing.T, name string, orders map[string]loadgen.
 	for _, o := range stuck {
 		t.Errorf("left for an operator: order %s %s", o.OrderID, o.Status)
 	}
-	dls, err := ops.DeadLetters{PubSub: s.pubsub, FS: s.fs, Project: s.project, Decl: s.decl}.List(ctx)
+	dls, err := ops.DeadLetters{PubSub: s.pubsub, FS: s.fs, Project: s.project, Routing: s.routing()}.List(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -140,22 +140,39 @@ func newStack(o stackOptions) (*Stack, error) {
 	s.log = func(service string) *slog.Logger { return logging.New(logFile, service, s.project, slog.LevelInfo) }
 	// The fault switch "crashes" by aborting the request mid-way.
 	s.opts = serve.Options{AfterCommit: serve.CrashHook(o.crash, s.log("fault-switch"), func() { panic(http.ErrAbortHandler) })}
-	for _, svc := range []struct {
+	services := []struct {
 		name  string
 		build builder
 	}{{saga.OrderService, build(orderservice.LoadConfig, orderservice.New)}, {saga.PointService, build(pointservice.LoadConfig, pointservice.New)},
-		{saga.TicketService, build(ticketservice.LoadConfig, ticketservice.New)}} {
+		{saga.TicketService, build(ticketservice.LoadConfig, ticketservice.New)}}
+	// The servers listen first: order-service is configured with the
+	// others' URLs, for its pages.
+	servers := map[string]*httptest.Server{}
+	for _, svc := range services {
+		srv := httptest.NewUnstartedServer(nil)
+		servers[svc.name] = srv
+		base[svc.name] = "http://" + srv.Listener.Addr().String()
+	}
+	env["POINT_SERVICE_URL"], env["TICKET_SERVICE_URL"] = base[saga.PointService], base[saga.TicketService]
+	for _, kv := range decl.OpsEnv() {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	for k, v := range o.env {
+		env[k] = v
+	}
+	for _, svc := range services {
 		app, err := svc.build(ctx, s.getenv, s.log(svc.name), s.opts)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", svc.name, err)
 		}
-		srv := httptest.NewUnstartedServer(s.deliveries.wrap(svc.name, app.Handler()))
+		srv := servers[svc.name]
+		srv.Config.Handler = s.deliveries.wrap(svc.name, app.Handler())
 		serve.Limit(srv.Config) // the production server's limits
 		// Aborted requests are the fault switch at work, not news.
 		srv.Config.ErrorLog = stdlog.New(io.Discard, "", 0)
 		srv.Start()
 		closers = append(closers, srv.Close, app.Close)
-		base[svc.name] = srv.URL
 		contract.serve(svc.name, srv.URL)
 	}
 	s.order, s.point, s.ticket = base[saga.OrderService], base[saga.PointService], base[saga.TicketService]

@@ -16,7 +16,7 @@ import (
 	"cloud.google.com/go/firestore"
 	"cloud.google.com/go/pubsub/v2"
 
-	"github.com/ticketsaga/saga/infra/ops"
+	"github.com/ticketsaga/saga/order-service/ops"
 	"github.com/ticketsaga/saga/order-service/reconcile"
 	"github.com/ticketsaga/saga/shared/deadletter"
 	"github.com/ticketsaga/saga/shared/event"
@@ -299,4 +299,9 @@ func waitBalance(t *testing.T, s *Stack, user string, want int64) {
 		}
 		time.Sleep(50 * time.Millisecond) // polling the API for a condition
 	}
+}
+
+// routing is what the dead-letter tools need of s's declaration.
+func (s *Stack) routing() ops.Routing {
+	return ops.Routing{Topic: s.decl.Topic, Hold: s.decl.DeadLetterSubscription, Consumers: s.decl.Consumers()}
 }

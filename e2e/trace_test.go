@@ -11,7 +11,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/ticketsaga/saga/infra/ops"
+	"github.com/ticketsaga/saga/order-service/ops"
 	"github.com/ticketsaga/saga/shared/telemetry"
 )
 

@@ -73,6 +73,31 @@ type PubSub struct {
 	Subscriptions          []Subscription `json:"subscriptions"`
 }
 
+// Consumers maps each subscription to the event types it consumes.
+func (p PubSub) Consumers() map[string][]saga.EventType {
+	out := map[string][]saga.EventType{}
+	for _, s := range p.Subscriptions {
+		out[s.Name] = s.EventTypes
+	}
+	return out
+}
+
+// OpsEnv is what order-service's operator page needs of the declaration,
+// as environment settings: the dead-letter hold subscription
+// (DEAD_LETTER_SUBSCRIPTION) and which event types each subscription
+// consumes (SAGA_SUBSCRIPTIONS, read by ops.ParseConsumers).
+func (p PubSub) OpsEnv() []string {
+	var subs []string
+	for _, s := range p.Subscriptions {
+		types := make([]string, len(s.EventTypes))
+		for i, t := range s.EventTypes {
+			types[i] = string(t)
+		}
+		subs = append(subs, s.Name+"="+strings.Join(types, "|"))
+	}
+	return []string{"DEAD_LETTER_SUBSCRIPTION=" + p.DeadLetterSubscription, "SAGA_SUBSCRIPTIONS=" + strings.Join(subs, " ")}
+}
+
 // Schema is the topic's schema: every message published to the topic must
 // match one of its revisions (docs/events.md).
 type Schema struct {

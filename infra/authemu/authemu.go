@@ -15,6 +15,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -68,11 +69,18 @@ func FromEnv(defaultProject string) *Client {
 	return New(host, project)
 }
 
-// Email is the test buyer uid's e-mail: e-mails ignore case and uids do
-// not, so the uid is spelled in hex.
+// Email is the test buyer uid's e-mail: uid@buyers.example.com for a
+// lower-case uid (alice@buyers.example.com, to type on the page); any other
+// uid is spelled in hex under another domain, as e-mails ignore case and
+// uids do not.
 func Email(uid string) string {
-	return "buyer-" + hex.EncodeToString([]byte(uid)) + "@buyers.example.com"
+	if plainUID.MatchString(uid) {
+		return uid + "@buyers.example.com"
+	}
+	return hex.EncodeToString([]byte(uid)) + "@hex.buyers.example.com"
 }
+
+var plainUID = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 
 // Token returns an ID token of uid, creating the user first if need be.
 // Tokens are reused until five minutes before they expire.

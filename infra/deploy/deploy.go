@@ -73,6 +73,11 @@ type Plan struct {
 	// Admins may call point- and ticket-service's admin and read API
 	// (their e-mails); empty means the account running the deploy.
 	Admins []string
+	// FirebaseAPIKey is the web API key the buyer's page signs in with;
+	// OpsAdminUIDs the Firebase uids that may open the operator page
+	// (none: it is off).
+	FirebaseAPIKey string
+	OpsAdminUIDs   []string
 
 	projectNumber string
 }
@@ -340,6 +345,11 @@ func (p *Plan) runServices() error {
 			"TRACE_EXPORTER=otlp", "TRACE_SAMPLE_RATIO=" + p.TraceSampleRatio, "METRICS_EXPORTER=otlp"}
 		if s == saga.OrderService {
 			env = append(env, "FIREBASE_PROJECT="+p.Project)
+			pages, err := p.pagesEnv()
+			if err != nil {
+				return err
+			}
+			env = append(env, pages...)
 		} else {
 			env = append(env, "ADMIN_IDENTITIES="+strings.Join(admins, ","))
 		}
@@ -356,6 +366,28 @@ func (p *Plan) runServices() error {
 		}
 	}
 	return nil
+}
+
+// pagesEnv is what order-service's pages need: the other services' URLs
+// (for GET /me and GET /catalog), the dead-letter routing (for the operator
+// page), the sign-in's API key and the operators.
+func (p *Plan) pagesEnv() ([]string, error) {
+	point, err := p.URL(saga.PointService)
+	if err != nil {
+		return nil, err
+	}
+	ticket, err := p.URL(saga.TicketService)
+	if err != nil {
+		return nil, err
+	}
+	env := append([]string{"POINT_SERVICE_URL=" + point, "TICKET_SERVICE_URL=" + ticket}, p.Decl.OpsEnv()...)
+	if p.FirebaseAPIKey != "" {
+		env = append(env, "FIREBASE_API_KEY="+p.FirebaseAPIKey)
+	}
+	if len(p.OpsAdminUIDs) > 0 {
+		env = append(env, "OPS_ADMIN_UIDS="+strings.Join(p.OpsAdminUIDs, ","))
+	}
+	return env, nil
 }
 
 type subscriptionJSON struct {
@@ -463,9 +495,15 @@ func (p *Plan) iam() error {
 		if _, err := p.G.Run("pubsub", "topics", "add-iam-policy-binding", p.Decl.Topic, "--member="+member, "--role=roles/pubsub.viewer", p.pf()); err != nil {
 			return err
 		}
-		// The push invoker and the scheduler may call it; nobody else
-		// (order-service is public for its API anyway).
-		for _, caller := range []string{SAPushInvoker, SAScheduler} {
+		// The push invoker and the scheduler may call it, and
+		// order-service the other two (its pages read balances and
+		// tickets); nobody else (order-service is public for its API
+		// anyway).
+		callers := []string{SAPushInvoker, SAScheduler}
+		if s != saga.OrderService {
+			callers = append(callers, ServiceAccount(saga.OrderService))
+		}
+		for _, caller := range callers {
 			if _, err := p.G.Run("run", "services", "add-iam-policy-binding", s, "--region="+p.Region, p.pf(),
 				"--member=serviceAccount:"+p.sa(caller), "--role=roles/run.invoker"); err != nil {
 				return err
@@ -486,6 +524,13 @@ func (p *Plan) iam() error {
 		if _, err := p.G.Run("pubsub", "subscriptions", "add-iam-policy-binding", s.Name, "--member="+agent, "--role=roles/pubsub.subscriber", p.pf()); err != nil {
 			return err
 		}
+	}
+	// The operator page lists the held dead letters and redrives them:
+	// order-service pulls from the hold subscription (it publishes to
+	// the saga topic already).
+	if _, err := p.G.Run("pubsub", "subscriptions", "add-iam-policy-binding", p.Decl.DeadLetterSubscription,
+		"--member=serviceAccount:"+p.sa(ServiceAccount(saga.OrderService)), "--role=roles/pubsub.subscriber", p.pf()); err != nil {
+		return err
 	}
 	return nil
 }

@@ -96,6 +96,12 @@ func TestDryRunCoversEveryResource(t *testing.T) {
 		{"gcloud scheduler jobs create http saga-timeout-sweep", "/tasks/sweep", "--oidc-service-account-email=saga-scheduler@", "--oidc-token-audience="},
 		{"gcloud scheduler jobs create http saga-reconcile", "/tasks/reconcile"},
 		{"gcloud scheduler jobs create http saga-outbox-point", "/tasks/outbox"},
+		// The pages: order-service reads the other two with its identity,
+		// and pulls the held dead letters for the operator page.
+		{"gcloud run deploy order-service", "POINT_SERVICE_URL=https://point-service-", "TICKET_SERVICE_URL=https://ticket-service-",
+			"DEAD_LETTER_SUBSCRIPTION=saga-events-dead-letter-hold", "SAGA_SUBSCRIPTIONS=point-events=started-order|failed-ticket|canceled-ticket "},
+		{"gcloud run services add-iam-policy-binding ticket-service", "saga-order@", "roles/run.invoker"},
+		{"gcloud pubsub subscriptions add-iam-policy-binding saga-events-dead-letter-hold", "saga-order@", "roles/pubsub.subscriber"},
 	} {
 		if !has(want...) {
 			t.Errorf("dry run lacks a line with %q", want)

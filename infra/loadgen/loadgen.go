@@ -104,6 +104,12 @@ func (c *Client) SeedTicket(ctx context.Context, id string, price, stock int64) 
 	return c.expect(ctx, "PUT", c.Ticket+"/tickets/"+id, map[string]int64{"price": price, "stock": stock}, 200, nil)
 }
 
+// SeedShardedTicket creates or replaces a ticket type with its stock split
+// over shards documents (1 to 100).
+func (c *Client) SeedShardedTicket(ctx context.Context, id string, price, stock int64, shards int) error {
+	return c.expect(ctx, "PUT", c.Ticket+"/tickets/"+id, map[string]int64{"price": price, "stock": stock, "shards": int64(shards)}, 200, nil)
+}
+
 // Balance reads a user's balance.
 func (c *Client) Balance(ctx context.Context, user string) (int64, error) {
 	var a struct{ Balance int64 }

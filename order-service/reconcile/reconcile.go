@@ -513,3 +513,21 @@ func (r *Reconciler) Handler(log *slog.Logger) http.Handler {
 		_ = json.NewEncoder(w).Encode(run)
 	})
 }
+
+// LastRuns returns the n most recent runs, newest first.
+func LastRuns(ctx context.Context, fs *firestore.Client, n int) ([]Run, error) {
+	snaps, err := fs.Collection(Runs).OrderBy("started_at", firestore.Desc).Limit(n).Documents(ctx).GetAll()
+	if err != nil {
+		return nil, fmt.Errorf("read the last reconciliation runs: %w", err)
+	}
+	out := make([]Run, 0, len(snaps))
+	for _, s := range snaps {
+		var run Run
+		if err := s.DataTo(&run); err != nil {
+			run = Run{Status: "unreadable: " + err.Error()}
+		}
+		run.ID = s.Ref.ID
+		out = append(out, run)
+	}
+	return out, nil
+}

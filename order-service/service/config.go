@@ -2,9 +2,12 @@ package service
 
 import (
 	"fmt"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/ticketsaga/saga/order-service/internal/order"
+	"github.com/ticketsaga/saga/order-service/ops"
 	"github.com/ticketsaga/saga/shared/config"
 	"github.com/ticketsaga/saga/shared/saga"
 )
@@ -37,6 +40,33 @@ type Config struct {
 	// signed, so it must never be set outside the emulators.
 	FirebaseProject          string
 	FirebaseAuthEmulatorHost string
+	// Pages is what the buyer's and the operator's pages need.
+	Pages PagesConfig
+}
+
+// PagesConfig is the configuration of the pages and of the reads behind
+// them.
+type PagesConfig struct {
+	// PointServiceURL and TicketServiceURL are where GET /me and GET
+	// /catalog read balances, ticket types and holdings
+	// (POINT_SERVICE_URL, TICKET_SERVICE_URL; both or neither).
+	PointServiceURL, TicketServiceURL string
+	// FirebaseAPIKey is the web API key the buyer's page signs in with
+	// (FIREBASE_API_KEY; not needed against the Auth emulator).
+	FirebaseAPIKey string
+	// OpsAdminUIDs may open the operator page on Cloud Run
+	// (OPS_ADMIN_UIDS, comma-separated Firebase uids; none: the page is
+	// off). Against the emulators it is open.
+	OpsAdminUIDs []string
+	// DeadLetterSubscription and Subscriptions are the Pub/Sub
+	// declaration's hold subscription and each subscription's event
+	// types (DEAD_LETTER_SUBSCRIPTION, SAGA_SUBSCRIPTIONS), which the
+	// tools pass from infra/pubsub.json.
+	DeadLetterSubscription string
+	Subscriptions          map[string][]saga.EventType
+	// DemoEmail and DemoPassword prefill the sign-in form (DEMO_BUYER_EMAIL,
+	// DEMO_BUYER_PASSWORD: make run's test buyer; the emulators only).
+	DemoEmail, DemoPassword string
 }
 
 // LoadConfig reads the configuration through getenv and checks it: outside
@@ -91,5 +121,34 @@ func LoadSettings(getenv func(string) string) (Config, error) {
 	if c.MaxLongPolls, err = config.Int(getenv, "LONG_POLL_MAX", 2000, 1, 100000); err != nil {
 		return Config{}, err
 	}
+	if c.Pages, err = loadPages(getenv, c.Emulated); err != nil {
+		return Config{}, err
+	}
 	return c, nil
+}
+
+func loadPages(getenv func(string) string, emulated bool) (PagesConfig, error) {
+	p := PagesConfig{PointServiceURL: getenv("POINT_SERVICE_URL"), TicketServiceURL: getenv("TICKET_SERVICE_URL"),
+		FirebaseAPIKey: getenv("FIREBASE_API_KEY"), DeadLetterSubscription: getenv("DEAD_LETTER_SUBSCRIPTION")}
+	if (p.PointServiceURL == "") != (p.TicketServiceURL == "") {
+		return PagesConfig{}, fmt.Errorf("set both POINT_SERVICE_URL and TICKET_SERVICE_URL, or neither")
+	}
+	for _, u := range []string{p.PointServiceURL, p.TicketServiceURL} {
+		if v, err := url.Parse(u); u != "" && (err != nil || (v.Scheme != "http" && v.Scheme != "https") || v.Host == "") {
+			return PagesConfig{}, fmt.Errorf("service URL %q: want http(s)://host", u)
+		}
+	}
+	for _, id := range strings.Split(getenv("OPS_ADMIN_UIDS"), ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			p.OpsAdminUIDs = append(p.OpsAdminUIDs, id)
+		}
+	}
+	var err error
+	if p.Subscriptions, err = ops.ParseConsumers(getenv("SAGA_SUBSCRIPTIONS")); err != nil {
+		return PagesConfig{}, fmt.Errorf("SAGA_SUBSCRIPTIONS: %w", err)
+	}
+	if emulated {
+		p.DemoEmail, p.DemoPassword = getenv("DEMO_BUYER_EMAIL"), getenv("DEMO_BUYER_PASSWORD")
+	}
+	return p, nil
 }

@@ -64,3 +64,28 @@ func TestHealPolicy(t *testing.T) {
 		}
 	}
 }
+
+func TestPagesConfig(t *testing.T) {
+	t.Parallel()
+	c, err := LoadConfig(local(map[string]string{"POINT_SERVICE_URL": "http://127.0.0.1:8081", "TICKET_SERVICE_URL": "http://127.0.0.1:8082",
+		"DEAD_LETTER_SUBSCRIPTION": "hold", "SAGA_SUBSCRIPTIONS": "point-events=started-order|failed-ticket order-events=granted-ticket",
+		"OPS_ADMIN_UIDS": " ops-1 ,ops-2,", "DEMO_BUYER_EMAIL": "alice@buyers.example.com", "DEMO_BUYER_PASSWORD": "pw"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.Pages
+	if p.PointServiceURL != "http://127.0.0.1:8081" || p.DeadLetterSubscription != "hold" || len(p.Subscriptions["point-events"]) != 2 ||
+		len(p.Subscriptions["order-events"]) != 1 || len(p.OpsAdminUIDs) != 2 || p.OpsAdminUIDs[1] != "ops-2" || p.DemoPassword != "pw" {
+		t.Errorf("pages config = %+v", p)
+	}
+	for _, bad := range []map[string]string{
+		{"POINT_SERVICE_URL": "http://127.0.0.1:8081"},
+		{"POINT_SERVICE_URL": "127.0.0.1:8081", "TICKET_SERVICE_URL": "http://127.0.0.1:8082"},
+		{"SAGA_SUBSCRIPTIONS": "point-events=bought-a-horse"},
+		{"SAGA_SUBSCRIPTIONS": "point-events"},
+	} {
+		if _, err := LoadConfig(local(bad)); err == nil {
+			t.Errorf("%v: accepted", bad)
+		}
+	}
+}

@@ -186,6 +186,7 @@ var statusOf = map[saga.Kind]int{
 	saga.Unprocessable:   http.StatusUnprocessableEntity,
 	saga.Corrupt:         http.StatusConflict,
 	saga.Permanent:       http.StatusBadRequest,
+	saga.Unavailable:     http.StatusServiceUnavailable,
 }
 
 // Status is the HTTP status of err.
@@ -212,6 +213,9 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	switch {
 	case code == http.StatusInternalServerError:
 		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "error", err.Error())
+	case code == http.StatusServiceUnavailable && errors.As(err, &e):
+		log.ErrorContext(r.Context(), "request failed: a part is unavailable", "method", r.Method, "path", r.URL.Path, "error", err.Error())
+		detail = ErrorDetail{Code: e.Code, Message: e.Message}
 	case saga.KindOf(err) == saga.Corrupt:
 		log.ErrorContext(r.Context(), "request failed on a stored record that cannot be read", "method", r.Method, "path", r.URL.Path, "error", err.Error())
 		detail = ErrorDetail{Code: "corrupt_record", Message: "a stored record this request needs cannot be read; operators have been alerted"}

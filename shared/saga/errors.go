@@ -27,6 +27,10 @@ const (
 	// Corrupt: a stored record cannot be read (409). Permanent: repeating
 	// cannot help.
 	Corrupt Kind = "corrupt"
+	// Unavailable: a part this request needs is not configured or not
+	// reachable (503); the message says which. Not permanent: it may
+	// come back.
+	Unavailable Kind = "unavailable"
 	// Permanent: anything else repeating cannot fix: a poison message, a
 	// request the store refuses as it is (400 at the API).
 	Permanent Kind = "permanent"

@@ -27,6 +27,9 @@ type Config struct {
 	// different shards; STOCK_LEASES=0 gives the naive design, for the
 	// flash-sale comparison.
 	StockLeases bool
+	// ShardWriteRate, when not 0, simulates production Firestore's write
+	// limit per stock shard document for the bench (simulate.go).
+	ShardWriteRate int
 }
 
 // LoadConfig reads the configuration through getenv and checks it: outside
@@ -40,7 +43,11 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	return Config{Common: c, StockShards: int(shards), StockLeases: getenv("STOCK_LEASES") != "0"}, nil
+	rate, err := shardWriteRate(c, getenv)
+	if err != nil {
+		return Config{}, err
+	}
+	return Config{Common: c, StockShards: int(shards), StockLeases: getenv("STOCK_LEASES") != "0", ShardWriteRate: rate}, nil
 }
 
 // Table is ticket-service's step table (which events it handles).
@@ -52,6 +59,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts serve.Options) 
 	if err != nil {
 		return nil, err
 	}
-	a := &app.App{Store: firestore.New(k.Clients.Firestore, k.Outbox, cfg.StockShards, cfg.StockLeases), Log: log}
+	store := firestore.New(k.Clients.Firestore, k.Outbox, cfg.StockShards, cfg.StockLeases)
+	store.LimitShardWrites(cfg.ShardWriteRate)
+	a := &app.App{Store: store, Catalogue: store, Log: log}
 	return k.Participant(httpapi.Routes(a), app.Table, a.Steps())
 }

@@ -79,8 +79,10 @@ func run(ctx context.Context) error {
 	case modeTelemetry:
 		e.noCounters = os.Getenv("METRICS_EXPORTER") != "prometheus" && os.Getenv("METRICS_EXPORTER") != ""
 		return measureTelemetry(ctx, e, phase, "bench-results")
+	case modeFlashSale:
+		return measureFlashSim(ctx, e)
 	default:
-		return fmt.Errorf("BENCH_MODE=%q: want %s (unset: the whole bench)", mode, modeTelemetry)
+		return fmt.Errorf("BENCH_MODE=%q: want %s or %s (unset: the whole bench)", mode, modeTelemetry, modeFlashSale)
 	}
 	decl, err := infra.Load()
 	if err != nil {

@@ -132,13 +132,32 @@ type Phase struct {
 	PublishesPerSaga     float64            `json:"publishes_per_saga"`
 	ReadsPerSaga         float64            `json:"firestore_reads_per_saga"`
 	WritesPerSaga        float64            `json:"firestore_writes_per_saga"`
+	// The same per service: CPU ms, Firestore reads and writes per saga.
+	ByService map[string]ServiceCost `json:"by_service,omitempty"`
+}
+
+// ServiceCost is one service's share of a saga's cost.
+type ServiceCost struct {
+	CPUMs  float64 `json:"cpu_ms_per_saga"`
+	Reads  float64 `json:"firestore_reads_per_saga"`
+	Writes float64 `json:"firestore_writes_per_saga"`
 }
 
 func measurePhase(ctx context.Context, e env, label string, conc int, d time.Duration) (Phase, error) {
+	return measurePhaseShards(ctx, e, label, conc, d, 0)
+}
+
+// measurePhaseShards is measurePhase on a ticket type with its stock over
+// shards documents (0: ticket-service's default).
+func measurePhaseShards(ctx context.Context, e env, label string, conc int, d time.Duration, shards int) (Phase, error) {
 	c := loadgen.NewClient(e.order, e.point, e.ticket)
 	tag := fmt.Sprintf("bench-c%d-%d", conc, time.Now().UnixNano())
 	ticket := tag + "-ticket"
-	if err := c.SeedTicket(ctx, ticket, 10, 1_000_000); err != nil {
+	seed := func() error { return c.SeedTicket(ctx, ticket, 10, 1_000_000) }
+	if shards > 0 {
+		seed = func() error { return c.SeedShardedTicket(ctx, ticket, 10, 1_000_000, shards) }
+	}
+	if err := seed(); err != nil {
 		return Phase{}, err
 	}
 	users := make([]string, conc)
@@ -148,12 +167,12 @@ func measurePhase(ctx context.Context, e env, label string, conc int, d time.Dur
 			return Phase{}, err
 		}
 	}
-	cpu0, err := cpuTime(e.pids)
+	cpu0, err := cpuByService(e.pids)
 	if err != nil {
 		return Phase{}, err
 	}
 	emu0 := groupsCPU(e.emulators)
-	m0, err := serviceMetrics(ctx, e)
+	m0, err := metricsByService(ctx, e)
 	if err != nil {
 		return Phase{}, err
 	}
@@ -202,12 +221,12 @@ func measurePhase(ctx context.Context, e env, label string, conc int, d time.Dur
 	elapsed := time.Since(start)
 	// Let the outbox marks of the last sagas land before reading counters.
 	time.Sleep(300 * time.Millisecond)
-	cpu1, err := cpuTime(e.pids)
+	cpu1, err := cpuByService(e.pids)
 	if err != nil {
 		return Phase{}, err
 	}
 	emu1 := groupsCPU(e.emulators)
-	m1, err := serviceMetrics(ctx, e)
+	m1, err := metricsByService(ctx, e)
 	if err != nil {
 		return Phase{}, err
 	}
@@ -215,7 +234,16 @@ func measurePhase(ctx context.Context, e env, label string, conc int, d time.Dur
 	p := Phase{Concurrency: conc, Seconds: elapsed.Seconds(), Completed: int(completed.Load()), Errors: int(errs.Load()),
 		PerSecond: n / elapsed.Seconds(), P50Ms: ms(pct(lat, 0.5)), P95Ms: ms(pct(lat, 0.95)), P99Ms: ms(pct(lat, 0.99))}
 	if n > 0 {
-		p.CPUMsPerSaga = ms(cpu1-cpu0) / n
+		p.ByService = map[string]ServiceCost{}
+		for name, t := range cpu1 {
+			sc := ServiceCost{CPUMs: ms(t-cpu0[name]) / n}
+			if !e.noCounters {
+				sc.Reads = float64(m1[name].FirestoreReads-m0[name].FirestoreReads) / n
+				sc.Writes = float64(m1[name].FirestoreWrites-m0[name].FirestoreWrites) / n
+			}
+			p.ByService[name] = sc
+			p.CPUMsPerSaga += sc.CPUMs
+		}
 		p.EmulatorCPUMs = map[string]float64{}
 		for name, t := range emu1 {
 			p.EmulatorCPUMs[name] = ms(t-emu0[name]) / n
@@ -223,9 +251,11 @@ func measurePhase(ctx context.Context, e env, label string, conc int, d time.Dur
 		}
 		p.CPUBoundPerSecond = float64(runtime.NumCPU()) * 1000 / (p.CPUMsPerSaga + p.EmulatorCPUMsPerSaga)
 		p.BoundFraction = p.PerSecond / p.CPUBoundPerSecond
-		p.PublishesPerSaga = float64(m1.Publishes-m0.Publishes) / n
-		p.ReadsPerSaga = float64(m1.FirestoreReads-m0.FirestoreReads) / n
-		p.WritesPerSaga = float64(m1.FirestoreWrites-m0.FirestoreWrites) / n
+		for name := range m1 {
+			p.PublishesPerSaga += float64(m1[name].Publishes-m0[name].Publishes) / n
+			p.ReadsPerSaga += float64(m1[name].FirestoreReads-m0[name].FirestoreReads) / n
+			p.WritesPerSaga += float64(m1[name].FirestoreWrites-m0[name].FirestoreWrites) / n
+		}
 	}
 	return p, nil
 }
@@ -233,19 +263,29 @@ func measurePhase(ctx context.Context, e env, label string, conc int, d time.Dur
 // cpuTime is the user+system CPU of the three saga services, from
 // /proc/PID/stat (fields 14 and 15, in clock ticks of 10 ms).
 func cpuTime(pids map[string]int) (time.Duration, error) {
+	by, err := cpuByService(pids)
 	var total time.Duration
+	for _, t := range by {
+		total += t
+	}
+	return total, err
+}
+
+// cpuByService is cpuTime for each service.
+func cpuByService(pids map[string]int) (map[string]time.Duration, error) {
+	out := map[string]time.Duration{}
 	for _, name := range []string{saga.OrderService, saga.PointService, saga.TicketService} {
 		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pids[name]))
 		if err != nil {
-			return 0, fmt.Errorf("CPU of %s: %w", name, err)
+			return nil, fmt.Errorf("CPU of %s: %w", name, err)
 		}
 		// The command name (field 2) may hold spaces: count from its ')'.
 		fields := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
 		utime, _ := strconv.ParseInt(fields[11], 10, 64)
 		stime, _ := strconv.ParseInt(fields[12], 10, 64)
-		total += time.Duration(utime+stime) * 10 * time.Millisecond
+		out[name] = time.Duration(utime+stime) * 10 * time.Millisecond
 	}
-	return total, nil
+	return out, nil
 }
 
 // groupsCPU is the user+system CPU of every process in each process group
@@ -279,22 +319,22 @@ func groupsCPU(groups map[string]int) map[string]time.Duration {
 	return out
 }
 
-func serviceMetrics(ctx context.Context, e env) (metrics.Snapshot, error) {
-	var sum metrics.Snapshot
+// metricsByService reads each service's cost counters (none when the
+// services export their metrics over OTLP).
+func metricsByService(ctx context.Context, e env) (map[string]metrics.Snapshot, error) {
+	out := map[string]metrics.Snapshot{}
 	if e.noCounters {
-		return sum, nil
+		return out, nil
 	}
-	for _, u := range []string{e.order, e.point, e.ticket} {
+	for name, u := range map[string]string{saga.OrderService: e.order, saga.PointService: e.point, saga.TicketService: e.ticket} {
 		// Prometheus text: the services' OpenTelemetry counters.
 		m, err := metrics.GetSnapshot(ctx, u)
 		if err != nil {
-			return sum, err
+			return nil, err
 		}
-		sum.Publishes += m.Publishes
-		sum.FirestoreReads += m.FirestoreReads
-		sum.FirestoreWrites += m.FirestoreWrites
+		out[name] = m
 	}
-	return sum, nil
+	return out, nil
 }
 
 // FlashSale compares the grant path with sharded stock against one stock

@@ -57,6 +57,12 @@ func run(args []string) error {
 		RecreateChangedFilters: os.Getenv("RECREATE_CHANGED_FILTERS") == "1",
 		OrderTimeout:           os.Getenv("ORDER_TIMEOUT"),
 		TraceSampleRatio:       os.Getenv("TRACE_SAMPLE_RATIO"),
+		FirebaseAPIKey:         os.Getenv("FIREBASE_API_KEY"),
+	}
+	for _, uid := range strings.Split(os.Getenv("OPS_ADMIN_UIDS"), ",") {
+		if uid = strings.TrimSpace(uid); uid != "" {
+			p.OpsAdminUIDs = append(p.OpsAdminUIDs, uid)
+		}
 	}
 	if p.OrderTimeout == "" {
 		p.OrderTimeout = "30s"

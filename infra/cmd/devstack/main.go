@@ -25,6 +25,7 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 
 	"github.com/ticketsaga/saga/infra"
+	"github.com/ticketsaga/saga/infra/authemu"
 	"github.com/ticketsaga/saga/infra/bootstrap"
 	"github.com/ticketsaga/saga/infra/chaos"
 	"github.com/ticketsaga/saga/infra/emulator"
@@ -192,7 +193,13 @@ func up(ctx context.Context, services []service, extra []service, ports emulator
 	if os.Getenv("GOMAXPROCS") == "" {
 		base = append(base, "GOMAXPROCS=1")
 	}
+	// order-service's pages read balances and tickets from the other two,
+	// and its operator page the dead letters.
+	peers := append([]string{"POINT_SERVICE_URL=" + st.base[saga.PointService], "TICKET_SERVICE_URL=" + st.base[saga.TicketService]}, decl.OpsEnv()...)
 	for _, s := range append(slices.Clone(services), extra...) {
+		if s.name == saga.OrderService {
+			s.env = append(slices.Clone(peers), s.env...)
+		}
 		binName := s.name
 		if i := strings.Index(binName, "#"); i >= 0 {
 			binName = binName[:i] // an extra instance of a service
@@ -231,7 +238,10 @@ func run(ctx context.Context) error {
 			return err
 		}
 	}
-	st, err := up(ctx, sagaServices(ports["ORDER_PORT"], ports["POINT_PORT"], ports["TICKET_PORT"]), nil,
+	services := sagaServices(ports["ORDER_PORT"], ports["POINT_PORT"], ports["TICKET_PORT"])
+	// The buyer's page fills in the test buyer's sign-in.
+	services[0].env = append(services[0].env, "DEMO_BUYER_EMAIL="+authemu.Email(demoBuyer), "DEMO_BUYER_PASSWORD="+authemu.Password)
+	st, err := up(ctx, services, nil,
 		emulator.Ports{PubSub: ports["PUBSUB_PORT"], Firestore: ports["FIRESTORE_PORT"], Auth: ports["AUTH_PORT"]}, os.Stdout)
 	if err != nil {
 		return err
@@ -239,15 +249,21 @@ func run(ctx context.Context) error {
 	defer st.stop()
 	base, decl, emu := st.base, st.decl, st.emu
 
+	if err := seed(ctx, st); err != nil {
+		return err
+	}
 	fmt.Printf(`
 saga is running (project %s, Ctrl-C stops everything):
-  order-service   %s   POST /orders, GET /orders/{id}
+  the shop        %s/       sign in as the test buyer %s (password %s), buy a ticket
+  operator page   %s/ops
+  order-service   %s   POST /orders, GET /orders/{id}, GET /me, GET /catalog
   point-service   %s   PUT|GET /accounts/{user_id}
-  ticket-service  %s   PUT|GET /tickets/{ticket_id}, GET /users/{user_id}/tickets
+  ticket-service  %s   PUT|GET /tickets/{ticket_id}, GET /tickets, GET /users/{user_id}/tickets
   Pub/Sub emulator   %s   topic %s
   Firestore emulator %s
   Auth emulator      %s   buyers: go run ./infra/cmd/sagactl token <uid> prints an ID token
-`, st.project, base[saga.OrderService], base[saga.PointService], base[saga.TicketService], emu.PubSubHost, decl.Topic, emu.FirestoreHost, emu.AuthHost)
+`, st.project, base[saga.OrderService], authemu.Email(demoBuyer), authemu.Password, base[saga.OrderService],
+		base[saga.OrderService], base[saga.PointService], base[saga.TicketService], emu.PubSubHost, decl.Topic, emu.FirestoreHost, emu.AuthHost)
 
 	if os.Getenv("CHAOS_DUPLICATES") != "" {
 		// Play the worst legal Pub/Sub: every event 1-2 extra times,
@@ -481,4 +497,38 @@ func joinPIDs(m map[string]int) string {
 	}
 	slices.Sort(out)
 	return strings.Join(out, ",")
+}
+
+// demoBuyer is make run's test buyer, with points and tickets on sale.
+const demoBuyer = "alice"
+
+// seed gives make run something to buy: the test buyer's sign-in and
+// points, and three ticket types (one sold out), as the README's curl
+// lines would.
+func seed(ctx context.Context, st *localStack) error {
+	if err := authemu.New(st.emu.AuthHost, st.emu.AuthProject).CreateUser(ctx, demoBuyer); err != nil {
+		return fmt.Errorf("seed the test buyer: %w", err)
+	}
+	puts := []struct{ url, body string }{
+		{st.base[saga.PointService] + "/accounts/" + demoBuyer, `{"balance": 10000}`},
+		{st.base[saga.TicketService] + "/tickets/concert", `{"price": 2000, "stock": 50}`},
+		{st.base[saga.TicketService] + "/tickets/jazz-night", `{"price": 1500, "stock": 10}`},
+		{st.base[saga.TicketService] + "/tickets/encore", `{"price": 3000, "stock": 0}`},
+	}
+	for _, p := range puts {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPut, p.url, strings.NewReader(p.body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return fmt.Errorf("seed %s: %w", p.url, err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			return fmt.Errorf("seed %s: %s", p.url, res.Status)
+		}
+	}
+	return nil
 }

@@ -30,7 +30,7 @@ import (
 
 	"github.com/ticketsaga/saga/infra"
 	"github.com/ticketsaga/saga/infra/authemu"
-	"github.com/ticketsaga/saga/infra/ops"
+	"github.com/ticketsaga/saga/order-service/ops"
 	"github.com/ticketsaga/saga/order-service/reconcile"
 	"github.com/ticketsaga/saga/order-service/service"
 	"github.com/ticketsaga/saga/shared/config"
@@ -153,7 +153,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 		defer ps.Close()
-		d := ops.DeadLetters{PubSub: ps, FS: fs, Project: cfg.ProjectID, Decl: decl}
+		d := ops.DeadLetters{PubSub: ps, FS: fs, Project: cfg.ProjectID, Routing: ops.Routing{Topic: decl.Topic, Hold: decl.DeadLetterSubscription, Consumers: decl.Consumers()}}
 		if cmd == "deadletters" {
 			dls, err := d.List(ctx)
 			if err != nil {

@@ -128,6 +128,9 @@ type App struct {
 	Config Config
 	// Observe, when set, hears what the use cases did: the metrics.
 	Observe Observer
+	// Shop reads balances, ticket types and holdings for the buyer's page;
+	// nil when the other services' URLs are not configured.
+	Shop Shop
 }
 
 // Observer hears the outcomes an operator counts.

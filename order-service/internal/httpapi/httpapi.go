@@ -52,6 +52,8 @@ func (a *API) Routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST /orders", httpjson.Serve(a.Log, a.postOrder))
 	mux.Handle("GET /orders/{order_id}", httpjson.Serve(a.Log, a.getOrder))
+	mux.Handle("GET /me", httpjson.Serve(a.Log, a.getMe))
+	mux.Handle("GET /catalog", httpjson.Serve(a.Log, a.getCatalog))
 	return mux
 }
 

@@ -65,7 +65,9 @@ type Store interface {
 // App is ticket-service's use cases.
 type App struct {
 	Store Store
-	Log   *slog.Logger
+	// Catalogue lists the ticket types (GET /tickets); nil serves none.
+	Catalogue CatalogStore
+	Log       *slog.Logger
 }
 
 // grant gives the order its tickets, once per order.
@@ -129,4 +131,28 @@ func (a *App) Holdings(ctx context.Context, userID string) ([]ticket.Holding, er
 		return nil, err
 	}
 	return ticket.Holdings(sagas), nil
+}
+
+// Listed is a ticket type in the catalog.
+type Listed struct {
+	TicketID string
+	Stock
+}
+
+// CatalogStore lists ticket types.
+type CatalogStore interface {
+	Tickets(ctx context.Context, limit int) ([]Listed, error)
+}
+
+// MaxCatalog bounds the catalog: a shop of tens of ticket types, each
+// read with its shards.
+const MaxCatalog = 100
+
+// Catalog returns the ticket types on sale, in id order, at most
+// MaxCatalog.
+func (a *App) Catalog(ctx context.Context) ([]Listed, error) {
+	if a.Catalogue == nil {
+		return nil, saga.E(saga.NotFound, "not_found", "this ticket-service has no catalog")
+	}
+	return a.Catalogue.Tickets(ctx, MaxCatalog)
 }

@@ -29,6 +29,8 @@ type Store struct {
 	steps  outbox.Runner[records.Saga, *records.Saga]
 	shards int
 	leases *leases
+	counts *shardCounts // each ticket type's shard count, as last read here
+	budget *writeBudget // nil unless the bench simulates a write limit (budget.go)
 }
 
 var _ app.Store = (*Store)(nil)
@@ -39,7 +41,8 @@ var _ app.Store = (*Store)(nil)
 // may wait on each other's locks (the naive design, kept for comparison).
 func New(fs *firestore.Client, steps *outbox.Steps, shards int, leased bool) *Store {
 	n := max(shards, 1)
-	return &Store{fs: fs, steps: outbox.Runner[records.Saga, *records.Saga]{Steps: steps}, shards: n, leases: newLeases(n, leased)}
+	return &Store{fs: fs, steps: outbox.Runner[records.Saga, *records.Saga]{Steps: steps}, shards: n,
+		leases: newLeases(records.MaxShards, leased), counts: newShardCounts()}
 }
 
 func (s *Store) ticketRef(id string) *firestore.DocumentRef {
@@ -66,7 +69,7 @@ func (s *Store) PutTicket(ctx context.Context, id string, price, stock int64, sh
 		shards = ticket.DefaultShards(stock, s.shards)
 	}
 	ref := s.ticketRef(id)
-	return s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		snap, err := outbox.GetTx(tx, ref)
 		if err != nil {
 			return err
@@ -96,6 +99,10 @@ func (s *Store) PutTicket(ctx context.Context, id string, price, stock int64, sh
 		}
 		return nil
 	})
+	if err == nil {
+		s.counts.set(id, shards)
+	}
+	return err
 }
 
 // Ticket returns a ticket type with its stock summed over its shards, or a
@@ -167,9 +174,11 @@ var errNeedAll = errors.New("one shard cannot serve the order")
 // document and all of them.
 func (s *Store) Grant(ctx context.Context, in event.Envelope, decide app.GrantDecide) (event.Message, error) {
 	id := in.Order.TicketID
-	m, err := s.grantFromOneShard(ctx, in, decide)
-	if !errors.Is(err, errNeedAll) {
-		return m, err
+	if n := s.counts.get(id); n > 0 {
+		m, err := s.grantFromOneShard(ctx, in, decide, n)
+		if !errors.Is(err, errNeedAll) {
+			return m, err
+		}
 	}
 	releaseAll, err := s.leases.all(ctx, id)
 	if err != nil {
@@ -194,11 +203,11 @@ func (s *Store) Grant(ctx context.Context, in event.Envelope, decide app.GrantDe
 		})
 }
 
-// grantFromOneShard runs the grant on one leased shard; errNeedAll when
-// that shard cannot serve it.
-func (s *Store) grantFromOneShard(ctx context.Context, in event.Envelope, decide app.GrantDecide) (event.Message, error) {
+// grantFromOneShard runs the grant on one leased shard of the ticket's n;
+// errNeedAll when that shard cannot serve it.
+func (s *Store) grantFromOneShard(ctx context.Context, in event.Envelope, decide app.GrantDecide, n int) (event.Message, error) {
 	id := in.Order.TicketID
-	k, release, err := s.leases.one(ctx, id)
+	k, release, err := s.leases.one(ctx, id, n)
 	if err != nil {
 		return event.Message{}, err
 	}
@@ -231,6 +240,9 @@ func (s *Store) grantFromOneShard(ctx context.Context, in event.Envelope, decide
 // granted writes a grant decision: the shards it takes from, and the saga.
 func (s *Store) granted(tx *firestore.Transaction, rec *records.Saga, id string, shards map[int]int64, res ticket.GrantResult, out saga.Outcome) (saga.Outcome, error) {
 	for k, n := range res.Take {
+		if err := s.budget.take(s.shardRef(id, k).Path); err != nil {
+			return saga.Outcome{}, err
+		}
 		if err := tx.Update(s.shardRef(id, k), []firestore.Update{{Path: records.FieldStock, Value: shards[k] - n}}); err != nil {
 			return saga.Outcome{}, err
 		}
@@ -251,6 +263,7 @@ func (s *Store) readAll(tx *firestore.Transaction, id string) (*ticket.Ticket, m
 	if err != nil {
 		return nil, nil, err
 	}
+	s.counts.set(id, d.Shards)
 	snaps, err := tx.GetAll(s.shardRefs(id, d.Shards))
 	if err != nil {
 		return nil, nil, fmt.Errorf("read stock of %s: %w", id, err)
@@ -291,6 +304,9 @@ func (s *Store) Cancel(ctx context.Context, in event.Envelope, decide app.Cancel
 					return saga.Outcome{}, err
 				}
 				for k, n := range ticket.GiveBack(res.Give, t.Shards) {
+					if err := s.budget.take(s.shardRef(res.Saga.TicketID, k).Path); err != nil {
+						return saga.Outcome{}, err
+					}
 					if err := tx.Set(s.shardRef(res.Saga.TicketID, k), map[string]any{records.FieldStock: firestore.Increment(n)}, firestore.MergeAll); err != nil {
 						return saga.Outcome{}, err
 					}

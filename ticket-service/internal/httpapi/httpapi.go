@@ -43,6 +43,20 @@ func (api tickets) put(ctx context.Context, ticketID string, body ticketBody) (a
 	return api.get(ctx, ticketID)
 }
 
+// catalogJSON is GET /tickets: the ticket types in id order.
+type catalogJSON struct {
+	Tickets []ticketJSON `json:"tickets"`
+}
+
+func (api tickets) list(ctx context.Context) (any, error) {
+	listed, err := api.app.Catalog(ctx)
+	out := catalogJSON{Tickets: make([]ticketJSON, len(listed))}
+	for i, t := range listed {
+		out.Tickets[i] = ticketJSON{TicketID: t.TicketID, Price: t.Price, Stock: t.Stock.Stock, Shards: t.Shards}
+	}
+	return out, err
+}
+
 func (api tickets) get(ctx context.Context, ticketID string) (any, error) {
 	t, err := api.app.Ticket(ctx, ticketID)
 	return ticketJSON{TicketID: ticketID, Price: t.Price, Stock: t.Stock, Shards: t.Shards}, err
@@ -68,12 +82,18 @@ func (api tickets) holdings(ctx context.Context, userID string) (any, error) {
 	return out, err
 }
 
-// Routes returns the admin and read API of a: ticket types, and what each
-// user holds.
+// Routes returns the admin and read API of a: ticket types (one, or the
+// catalog of all), and what each user holds.
 func Routes(a *app.App) http.Handler {
 	api := tickets{a}
-	return httpjson.Mux(a.Log,
+	mux := http.NewServeMux()
+	mux.Handle("/", httpjson.Mux(a.Log,
 		httpjson.Put("/tickets/{ticket_id}", api.put),
 		httpjson.Get("/tickets/{ticket_id}", api.get),
-		httpjson.Get("/users/{user_id}/tickets", api.holdings))
+		httpjson.Get("/users/{user_id}/tickets", api.holdings)))
+	mux.Handle("GET /tickets", httpjson.Serve(a.Log, func(_ http.ResponseWriter, r *http.Request) (int, any, error) {
+		out, err := api.list(r.Context())
+		return http.StatusOK, out, err
+	}))
+	return mux
 }

@@ -47,7 +47,7 @@ type Timeline struct {
 }
 
 // ErrNotFound: no service knows the order.
-var ErrNotFound = errors.New("order not found")
+var ErrNotFound error = saga.E(saga.NotFound, "order_not_found", "no service knows this order")
 
 // OrderTimeline gathers an order's events from the three services'
 // outboxes.

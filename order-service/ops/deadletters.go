@@ -11,7 +11,6 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 
-	"github.com/ticketsaga/saga/infra"
 	"github.com/ticketsaga/saga/order-service/records"
 	"github.com/ticketsaga/saga/shared/deadletter"
 	"github.com/ticketsaga/saga/shared/event"
@@ -39,16 +38,48 @@ type DeadLetter struct {
 	attributes  map[string]string
 }
 
+// Routing is what the dead letters need of the Pub/Sub declaration
+// (infra/pubsub.json): the saga topic, the dead-letter hold subscription,
+// and which event types each subscription consumes.
+type Routing struct {
+	Topic     string
+	Hold      string
+	Consumers map[string][]saga.EventType
+}
+
+// ParseConsumers reads the consumers of each subscription as the tools
+// pass them to order-service (SAGA_SUBSCRIPTIONS):
+// "point-events=started-order|failed-ticket order-events=...".
+func ParseConsumers(s string) (map[string][]saga.EventType, error) {
+	out := map[string][]saga.EventType{}
+	for part := range strings.FieldsSeq(s) {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		name, types, ok := strings.Cut(part, "=")
+		if !ok || !saga.ValidID(name) || types == "" {
+			return nil, fmt.Errorf("subscription %q: want name=event-type|event-type", part)
+		}
+		for t := range strings.SplitSeq(types, "|") {
+			if !saga.EventType(t).Valid() {
+				return nil, fmt.Errorf("subscription %s: unknown event type %q", name, t)
+			}
+			out[name] = append(out[name], saga.EventType(t))
+		}
+	}
+	return out, nil
+}
+
 // DeadLetters reads the dead-letter hold subscription.
 type DeadLetters struct {
 	PubSub  *pubsub.Client
 	FS      *firestore.Client
 	Project string
-	Decl    infra.PubSub
+	Routing Routing
 }
 
 func (d DeadLetters) holdSub() string {
-	return fmt.Sprintf("projects/%s/subscriptions/%s", d.Project, d.Decl.DeadLetterSubscription)
+	return fmt.Sprintf("projects/%s/subscriptions/%s", d.Project, d.Routing.Hold)
 }
 
 // pull takes every held message (they stay leased until released or acked).
@@ -102,9 +133,9 @@ func (d DeadLetters) explain(ctx context.Context, dl *DeadLetter) error {
 		}
 	}
 	if dl.Subscription == "" {
-		for _, s := range d.Decl.Subscriptions {
-			if slices.Contains(s.EventTypes, saga.EventType(dl.EventType)) {
-				dl.Subscription = s.Name
+		for name, types := range d.Routing.Consumers {
+			if slices.Contains(types, saga.EventType(dl.EventType)) {
+				dl.Subscription = name
 			}
 		}
 	}
@@ -115,12 +146,7 @@ func (d DeadLetters) explain(ctx context.Context, dl *DeadLetter) error {
 }
 
 func (d DeadLetters) consumes(sub, eventType string) bool {
-	for _, s := range d.Decl.Subscriptions {
-		if s.Name == sub {
-			return slices.Contains(s.EventTypes, saga.EventType(eventType))
-		}
-	}
-	return false
+	return slices.Contains(d.Routing.Consumers[sub], saga.EventType(eventType))
 }
 
 func (d DeadLetters) release(ctx context.Context, ackIDs []string) error {
@@ -217,7 +243,7 @@ func (d DeadLetters) Redrive(ctx context.Context, match func(DeadLetter) bool) (
 	if err != nil {
 		return 0, err
 	}
-	pub := d.PubSub.Publisher(d.Decl.Topic)
+	pub := d.PubSub.Publisher(d.Routing.Topic)
 	defer pub.Stop()
 	var done, keep []string
 	for _, dl := range dls {
