@@ -105,4 +105,9 @@ func TestOpsAPI(t *testing.T) {
 			t.Errorf("%s %s: %d %s, want %d %q", c.method, c.path, r.Status, r.Raw, c.status, c.code)
 		}
 	}
+	// Open locally, but not to other sites a developer's browser visits.
+	r := do(t, "POST", s.order+"/ops/api/redrive", map[string]any{"subscription": "point-events"}, "Sec-Fetch-Site", "cross-site")
+	if r.Status != http.StatusForbidden || r.str("error", "code") != "forbidden" {
+		t.Errorf("a cross-site redrive: %d %s", r.Status, r.Raw)
+	}
 }

@@ -82,13 +82,22 @@ func (d DeadLetters) holdSub() string {
 	return fmt.Sprintf("projects/%s/subscriptions/%s", d.Project, d.Routing.Hold)
 }
 
-// pull takes every held message (they stay leased until released or acked).
-func (d DeadLetters) pull(ctx context.Context) ([]DeadLetter, error) {
+// MaxListed bounds List: past it, a list would outlast the hold's ack
+// deadline and the request.
+const MaxListed = 1000
+
+// pull takes the held messages, up to limit (0: all); they stay leased
+// until released or acked.
+func (d DeadLetters) pull(ctx context.Context, limit int) ([]DeadLetter, error) {
 	var out []DeadLetter
-	for {
+	for limit == 0 || len(out) < limit {
 		// ReturnImmediately is deprecated but honoured: a drain of a hold
 		// subscription must end when it is empty, not wait for more.
-		res, err := d.PubSub.SubscriptionAdminClient.Pull(ctx, &pubsubpb.PullRequest{Subscription: d.holdSub(), MaxMessages: 500, ReturnImmediately: true}) //nolint:staticcheck // see above
+		batch := int32(500)
+		if limit > 0 {
+			batch = min(batch, int32(limit-len(out)))
+		}
+		res, err := d.PubSub.SubscriptionAdminClient.Pull(ctx, &pubsubpb.PullRequest{Subscription: d.holdSub(), MaxMessages: batch, ReturnImmediately: true}) //nolint:staticcheck // see above
 		if err != nil {
 			return out, fmt.Errorf("pull dead letters: %w", err)
 		}
@@ -106,6 +115,7 @@ func (d DeadLetters) pull(ctx context.Context) ([]DeadLetter, error) {
 			out = append(out, dl)
 		}
 	}
+	return out, nil
 }
 
 // explain finds the subscription and the reason in the failure records.
@@ -160,10 +170,12 @@ func (d DeadLetters) release(ctx context.Context, ackIDs []string) error {
 	return nil
 }
 
-// List returns the held dead letters, with the status of their orders
-// now, and leaves them held.
+// List returns the held dead letters, at most MaxListed, with the status
+// of their orders now, and leaves them held. While it reads them, nobody
+// else sees them (they are leased to it): a list or a redrive at the same
+// moment finds fewer.
 func (d DeadLetters) List(ctx context.Context) ([]DeadLetter, error) {
-	dls, err := d.pull(ctx)
+	dls, err := d.pull(ctx, MaxListed)
 	var ids []string
 	for _, dl := range dls {
 		ids = append(ids, dl.ackID)
@@ -239,7 +251,7 @@ func GroupBy(dls []DeadLetter) []Group {
 // one subscription it failed on (attribute redrive_to), then removes them
 // from the hold. The rest stay held.
 func (d DeadLetters) Redrive(ctx context.Context, match func(DeadLetter) bool) (int, error) {
-	dls, err := d.pull(ctx)
+	dls, err := d.pull(ctx, 0)
 	if err != nil {
 		return 0, err
 	}

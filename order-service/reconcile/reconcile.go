@@ -524,7 +524,7 @@ func LastRuns(ctx context.Context, fs *firestore.Client, n int) ([]Run, error) {
 	for _, s := range snaps {
 		var run Run
 		if err := s.DataTo(&run); err != nil {
-			run = Run{Status: "unreadable: " + err.Error()}
+			run = Run{Status: "unreadable"}
 		}
 		run.ID = s.Ref.ID
 		out = append(out, run)

@@ -82,7 +82,7 @@ func withPages(cfg Config, api, ops http.Handler) http.Handler {
 	page := pages.Handler(pages.Config{AuthURL: authURL, TokenURL: tokenURL, APIKey: apiKey, OpsOpen: cfg.Emulated,
 		DemoEmail: cfg.Pages.DemoEmail, DemoPassword: cfg.Pages.DemoPassword})
 	mux := http.NewServeMux()
-	for _, p := range []string{"GET /{$}", "GET /ops", "GET /assets/", "GET /pages/config.json"} {
+	for _, p := range []string{"GET /{$}", "GET /ops", "GET /assets/{file}", "GET /pages/config.json"} {
 		mux.Handle(p, page)
 	}
 	mux.Handle(opsapi.Prefix, ops)

@@ -52,6 +52,12 @@ func (a *API) Routes() http.Handler {
 
 func (a *API) allowed(h httpjson.Handler) httpjson.Handler {
 	return func(w http.ResponseWriter, r *http.Request) (int, any, error) {
+		// Only the operator page itself: locally the API is open, and a
+		// browser would otherwise let any site it visits post a redrive
+		// to 127.0.0.1.
+		if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+			return 0, nil, saga.E(saga.Forbidden, "forbidden", "the operator API answers the operator page only")
+		}
 		if err := a.Operators.Allow(r.Context(), r); err != nil {
 			return 0, nil, err
 		}
@@ -128,9 +134,11 @@ func (a *API) deadLetters(_ http.ResponseWriter, r *http.Request) (int, any, err
 	}
 	groups := ops.GroupBy(dls)
 	out := struct {
-		Total  int         `json:"total"`
-		Groups []groupJSON `json:"groups"`
-	}{Total: len(dls), Groups: make([]groupJSON, len(groups))}
+		Total int `json:"total"`
+		// Truncated: there may be more than the Total listed.
+		Truncated bool        `json:"truncated"`
+		Groups    []groupJSON `json:"groups"`
+	}{Total: len(dls), Truncated: len(dls) >= ops.MaxListed, Groups: make([]groupJSON, len(groups))}
 	for i, g := range groups {
 		gj := groupJSON{Subscription: g.Subscription, Reason: g.Reason, Count: g.Count, Open: g.Open, EventIDs: g.EventIDs, OrderIDs: []string{}}
 		for _, id := range g.EventIDs {

@@ -43,6 +43,9 @@ type configJSON struct {
 	DemoPassword string `json:"demo_password,omitempty"`
 }
 
+// assets are the files under /assets/: these and nothing else (no listing).
+var assets = map[string]bool{"app.css": true, "common.js": true, "shop.js": true, "ops.js": true}
+
 // Handler serves the pages, their assets and their configuration.
 func Handler(cfg Config) http.Handler {
 	sub, err := fs.Sub(static, "static")
@@ -58,7 +61,9 @@ func Handler(cfg Config) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Security-Policy", csp)
 			w.Header().Set("X-Content-Type-Options", "nosniff")
-			w.Header().Set("Referrer-Policy", "no-referrer")
+			// The origin only: a Firebase web API key restricted to the
+			// shop's site checks it on sign-in.
+			w.Header().Set("Referrer-Policy", "strict-origin-when-cross-origin")
 			w.Header().Set("Cache-Control", "no-cache")
 			h.ServeHTTP(w, r)
 		})
@@ -71,7 +76,14 @@ func Handler(cfg Config) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /{$}", file("index.html"))
 	mux.Handle("GET /ops", file("ops.html"))
-	mux.Handle("GET /assets/", secure(http.StripPrefix("/assets/", http.FileServerFS(sub))))
+	mux.Handle("GET /assets/{file}", secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("file")
+		if !assets[name] {
+			http.NotFound(w, r)
+			return
+		}
+		http.ServeFileFS(w, r, sub, name)
+	})))
 	mux.Handle("GET /pages/config.json", secure(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(conf)

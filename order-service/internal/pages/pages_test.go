@@ -29,8 +29,10 @@ func TestPagesAndPolicy(t *testing.T) {
 			t.Errorf("GET %s: policy %q", path, csp)
 		}
 	}
-	if rec := get(t, h, "/assets/missing.js"); rec.Code != http.StatusNotFound {
-		t.Errorf("a missing asset: %d", rec.Code)
+	for _, path := range []string{"/assets/missing.js", "/assets/", "/assets/index.html", "/assets/ops.html"} {
+		if rec := get(t, h, path); rec.Code != http.StatusNotFound {
+			t.Errorf("GET %s: %d, want 404", path, rec.Code)
+		}
 	}
 	conf := get(t, h, "/pages/config.json").Body.String()
 	if conf != `{"auth_url":"https://identitytoolkit.googleapis.com/v1","token_url":"https://securetoken.googleapis.com/v1","api_key":"k","ops_open":false}` {

@@ -152,8 +152,14 @@ func (c *Client) readCatalog(ctx context.Context) ([]app.OnSale, error) {
 			Stock    int64  `json:"stock"`
 		} `json:"tickets"`
 	}
-	if _, err := get(ctx, c.ticketHTTP, c.ticket, "/tickets", &cat); err != nil {
+	found, err := get(ctx, c.ticketHTTP, c.ticket, "/tickets", &cat)
+	if err != nil {
 		return nil, err
+	}
+	if !found {
+		// A wrong URL, or a ticket-service without the catalog: not an
+		// empty shop.
+		return nil, fmt.Errorf("GET %s/tickets: 404", c.ticket)
 	}
 	out := make([]app.OnSale, len(cat.Tickets))
 	for i, t := range cat.Tickets {

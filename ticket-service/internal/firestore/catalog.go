@@ -6,6 +6,7 @@ import (
 
 	"cloud.google.com/go/firestore"
 
+	"github.com/ticketsaga/saga/shared/saga"
 	"github.com/ticketsaga/saga/ticket-service/internal/app"
 	"github.com/ticketsaga/saga/ticket-service/records"
 )
@@ -22,6 +23,11 @@ func (s *Store) Tickets(ctx context.Context, limit int) ([]app.Listed, error) {
 		// Each type's shards are read as GET /tickets/{id} reads them, so
 		// the catalog shows the same stock.
 		st, err := s.Ticket(ctx, snap.Ref.ID)
+		if saga.KindOf(err) == saga.Corrupt {
+			// One unreadable type (reconciliation and GET
+			// /tickets/{id} report it) must not hide the others.
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 
 	"cloud.google.com/go/firestore"
+	"golang.org/x/sync/singleflight"
 	"google.golang.org/api/iterator"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -30,7 +31,10 @@ type Store struct {
 	shards int
 	leases *leases
 	counts *shardCounts // each ticket type's shard count, as last read here
-	budget *writeBudget // nil unless the bench simulates a write limit (budget.go)
+	// countFlight reads a ticket type's shard count once for the grants
+	// that need it at the same moment.
+	countFlight singleflight.Group
+	budget      *writeBudget // nil unless the bench simulates a write limit (budget.go)
 }
 
 var _ app.Store = (*Store)(nil)
@@ -174,7 +178,7 @@ var errNeedAll = errors.New("one shard cannot serve the order")
 // document and all of them.
 func (s *Store) Grant(ctx context.Context, in event.Envelope, decide app.GrantDecide) (event.Message, error) {
 	id := in.Order.TicketID
-	if n := s.counts.get(id); n > 0 {
+	if n := s.shardCount(ctx, id); n > 0 {
 		m, err := s.grantFromOneShard(ctx, in, decide, n)
 		if !errors.Is(err, errNeedAll) {
 			return m, err

@@ -3,6 +3,7 @@ package firestore
 import (
 	"context"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/ticketsaga/saga/shared/emutest"
@@ -105,5 +106,51 @@ func TestStore(t *testing.T) {
 		if err != nil || st.Shards != c.wantShards || st.Stock != c.stock || !slices.Equal(in, c.wantInShard) {
 			t.Errorf("PUT stock %d shards %d: %+v, %v, shards hold %v; want %d shards holding %v", c.stock, c.shards, st, err, in, c.wantShards, c.wantInShard)
 		}
+	}
+}
+
+// TestStaleShardCount: an instance that remembers a ticket type's old shard
+// count, after another instance re-PUT it with fewer or more shards, still
+// sells exactly the stock there is: a shard that is gone sends the grant
+// to the path that reads them all, and one it does not know of waits for
+// that path.
+func TestStaleShardCount(t *testing.T) {
+	t.Parallel()
+	p := emutest.New(t)
+	ctx := context.Background()
+	stale := New(p.FS, p.Outbox(records.Sagas, saga.TicketService), 16, true)
+	other := New(p.FS, p.Outbox(records.Sagas, saga.TicketService), 16, true)
+	n := 0
+	sell := func(ticketID string, want int) {
+		t.Helper()
+		sold := 0
+		for range want + 2 {
+			n++
+			in := event.Envelope{ID: "o" + strconv.Itoa(n), Order: &event.Order{UserID: "bob", TicketID: ticketID, Quantity: 1, Price: 10}}
+			m, err := stale.Grant(ctx, in, grant(in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Type == saga.GrantedTicket {
+				sold++
+			}
+		}
+		st, err := other.Ticket(ctx, ticketID)
+		if err != nil || sold != want || st.Stock != 0 {
+			t.Fatalf("%s: sold %d of %d, stock left %+v, %v", ticketID, sold, want, st, err)
+		}
+	}
+	for _, c := range []struct{ before, after int }{{8, 2}, {2, 8}} {
+		id := "stale-" + strconv.Itoa(c.before)
+		if err := stale.PutTicket(ctx, id, 10, 100, c.before); err != nil {
+			t.Fatal(err)
+		}
+		if err := other.PutTicket(ctx, id, 10, int64(c.after), c.after); err != nil {
+			t.Fatal(err)
+		}
+		if got := stale.counts.get(id); got != c.before {
+			t.Fatalf("the stale instance remembers %d shards, want %d", got, c.before)
+		}
+		sell(id, c.after)
 	}
 }

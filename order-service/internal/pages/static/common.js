@@ -36,6 +36,7 @@ const saga = (() => {
 
   async function signIn(email, password) {
     const c = await loadConfig();
+    if (!c.api_key) throw new Error("Sign-in is not set up on this shop yet. Please try again later.");
     let res;
     try {
       res = await fetch(c.auth_url + "/accounts:signInWithPassword?key=" + encodeURIComponent(c.api_key), {
@@ -56,7 +57,9 @@ const saga = (() => {
     return s;
   }
 
-  // A token with five minutes left is refreshed first.
+  // A token with five minutes left is refreshed first. A refresh the
+  // network interrupted is a fault to retry; only one refused ends the
+  // session.
   async function idToken() {
     const s = session();
     if (!s) return null;
@@ -66,7 +69,8 @@ const saga = (() => {
       method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" },
       body: "grant_type=refresh_token&refresh_token=" + encodeURIComponent(s.refreshToken),
     }).catch(() => null);
-    if (!res || !res.ok) { signOut(); return null; }
+    if (!res || res.status >= 500) throw new ApiError(0, "network", "The sign-in service cannot be reached. Check your connection; we will keep trying.");
+    if (!res.ok) { signOut(); return null; }
     const body = await res.json();
     Object.assign(s, { idToken: body.id_token, refreshToken: body.refresh_token, expiresAt: Date.now() + Number(body.expires_in || 3600) * 1000 });
     saveSession(s);
@@ -101,14 +105,16 @@ const saga = (() => {
 
   function errorText(status, err) {
     if (status === 401) return "Please sign in again: your session has ended.";
+    if (err.code === "shop_unavailable") return "The shop cannot show your points and tickets right now. Please try again later.";
     if (status === 403) return err.message || "You are not allowed to do that.";
     if (status >= 500) return (err.message && err.code !== "internal" ? err.message : "Something went wrong on our side.") + " Please try again in a moment.";
     return err.message || "The request was refused (HTTP " + status + ").";
   }
 
+  // The error element stays in the page (empty when there is none), so
+  // screen readers announce a new message.
   function showError(el, message) {
     el.textContent = message;
-    el.hidden = !message;
   }
 
   // el builds an element: el("td", {class: "num"}, "text", child...).

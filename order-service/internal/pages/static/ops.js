@@ -48,7 +48,9 @@
     const { total, groups } = res.body;
     const open = groups.reduce((n, g) => n + g.open, 0);
     $("dl-summary").textContent = total === 0 ? "No dead letters." :
-      total + " dead letters; " + open + " of orders that have not ended. The others were healed by the timeout sweep's replays.";
+      (res.body.truncated ? "The first " : "") + total + " dead letters; " + open +
+      " of orders that have not ended. The others were healed by the timeout sweep's replays." +
+      (res.body.truncated ? " Redrive a group, then refresh for the rest." : "");
     $("deadletters").replaceChildren(...groups.map((g) => {
       const button = el("button", { type: "button", "data-redrive": g.subscription, disabled: !g.subscription, text: "Redrive " + g.count });
       button.setAttribute("aria-label", "Redrive " + g.count + " dead letters to " + (g.subscription || "an unknown subscription"));
@@ -67,9 +69,11 @@
     button.disabled = true;
     try {
       const res = await call("POST", API + "redrive", { subscription: g.subscription, reason: g.reason });
-      $("dl-result").textContent = "Redriven " + res.body.redriven + " to " + res.body.subscription + ".";
+      $("dl-result").textContent = res.body.redriven > 0 ? "Redriven " + res.body.redriven + " to " + res.body.subscription + "." :
+        "Nothing was redriven: another operator or sagactl may have been reading the dead letters at that moment. Refresh and try again.";
     } finally {
       await loadDeadLetters();
+      $("dl-result").focus();
     }
   }
 

@@ -53,7 +53,8 @@
     const body = $("catalog");
     body.replaceChildren(...catalog.map((t, i) => {
       const qty = el("input", { id: "qty-" + i, type: "number", min: "1", max: String(Math.max(1, Math.min(t.stock, 100))), value: "1", inputmode: "numeric" });
-      const buy = el("button", { type: "button", "data-buy": t.ticket_id, disabled: t.stock === 0 || busy, text: t.stock === 0 ? "Sold out" : "Buy" });
+      const buy = el("button", { type: "button", "data-buy": t.ticket_id, disabled: t.stock === 0 || busy, text: t.stock === 0 ? "Sold out" : "Buy",
+        "aria-label": (t.stock === 0 ? "Sold out: " : "Buy ") + t.ticket_id });
       buy.addEventListener("click", () => purchase(t, qty));
       return el("tr", { "data-ticket": t.ticket_id },
         el("th", { scope: "row", text: t.ticket_id }),
@@ -82,14 +83,15 @@
       return;
     }
     setBusy(true);
-    // One key per purchase: if the answer is lost and we ask again, the
-    // shop finds the same order and never charges twice.
-    const key = crypto.randomUUID();
     const request = { ticket_id: t.ticket_id, quantity, price: quantity * t.price };
     try {
+      // One key per purchase: if the answer is lost and we ask again, the
+      // shop finds the same order and never charges twice.
+      const key = newKey();
       let res = await retrying(() => call("POST", "/orders?wait=0s", request, { "Idempotency-Key": key }));
       showOrder(res.body);
       $("order").scrollIntoView({ block: "nearest" });
+      $("order-h").focus();
       while (res.body.status === "pending") {
         const id = res.body.order_id;
         res = await retrying(() => call("GET", "/orders/" + encodeURIComponent(id) + "?wait=25s"));
@@ -101,6 +103,13 @@
       setBusy(false);
       await refresh();
     }
+  }
+
+  // newKey is a random Idempotency-Key (crypto.randomUUID needs a secure
+  // origin; getRandomValues does not).
+  function newKey() {
+    if (crypto.randomUUID) return crypto.randomUUID();
+    return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
   }
 
   // retrying repeats a call the network or a fault interrupted, with the
