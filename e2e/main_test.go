@@ -133,9 +133,6 @@ func newStack(o stackOptions) (*Stack, error) {
 	env := map[string]string{"GOOGLE_CLOUD_PROJECT": s.project, "PUBSUB_TOPIC": decl.Topic, "ORDER_TIMEOUT": o.timeout.String(),
 		"FIRESTORE_EMULATOR_HOST": os.Getenv("FIRESTORE_EMULATOR_HOST"), "OUTBOX_GRACE": "500ms",
 		"FIREBASE_AUTH_EMULATOR_HOST": os.Getenv("FIREBASE_AUTH_EMULATOR_HOST"), "FIREBASE_PROJECT": os.Getenv("FIREBASE_PROJECT")}
-	for k, v := range o.env {
-		env[k] = v
-	}
 	s.getenv = func(k string) string { return env[k] }
 	s.log = func(service string) *slog.Logger { return logging.New(logFile, service, s.project, slog.LevelInfo) }
 	// The fault switch "crashes" by aborting the request mid-way.
@@ -158,6 +155,7 @@ func newStack(o stackOptions) (*Stack, error) {
 		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v
 	}
+	// The test's own settings last: they override the stack's.
 	for k, v := range o.env {
 		env[k] = v
 	}

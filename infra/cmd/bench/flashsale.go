@@ -218,23 +218,13 @@ func saleRun(ctx context.Context, e env, c *loadgen.Client, sc loadgen.Scenario,
 	go sweepEvery(sweepCtx, e.order+saga.TaskSweep, time.Second)
 
 	label := fmt.Sprintf("flash sale, %d shard(s)", shards)
-	done := make(chan struct{})
-	go func() {
-		start := time.Now()
-		t := time.NewTicker(500 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				progress(fmt.Sprintf("%s: %.0f s, %d buyers at %d/s", label, time.Since(start).Seconds(), sc.Orders, flashRate))
-			}
-		}
-	}()
+	start := time.Now()
+	stopProgress := progressEvery(func() string {
+		return fmt.Sprintf("%s: %.0f s, %d buyers at %d/s", label, time.Since(start).Seconds(), sc.Orders, flashRate)
+	})
 	run.Fire(ctx, c)
 	finals, err := run.Settle(ctx, c, flashSettle)
-	close(done)
+	stopProgress()
 	if err != nil {
 		return SaleRun{}, err
 	}

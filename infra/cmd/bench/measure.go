@@ -185,20 +185,10 @@ func measurePhaseShards(ctx context.Context, e env, label string, conc int, d ti
 	)
 	start := time.Now()
 	deadline := start.Add(d)
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(500 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				progress(fmt.Sprintf("%s at concurrency %d: %.0fs/%.0fs, %d completed, %d errors",
-					label, conc, time.Since(start).Seconds(), d.Seconds(), completed.Load(), errs.Load()))
-			}
-		}
-	}()
+	stopProgress := progressEvery(func() string {
+		return fmt.Sprintf("%s at concurrency %d: %.0fs/%.0fs, %d completed, %d errors",
+			label, conc, time.Since(start).Seconds(), d.Seconds(), completed.Load(), errs.Load())
+	})
 	for w := range conc {
 		wg.Add(1)
 		go func() {
@@ -217,7 +207,7 @@ func measurePhaseShards(ctx context.Context, e env, label string, conc int, d ti
 		}()
 	}
 	wg.Wait()
-	close(done)
+	stopProgress()
 	elapsed := time.Since(start)
 	// Let the outbox marks of the last sagas land before reading counters.
 	time.Sleep(300 * time.Millisecond)
@@ -446,6 +436,25 @@ var (
 
 // progress rewrites one status line on a terminal, at most 10 times a
 // second; elsewhere (CI logs) it prints a line every 5 seconds.
+// progressEvery shows line() as progress twice a second until stop is
+// called.
+func progressEvery(line func() string) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				progress(line())
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
 func progress(s string) {
 	every := int64(100)
 	if !onTerminal {

@@ -29,6 +29,7 @@ import (
 	"github.com/ticketsaga/saga/infra/bootstrap"
 	"github.com/ticketsaga/saga/infra/chaos"
 	"github.com/ticketsaga/saga/infra/emulator"
+	"github.com/ticketsaga/saga/infra/loadgen"
 	"github.com/ticketsaga/saga/shared/config"
 	"github.com/ticketsaga/saga/shared/saga"
 )
@@ -506,28 +507,21 @@ const demoBuyer = "alice"
 // points, and three ticket types (one sold out), as the README's curl
 // lines would.
 func seed(ctx context.Context, st *localStack) error {
-	if err := authemu.New(st.emu.AuthHost, st.emu.AuthProject).CreateUser(ctx, demoBuyer); err != nil {
+	// The client's buyers are the Auth emulator's that up put in the
+	// environment.
+	c := loadgen.NewClient(st.base[saga.OrderService], st.base[saga.PointService], st.base[saga.TicketService])
+	if err := c.Buyers.CreateUser(ctx, demoBuyer); err != nil {
 		return fmt.Errorf("seed the test buyer: %w", err)
 	}
-	puts := []struct{ url, body string }{
-		{st.base[saga.PointService] + "/accounts/" + demoBuyer, `{"balance": 10000}`},
-		{st.base[saga.TicketService] + "/tickets/concert", `{"price": 2000, "stock": 50}`},
-		{st.base[saga.TicketService] + "/tickets/jazz-night", `{"price": 1500, "stock": 10}`},
-		{st.base[saga.TicketService] + "/tickets/encore", `{"price": 3000, "stock": 0}`},
+	if err := c.SeedAccount(ctx, demoBuyer, 10000); err != nil {
+		return fmt.Errorf("seed the test buyer's points: %w", err)
 	}
-	for _, p := range puts {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPut, p.url, strings.NewReader(p.body))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return fmt.Errorf("seed %s: %w", p.url, err)
-		}
-		res.Body.Close()
-		if res.StatusCode != http.StatusOK {
-			return fmt.Errorf("seed %s: %s", p.url, res.Status)
+	for _, t := range []struct {
+		id           string
+		price, stock int64
+	}{{"concert", 2000, 50}, {"jazz-night", 1500, 10}, {"encore", 3000, 0}} {
+		if err := c.SeedTicket(ctx, t.id, t.price, t.stock); err != nil {
+			return fmt.Errorf("seed ticket %s: %w", t.id, err)
 		}
 	}
 	return nil

@@ -22,7 +22,7 @@ func (s *Store) Tickets(ctx context.Context, limit int) ([]app.Listed, error) {
 	for _, snap := range snaps {
 		// Each type's shards are read as GET /tickets/{id} reads them, so
 		// the catalog shows the same stock.
-		st, err := s.Ticket(ctx, snap.Ref.ID)
+		st, err := s.stockOf(ctx, snap)
 		if saga.KindOf(err) == saga.Corrupt {
 			// One unreadable type (reconciliation and GET
 			// /tickets/{id} report it) must not hide the others.

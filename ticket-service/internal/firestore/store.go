@@ -119,6 +119,13 @@ func (s *Store) Ticket(ctx context.Context, id string) (app.Stock, error) {
 	if err != nil {
 		return app.Stock{}, fmt.Errorf("read ticket %s: %w", id, err)
 	}
+	return s.stockOf(ctx, snap)
+}
+
+// stockOf returns the ticket type read in snap with its stock summed over
+// its shards.
+func (s *Store) stockOf(ctx context.Context, snap *firestore.DocumentSnapshot) (app.Stock, error) {
+	id := snap.Ref.ID
 	d, err := readTicket(snap)
 	if err != nil {
 		return app.Stock{}, err
