@@ -27,6 +27,7 @@ import (
 	"github.com/ticketsaga/saga/infra/authemu"
 	"github.com/ticketsaga/saga/infra/bootstrap"
 	"github.com/ticketsaga/saga/infra/emulator"
+	"github.com/ticketsaga/saga/infra/pushfilter"
 	orderservice "github.com/ticketsaga/saga/order-service/service"
 	pointservice "github.com/ticketsaga/saga/point-service/service"
 	"github.com/ticketsaga/saga/shared/logging"
@@ -182,7 +183,15 @@ func newStack(o stackOptions) (*Stack, error) {
 	if s.fs, err = firestore.NewClient(ctx, s.project); err != nil {
 		return nil, err
 	}
-	if err := bootstrap.Apply(ctx, s.pubsub, s.project, decl, base); err != nil {
+	// Pushes pass Pub/Sub's subscription filters, which the emulator
+	// ignores, as in production.
+	relay, err := pushfilter.New(decl, base)
+	if err != nil {
+		return nil, err
+	}
+	relaySrv := httptest.NewServer(relay)
+	closers = append(closers, relaySrv.Close, relay.Close)
+	if err := bootstrap.Apply(ctx, s.pubsub, s.project, decl, pushfilter.Endpoints(decl, relaySrv.URL)); err != nil {
 		return nil, err
 	}
 	s.close = func() {

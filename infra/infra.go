@@ -9,6 +9,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -155,6 +156,16 @@ func (s Subscription) Filter() string {
 	}
 	return fmt.Sprintf(`((%s) AND NOT attributes:%s) OR attributes.%s = "%s"`,
 		strings.Join(parts, " OR "), saga.AttrRedriveTo, saga.AttrRedriveTo, s.Name)
+}
+
+// Matches says whether Filter lets a message with these attributes through:
+// the Pub/Sub emulator ignores filters, so the local stack applies them with
+// this (infra/pushfilter). TestMatchesIsFilter keeps the two in step.
+func (s Subscription) Matches(attrs map[string]string) bool {
+	if to, ok := attrs[saga.AttrRedriveTo]; ok {
+		return to == s.Name
+	}
+	return slices.Contains(s.EventTypes, saga.EventType(attrs[saga.AttrEventType]))
 }
 
 // maxFilter is Pub/Sub's limit on a filter's length.

@@ -20,11 +20,12 @@ import (
 
 // Apply creates the schema, the topic validating its messages against it,
 // the dead-letter topic with a subscription that holds dead letters, and
-// every push subscription, pushing to baseURL[service] + push_path.
+// every push subscription, pushing to endpoints[subscription]
+// (PushEndpoints, or the filtering relay's: infra/pushfilter).
 // Existing resources are left as they are. The schema is created with a
 // client of its own, on the emulator (PUBSUB_EMULATOR_HOST) as c is:
 // pubsub.Client has no schema client.
-func Apply(ctx context.Context, c *pubsub.Client, project string, decl infra.PubSub, baseURL map[string]string) error {
+func Apply(ctx context.Context, c *pubsub.Client, project string, decl infra.PubSub, endpoints map[string]string) error {
 	topic := fmt.Sprintf("projects/%s/topics/%s", project, decl.Topic)
 	dlTopic := fmt.Sprintf("projects/%s/topics/%s", project, decl.DeadLetterTopic)
 	schema, err := createSchema(ctx, project, decl.Schema)
@@ -47,14 +48,14 @@ func Apply(ctx context.Context, c *pubsub.Client, project string, decl infra.Pub
 		AckDeadlineSeconds: 60,
 	}}
 	for _, s := range decl.Subscriptions {
-		base, ok := baseURL[s.Service]
+		endpoint, ok := endpoints[s.Name]
 		if !ok {
-			return fmt.Errorf("subscription %s: no URL for %s", s.Name, s.Service)
+			return fmt.Errorf("subscription %s: no push endpoint", s.Name)
 		}
 		subs = append(subs, &pubsubpb.Subscription{
 			Name:               fmt.Sprintf("projects/%s/subscriptions/%s", project, s.Name),
 			Topic:              topic,
-			PushConfig:         &pubsubpb.PushConfig{PushEndpoint: base + s.PushPath},
+			PushConfig:         &pubsubpb.PushConfig{PushEndpoint: endpoint},
 			AckDeadlineSeconds: s.AckDeadlineSeconds,
 			Filter:             s.Filter(),
 			RetryPolicy: &pubsubpb.RetryPolicy{
@@ -70,6 +71,18 @@ func Apply(ctx context.Context, c *pubsub.Client, project string, decl infra.Pub
 		}
 	}
 	return nil
+}
+
+// PushEndpoints are the subscriptions' endpoints on the services
+// themselves: baseURL[service] + push_path.
+func PushEndpoints(decl infra.PubSub, baseURL map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, s := range decl.Subscriptions {
+		if base, ok := baseURL[s.Service]; ok {
+			out[s.Name] = base + s.PushPath
+		}
+	}
+	return out
 }
 
 // createSchema creates the declared schema unless it exists, and returns

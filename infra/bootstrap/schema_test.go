@@ -57,7 +57,7 @@ func topic(t *testing.T) (infra.PubSub, *outbox.Publisher, func(data []byte) err
 	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	t.Cleanup(sink.Close)
 	urls := map[string]string{saga.OrderService: sink.URL, saga.PointService: sink.URL, saga.TicketService: sink.URL}
-	if err := bootstrap.Apply(ctx, c, project, decl, urls); err != nil {
+	if err := bootstrap.Apply(ctx, c, project, decl, bootstrap.PushEndpoints(decl, urls)); err != nil {
 		t.Fatal(err)
 	}
 	raw := c.Publisher(decl.Topic)

@@ -24,18 +24,12 @@ import (
 
 // Result is everything one run measured.
 type Result struct {
-	At         time.Time  `json:"at"`
-	Floor      Floor      `json:"floor"`
-	Sequential Sequential `json:"sequential"`
-	Throughput []Phase    `json:"throughput"`
-	// IgnoredPushCPUMs is the services' CPU for one push of an event the
-	// endpoint does not handle, on a new connection as the emulator makes.
-	IgnoredPushCPUMs float64 `json:"ignored_push_cpu_ms"`
-	// IgnoredPushesPerSaga is how many such pushes a saga causes: every
-	// subscription sees the saga's three events, and handles one.
-	IgnoredPushesPerSaga int           `json:"ignored_pushes_per_saga"`
-	FlashSale            FlashSale     `json:"flash_sale"`
-	PhaseDuration        time.Duration `json:"phase_duration_ns"`
+	At            time.Time     `json:"at"`
+	Floor         Floor         `json:"floor"`
+	Sequential    Sequential    `json:"sequential"`
+	Throughput    []Phase       `json:"throughput"`
+	FlashSale     FlashSale     `json:"flash_sale"`
+	PhaseDuration time.Duration `json:"phase_duration_ns"`
 }
 
 type env struct {
@@ -88,7 +82,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	res := Result{At: time.Now().UTC(), PhaseDuration: phase, IgnoredPushesPerSaga: 3*len(decl.Subscriptions) - 3}
+	res := Result{At: time.Now().UTC(), PhaseDuration: phase}
 	// The emulators are JVMs: until their hot paths are compiled, every
 	// call is several times slower than on a warm stack.
 	if _, err := measurePhase(ctx, e, "warm-up", 16, 10*time.Second); err != nil {
@@ -106,9 +100,6 @@ func run(ctx context.Context) error {
 			return err
 		}
 		res.Throughput = append(res.Throughput, p)
-	}
-	if res.IgnoredPushCPUMs, err = measureIgnoredPush(ctx, e, 600); err != nil {
-		return err
 	}
 	if res.FlashSale, err = measureFlashSale(ctx, e, 400, 50, 300, 20*time.Second); err != nil {
 		return err

@@ -30,6 +30,7 @@ import (
 	"github.com/ticketsaga/saga/infra/chaos"
 	"github.com/ticketsaga/saga/infra/emulator"
 	"github.com/ticketsaga/saga/infra/loadgen"
+	"github.com/ticketsaga/saga/infra/pushfilter"
 	"github.com/ticketsaga/saga/shared/config"
 	"github.com/ticketsaga/saga/shared/saga"
 )
@@ -50,6 +51,8 @@ func main() {
 		code, err = withEmulators(ctx, os.Args[2:])
 	case "bench":
 		code, err = bench(ctx, os.Args[2:])
+	case "pushfilter":
+		err = servePushFilter(ctx)
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -120,7 +123,80 @@ type localStack struct {
 	emu         *emulator.Emulators
 	ps          *pubsub.Client
 	supervisors map[string]*supervisor
-	cleanup     []func()
+	// pushFilter applies the subscriptions' filters, which the emulator
+	// ignores (infra/pushfilter): a process of its own, whose CPU the
+	// bench counts with the emulators'.
+	pushFilter *supervisor
+	cleanup    []func()
+}
+
+// emulatorGroups are the process groups that stand in for Google Cloud:
+// the emulators and the filtering relay.
+func (st *localStack) emulatorGroups() map[string]int {
+	g := st.emu.Groups()
+	if st.pushFilter != nil {
+		g["pubsub-filter"] = st.pushFilter.pid()
+	}
+	return g
+}
+
+// startPushFilter runs the filtering relay in front of the services' push
+// endpoints, as this program's pushfilter command, and returns its URL.
+func (st *localStack) startPushFilter(ctx context.Context, out io.Writer) (string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	port, err := emulator.FreePort()
+	if err != nil {
+		return "", err
+	}
+	var targets []string
+	for name, u := range st.base {
+		targets = append(targets, name+"="+u)
+	}
+	sv := &supervisor{name: "pushfilter", path: self, args: []string{"pushfilter"}, out: out,
+		env: append(os.Environ(), "PORT="+strconv.Itoa(port), "PUSH_TARGETS="+strings.Join(targets, ","))}
+	if err := sv.start(); err != nil {
+		return "", err
+	}
+	st.cleanup = append(st.cleanup, sv.stop)
+	st.pushFilter = sv
+	u := fmt.Sprintf("http://127.0.0.1:%d", port)
+	return u, waitHealthy(ctx, u)
+}
+
+// servePushFilter is the pushfilter command: the relay for the declared
+// subscriptions, forwarding to PUSH_TARGETS (service=URL, comma-separated),
+// listening on PORT.
+func servePushFilter(ctx context.Context) error {
+	decl, err := infra.Load()
+	if err != nil {
+		return err
+	}
+	base := map[string]string{}
+	for _, kv := range strings.Split(os.Getenv("PUSH_TARGETS"), ",") {
+		if name, u, ok := strings.Cut(kv, "="); ok {
+			base[name] = u
+		}
+	}
+	relay, err := pushfilter.New(decl, base)
+	if err != nil {
+		return err
+	}
+	defer relay.Close()
+	mux := http.NewServeMux()
+	mux.Handle("/", relay)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	srv := &http.Server{Addr: "127.0.0.1:" + os.Getenv("PORT"), Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }
 
 func (st *localStack) stop() {
@@ -182,7 +258,17 @@ func up(ctx context.Context, services []service, extra []service, ports emulator
 	for _, s := range services {
 		st.base[s.name] = fmt.Sprintf("http://127.0.0.1:%d", s.port)
 	}
-	if err := bootstrap.Apply(ctx, st.ps, cfg.ProjectID, decl, st.base); err != nil {
+	// PUSH_FILTER=off pushes straight from the emulator, every event to
+	// every service: to see the emulator's own behaviour, or to compare.
+	endpoints := bootstrap.PushEndpoints(decl, st.base)
+	if os.Getenv("PUSH_FILTER") != "off" {
+		relayURL, err := st.startPushFilter(ctx, out)
+		if err != nil {
+			return nil, err
+		}
+		endpoints = pushfilter.Endpoints(decl, relayURL)
+	}
+	if err := bootstrap.Apply(ctx, st.ps, cfg.ProjectID, decl, endpoints); err != nil {
 		return nil, err
 	}
 
@@ -347,7 +433,7 @@ func bench(ctx context.Context, argv []string) (int, error) {
 	cmd.Env = append(os.Environ(), "GOOGLE_CLOUD_PROJECT="+st.project, "PUBSUB_TOPIC="+st.decl.Topic,
 		"BENCH_ORDER_URL="+st.base[saga.OrderService], "BENCH_POINT_URL="+st.base[saga.PointService],
 		"BENCH_TICKET_URL="+st.base[saga.TicketService], "BENCH_TICKET_SINGLE_URL="+st.base[single.name],
-		"BENCH_PIDS="+strings.Join(pids, ","), "BENCH_EMULATOR_GROUPS="+joinPIDs(st.emu.Groups()))
+		"BENCH_PIDS="+strings.Join(pids, ","), "BENCH_EMULATOR_GROUPS="+joinPIDs(st.emulatorGroups()))
 	err = cmd.Run()
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
@@ -360,6 +446,7 @@ func bench(ctx context.Context, argv []string) (int, error) {
 // dies (FAULT_CRASH_AFTER_COMMIT makes that happen on purpose).
 type supervisor struct {
 	name, path string
+	args       []string
 	env        []string
 	out        io.Writer
 	mu         sync.Mutex
@@ -378,7 +465,7 @@ func (sv *supervisor) start() error {
 }
 
 func (sv *supervisor) spawn() error {
-	cmd := exec.Command(sv.path)
+	cmd := exec.Command(sv.path, sv.args...)
 	cmd.Env = sv.env
 	cmd.Stdout, cmd.Stderr = sv.out, sv.out
 	// Killed with devstack, should it die without stopping it.
