@@ -19,7 +19,9 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 
+	"github.com/ticketsaga/saga/shared/metrics"
 	"github.com/ticketsaga/saga/shared/outbox"
+	"github.com/ticketsaga/saga/shared/txbegin"
 )
 
 // Project is a fresh project on the emulators.
@@ -48,7 +50,13 @@ func New(t *testing.T) *Project {
 	_, _ = rand.Read(b)
 	p := &Project{ID: "adapter-" + hex.EncodeToString(b)}
 	var err error
-	if p.FS, err = firestore.NewClient(ctx, p.ID); err != nil {
+	// The services' own client options: counted calls, and transactions
+	// that begin with their first read.
+	opts, err := metrics.FirestoreOptions(os.Getenv("FIRESTORE_EMULATOR_HOST"), txbegin.New().DialOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.FS, err = firestore.NewClient(ctx, p.ID, opts...); err != nil {
 		t.Fatal(err)
 	}
 	if p.PubSub, err = pubsub.NewClient(ctx, p.ID); err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/ticketsaga/saga/shared/config"
 	"github.com/ticketsaga/saga/shared/metrics"
 	"github.com/ticketsaga/saga/shared/outbox"
+	"github.com/ticketsaga/saga/shared/txbegin"
 )
 
 // Clients are a service's long-lived connections.
@@ -58,7 +59,8 @@ func dialOptions() []grpc.DialOption {
 // shared/telemetry leaves a no-op: the saga's trace holds its own spans.
 func Connect(ctx context.Context, cfg config.Common) (*Clients, error) {
 	dial := dialOptions()
-	opts, err := metrics.FirestoreOptions(cfg.FirestoreEmulatorHost, dial...)
+	// Transactions begin with their first read (shared/txbegin).
+	opts, err := metrics.FirestoreOptions(cfg.FirestoreEmulatorHost, append(dial, txbegin.New().DialOptions()...)...)
 	if err != nil {
 		return nil, err
 	}
