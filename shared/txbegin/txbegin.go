@@ -21,6 +21,13 @@
 //     as the client would, so the server still favours it.
 //
 // Anything else passes through untouched.
+//
+// One case differs from a separate begin: when the answer to a first read
+// is lost (a cut connection, a cancelled request), the server may have
+// begun the transaction, with the read's locks, under an id nobody knows.
+// Firestore ends it after its idle timeout, as it ends the transaction of
+// a process that died mid-step; until then a step that needs those
+// documents waits or retries.
 package txbegin
 
 import (

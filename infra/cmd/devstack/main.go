@@ -217,9 +217,12 @@ func up(ctx context.Context, services []service, extra []service, ports emulator
 		return nil, err
 	}
 	st = &localStack{project: cfg.ProjectID, decl: decl, base: map[string]string{}, supervisors: map[string]*supervisor{}}
+	// Every error return sets st to nil: stop what was started through a
+	// copy of the pointer.
+	started := st
 	defer func() {
 		if err != nil {
-			st.stop()
+			started.stop()
 		}
 	}()
 	bin, err := os.MkdirTemp("", "saga-bin-")
