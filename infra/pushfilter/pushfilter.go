@@ -30,8 +30,9 @@ import (
 	"github.com/ticketsaga/saga/shared/push"
 )
 
-// maxBody bounds what the relay reads: a push the service would refuse as
-// too large is still forwarded whole for it to refuse.
+// maxBody bounds what the relay reads: one byte past what a service takes,
+// so that a push too large is still too large when forwarded, and refused
+// by the service as it would be.
 const maxBody = push.MaxBody + 1
 
 // Relay is the filtering relay for one stack.
@@ -48,8 +49,10 @@ type route struct {
 // New builds the relay for the declared subscriptions, forwarding to
 // baseURL[service] + push_path.
 func New(decl infra.PubSub, baseURL map[string]string) (*Relay, error) {
+	// Idle connections are dropped before the services drop them (their
+	// IdleTimeout is 30 s), so that a push never meets a closing one.
 	r := &Relay{routes: map[string]route{}, transport: &http.Transport{MaxIdleConns: 512, MaxIdleConnsPerHost: 128,
-		IdleConnTimeout: 90 * time.Second, DisableCompression: true}}
+		IdleConnTimeout: 20 * time.Second, DisableCompression: true}}
 	for _, s := range decl.Subscriptions {
 		base, ok := baseURL[s.Service]
 		if !ok {
@@ -107,6 +110,9 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+	// The body can be sent again should a kept-alive connection close
+	// under the request.
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	rt.proxy.ServeHTTP(w, req)
 }
 

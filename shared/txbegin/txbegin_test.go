@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -156,8 +157,95 @@ func TestWithoutReads(t *testing.T) {
 	if v, _ := snap.DataAt("v"); v != int64(1) {
 		t.Fatalf("v = %v after a transaction that failed, want 1", v)
 	}
-	if got := c.get("Rollback"); got != 1 {
-		t.Errorf("%d rollbacks reached the emulator, want 1 (the transaction that read)", got)
+	// The create that failed (it began at its commit) and the one that read.
+	if got := c.get("Rollback"); got != 2 {
+		t.Errorf("%d rollbacks reached the emulator, want 2", got)
+	}
+	// The two that only wrote began at their commit, so that a retried
+	// commit is still applied once; the one that read began with its read.
+	if got := c.get("BeginTransaction"); got != 2 {
+		t.Errorf("%d BeginTransaction calls, want 2", got)
+	}
+}
+
+// TestFailedFirstRead: when the read that begins a transaction fails, the
+// attempt ends; its writes never go out without the transaction, even
+// when the function goes on after the error.
+func TestFailedFirstRead(t *testing.T) {
+	fs, c := client(t)
+	ctx := context.Background()
+	bad := fs.Collection("docs").Doc("__reserved__") // an id the emulator refuses
+	out := fs.Collection("docs").Doc("written")
+	attempts := 0
+	err := fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		attempts++
+		_, _ = tx.Get(bad) // the error ignored, as a careless step might
+		return tx.Set(out, map[string]any{"v": 1})
+	}, firestore.MaxAttempts(2))
+	if status.Code(err) != codes.Aborted {
+		t.Fatalf("RunTransaction: %v, want ABORTED", err)
+	}
+	if attempts != 2 {
+		t.Errorf("%d attempts: the client did not run the lost attempt again", attempts)
+	}
+	if _, err := out.Get(ctx); status.Code(err) != codes.NotFound {
+		t.Fatalf("the write of a transaction whose first read failed: %v, want NotFound", err)
+	}
+	if got := c.get("Commit"); got != 0 {
+		t.Errorf("%d commits reached the emulator, want 0", got)
+	}
+}
+
+// TestConcurrentReads: reads of one transaction that overlap: one begins
+// it, the others wait for its id.
+func TestConcurrentReads(t *testing.T) {
+	fs, c := client(t)
+	ctx := context.Background()
+	col := fs.Collection("many")
+	const n = 6
+	for i := range n {
+		if _, err := col.Doc(strconv.Itoa(i)).Set(ctx, map[string]any{"v": i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		var wg sync.WaitGroup
+		sums := make(chan int64, n)
+		errs := make(chan error, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				snap, err := tx.Get(col.Doc(strconv.Itoa(i)))
+				if err != nil {
+					errs <- err
+					return
+				}
+				v, _ := snap.DataAt("v")
+				sums <- v.(int64)
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		close(sums)
+		if err := <-errs; err != nil {
+			return err
+		}
+		var sum int64
+		for v := range sums {
+			sum += v
+		}
+		return tx.Set(col.Doc("sum"), map[string]any{"v": sum})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := col.Doc("sum").Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := snap.DataAt("v"); v != int64(n*(n-1)/2) {
+		t.Fatalf("sum %v, want %d", v, n*(n-1)/2)
 	}
 	if got := c.get("BeginTransaction"); got != 0 {
 		t.Errorf("%d BeginTransaction calls, want 0", got)
