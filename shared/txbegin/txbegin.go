@@ -237,15 +237,9 @@ func (i *Interceptors) realRetry(prev []byte) []byte {
 	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	if id, ok := i.retired[string(prev)]; ok {
-		return id
-	}
-	if t, ok := i.open[string(prev)]; ok {
-		t.mu.Lock()
-		defer t.mu.Unlock()
-		return t.id
-	}
-	return nil
+	// The client rolls an attempt back before it retries it, so the
+	// attempt is among the retired (or was pushed out: no priority then).
+	return i.retired[string(prev)]
 }
 
 // end waits for a begin in flight, closes t to further reads, and returns
