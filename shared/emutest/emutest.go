@@ -21,7 +21,6 @@ import (
 
 	"github.com/ticketsaga/saga/shared/metrics"
 	"github.com/ticketsaga/saga/shared/outbox"
-	"github.com/ticketsaga/saga/shared/txbegin"
 )
 
 // Project is a fresh project on the emulators.
@@ -50,9 +49,8 @@ func New(t *testing.T) *Project {
 	_, _ = rand.Read(b)
 	p := &Project{ID: "adapter-" + hex.EncodeToString(b)}
 	var err error
-	// The services' own client options: counted calls, and transactions
-	// that begin with their first read.
-	opts, err := metrics.FirestoreOptions(os.Getenv("FIRESTORE_EMULATOR_HOST"), txbegin.New().DialOptions()...)
+	// The services' own client options: counted calls.
+	opts, err := metrics.FirestoreOptions(os.Getenv("FIRESTORE_EMULATOR_HOST"))
 	if err != nil {
 		t.Fatal(err)
 	}

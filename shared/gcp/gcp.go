@@ -18,7 +18,6 @@ import (
 	"github.com/ticketsaga/saga/shared/config"
 	"github.com/ticketsaga/saga/shared/metrics"
 	"github.com/ticketsaga/saga/shared/outbox"
-	"github.com/ticketsaga/saga/shared/txbegin"
 )
 
 // Clients are a service's long-lived connections.
@@ -59,8 +58,7 @@ func dialOptions() []grpc.DialOption {
 // shared/telemetry leaves a no-op: the saga's trace holds its own spans.
 func Connect(ctx context.Context, cfg config.Common) (*Clients, error) {
 	dial := dialOptions()
-	// Transactions begin with their first read (shared/txbegin).
-	opts, err := metrics.FirestoreOptions(cfg.FirestoreEmulatorHost, append(dial, txbegin.New().DialOptions()...)...)
+	opts, err := metrics.FirestoreOptions(cfg.FirestoreEmulatorHost, dial...)
 	if err != nil {
 		return nil, err
 	}
