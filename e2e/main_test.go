@@ -132,7 +132,7 @@ func newStack(o stackOptions) (*Stack, error) {
 	var closers []func()
 	base := map[string]string{}
 	env := map[string]string{"GOOGLE_CLOUD_PROJECT": s.project, "PUBSUB_TOPIC": decl.Topic, "ORDER_TIMEOUT": o.timeout.String(),
-		"FIRESTORE_EMULATOR_HOST": os.Getenv("FIRESTORE_EMULATOR_HOST"), "OUTBOX_GRACE": "500ms",
+		"FIRESTORE_EMULATOR_HOST": os.Getenv("FIRESTORE_EMULATOR_HOST"), "PUBSUB_EMULATOR_HOST": os.Getenv("PUBSUB_EMULATOR_HOST"), "OUTBOX_GRACE": "500ms",
 		"FIREBASE_AUTH_EMULATOR_HOST": os.Getenv("FIREBASE_AUTH_EMULATOR_HOST"), "FIREBASE_PROJECT": os.Getenv("FIREBASE_PROJECT")}
 	s.getenv = func(k string) string { return env[k] }
 	s.log = func(service string) *slog.Logger { return logging.New(logFile, service, s.project, slog.LevelInfo) }

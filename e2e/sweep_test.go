@@ -73,7 +73,7 @@ func TestSweepStopsThousandsOfExpiredOrders(t *testing.T) {
 	bw.End()
 
 	env := map[string]string{"GOOGLE_CLOUD_PROJECT": project, "PUBSUB_TOPIC": decl.Topic, "FIRESTORE_EMULATOR_HOST": os.Getenv("FIRESTORE_EMULATOR_HOST"),
-		"FIREBASE_AUTH_EMULATOR_HOST": os.Getenv("FIREBASE_AUTH_EMULATOR_HOST"), "FIREBASE_PROJECT": os.Getenv("FIREBASE_PROJECT")}
+		"PUBSUB_EMULATOR_HOST": os.Getenv("PUBSUB_EMULATOR_HOST"), "FIREBASE_AUTH_EMULATOR_HOST": os.Getenv("FIREBASE_AUTH_EMULATOR_HOST"), "FIREBASE_PROJECT": os.Getenv("FIREBASE_PROJECT")}
 	app, err := build(orderservice.LoadConfig, orderservice.New)(ctx, func(k string) string { return env[k] }, stack.log(saga.OrderService), serve.Options{})
 	if err != nil {
 		t.Fatal(err)

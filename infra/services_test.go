@@ -98,7 +98,7 @@ func TestServicesRefuseToStartUnauthenticated(t *testing.T) {
 		t.Errorf("order-service on Cloud Run with the Auth emulator: %v", err)
 	}
 	local := func(k string) string {
-		return map[string]string{"FIRESTORE_EMULATOR_HOST": "127.0.0.1:8086"}[k]
+		return map[string]string{"FIRESTORE_EMULATOR_HOST": "127.0.0.1:8086", "PUBSUB_EMULATOR_HOST": "127.0.0.1:8085"}[k]
 	}
 	if err := loads[saga.OrderService](local); err == nil || !strings.Contains(err.Error(), "FIREBASE_AUTH_EMULATOR_HOST") {
 		t.Errorf("order-service locally without the Auth emulator: %v", err)

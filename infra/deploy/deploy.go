@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -17,10 +16,16 @@ import (
 	"github.com/ticketsaga/saga/shared/saga"
 )
 
-// Service accounts, one per service plus the two callers.
+// Service accounts, one per service plus the three callers.
 const (
 	SAPushInvoker = "saga-push-invoker" // Pub/Sub push → the services
 	SAScheduler   = "saga-scheduler"    // Cloud Scheduler → the task endpoints
+	// SAOperator is who operators act as on point- and ticket-service's
+	// admin API: a person's own ID token from gcloud carries gcloud's
+	// audience, never a service's URL, so operators impersonate this
+	// account to get one (roles/iam.serviceAccountOpenIdTokenCreator on
+	// it, nothing else).
+	SAOperator = "saga-operator"
 )
 
 // ServiceAccount is the account service runs as.
@@ -70,14 +75,22 @@ type Plan struct {
 	// TraceSampleRatio is the services' TRACE_SAMPLE_RATIO: the share of
 	// sagas traced (they export traces and metrics with OTLP).
 	TraceSampleRatio string
-	// Admins may call point- and ticket-service's admin and read API
-	// (their e-mails); empty means the account running the deploy.
-	Admins []string
+	// Operators may act as SAOperator (IAM members: user:…, group:…,
+	// serviceAccount:…); empty means the account running the deploy.
+	Operators []string
+	// Writers are more service accounts that may call point- and
+	// ticket-service's admin API (a CI account, say), beside SAOperator.
+	Writers []string
 	// FirebaseAPIKey is the web API key the buyer's page signs in with;
 	// OpsAdminUIDs the Firebase uids that may open the operator page
 	// (none: it is off).
 	FirebaseAPIKey string
 	OpsAdminUIDs   []string
+	// Functions deploys each service as a Cloud Run function, built from
+	// its function/ entry point by the functions buildpack on
+	// FunctionBaseImage, instead of as a service built by the Go buildpack.
+	Functions         bool
+	FunctionBaseImage string
 
 	projectNumber string
 }
@@ -136,6 +149,26 @@ func (p *Plan) All() error {
 		}
 	}
 	fmt.Fprintln(p.Log, "\n# done")
+	return p.operatorHowTo()
+}
+
+// OperatorCommand is the command an operator runs for a token that
+// serviceURL's admin API accepts: their own Google account, impersonating
+// the operator account, asking for the service's URL as audience.
+func (p *Plan) OperatorCommand(serviceURL string) string {
+	return "gcloud auth print-identity-token --impersonate-service-account=" + p.sa(SAOperator) +
+		" --audiences=" + serviceURL + " --include-email"
+}
+
+// operatorHowTo prints how operators call the admin API, as comments.
+func (p *Plan) operatorHowTo() error {
+	point, err := p.URL(saga.PointService)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(p.Log, "# operators (roles/iam.serviceAccountOpenIdTokenCreator on %s) call the admin API with:\n", p.sa(SAOperator))
+	fmt.Fprintf(p.Log, "#   TOKEN=$(%s)\n", p.OperatorCommand(point))
+	fmt.Fprintf(p.Log, "#   curl -X PUT %s/accounts/alice -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' -d '{\"balance\": 10000}'\n", point)
 	return nil
 }
 
@@ -160,7 +193,7 @@ func (p *Plan) apis() error {
 
 func (p *Plan) serviceAccounts() error {
 	p.step("service accounts: one per service, the push invoker, the scheduler")
-	names := []string{SAPushInvoker, SAScheduler}
+	names := []string{SAPushInvoker, SAScheduler, SAOperator}
 	for _, s := range Services {
 		names = append(names, ServiceAccount(s))
 	}
@@ -310,31 +343,36 @@ func (p *Plan) ensure(describe, create []string) error {
 	return nil
 }
 
-// admins returns who may call the admin and read API of point- and
-// ticket-service: the configured admins (or the account deploying), and
-// order-service, which reads balances and tickets for its pages.
-func (p *Plan) admins() ([]string, error) {
-	admins := p.Admins
-	if len(admins) == 0 {
-		acct, err := p.G.Run("config", "get-value", "account")
-		if err != nil {
-			return nil, err
-		}
-		if p.G.Dry {
-			acct = "DEPLOYING_ACCOUNT"
-		}
-		admins = []string{acct}
+// Writers and readers of point- and ticket-service's admin and read API
+// (ADMIN_IDENTITIES, READER_IDENTITIES): the operator account (and any
+// writers configured) may read and write; order-service, whose pages read
+// balances and tickets, may only read.
+func (p *Plan) writers() []string { return append([]string{p.sa(SAOperator)}, p.Writers...) }
+
+func (p *Plan) readers() []string { return []string{p.sa(ServiceAccount(saga.OrderService))} }
+
+// operators returns the IAM members who may act as SAOperator: the
+// configured ones, or the account running the deploy.
+func (p *Plan) operators() ([]string, error) {
+	if len(p.Operators) > 0 {
+		return p.Operators, nil
 	}
-	return append(slices.Clone(admins), p.sa(ServiceAccount(saga.OrderService))), nil
+	acct, err := p.G.Run("config", "get-value", "account")
+	if err != nil {
+		return nil, err
+	}
+	if p.G.Dry {
+		acct = "DEPLOYING_ACCOUNT"
+	}
+	if strings.HasSuffix(acct, ".gserviceaccount.com") {
+		return []string{"serviceAccount:" + acct}, nil
+	}
+	return []string{"user:" + acct}, nil
 }
 
 func (p *Plan) runServices() error {
 	p.step("Cloud Run services, built from source by Google's Go buildpack (GOOGLE_BUILDABLE picks the service); " +
 		"every service verifies its callers and refuses to start without this authentication")
-	admins, err := p.admins()
-	if err != nil {
-		return err
-	}
 	for _, s := range Services {
 		url, err := p.URL(s)
 		if err != nil {
@@ -351,21 +389,35 @@ func (p *Plan) runServices() error {
 			}
 			env = append(env, pages...)
 		} else {
-			env = append(env, "ADMIN_IDENTITIES="+strings.Join(admins, ","))
+			env = append(env, "ADMIN_IDENTITIES="+strings.Join(p.writers(), ","), "READER_IDENTITIES="+strings.Join(p.readers(), ","))
 		}
 		access := "--no-allow-unauthenticated"
 		if s == saga.OrderService {
 			access = "--allow-unauthenticated" // the public API
 		}
-		if _, err := p.G.Run("run", "deploy", s, "--source=.", "--region="+p.Region, p.pf(),
-			"--service-account="+p.sa(ServiceAccount(s)), "--set-build-env-vars=GOOGLE_BUILDABLE=./"+s,
+		// The Go buildpack builds the service's main package; as a
+		// function, the functions buildpack builds its entry point from
+		// the module's root package (functions.go).
+		build := []string{"--set-build-env-vars=GOOGLE_BUILDABLE=./" + s}
+		if p.Functions {
+			build = []string{"--function=" + FunctionName(s), "--base-image=" + p.FunctionBaseImage}
+		}
+		args := append([]string{"run", "deploy", s, "--source=.", "--region=" + p.Region, p.pf(), "--service-account=" + p.sa(ServiceAccount(s))}, build...)
+		if _, err := p.G.Run(append(args,
 			// ^;^ makes ';' the separator: ADMIN_IDENTITIES holds commas.
 			"--set-env-vars=^;^"+strings.Join(env, ";"), access,
-			"--cpu=1", "--memory=512Mi", "--concurrency=80", "--timeout=75s"); err != nil {
+			"--cpu=1", "--memory=512Mi", "--concurrency=80", "--timeout=75s")...); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// FunctionName is service's entry point as a function (its function
+// package registers it): order-service is OrderService.
+func FunctionName(service string) string {
+	name := strings.TrimSuffix(service, "-service")
+	return strings.ToUpper(name[:1]) + name[1:] + "Service"
 }
 
 // pagesEnv is what order-service's pages need: the other services' URLs
@@ -496,18 +548,31 @@ func (p *Plan) iam() error {
 			return err
 		}
 		// The push invoker and the scheduler may call it, and
-		// order-service the other two (its pages read balances and
-		// tickets); nobody else (order-service is public for its API
+		// order-service and the operator account the other two
+		// (order-service's pages read balances and tickets; the app lets
+		// it read only); nobody else (order-service is public for its API
 		// anyway).
 		callers := []string{SAPushInvoker, SAScheduler}
 		if s != saga.OrderService {
-			callers = append(callers, ServiceAccount(saga.OrderService))
+			callers = append(callers, ServiceAccount(saga.OrderService), SAOperator)
 		}
 		for _, caller := range callers {
 			if _, err := p.G.Run("run", "services", "add-iam-policy-binding", s, "--region="+p.Region, p.pf(),
 				"--member=serviceAccount:"+p.sa(caller), "--role=roles/run.invoker"); err != nil {
 				return err
 			}
+		}
+	}
+	// Operators mint ID tokens as the operator account, for the admin
+	// API's URLs: that role and nothing more (no access tokens).
+	operators, err := p.operators()
+	if err != nil {
+		return err
+	}
+	for _, m := range operators {
+		if _, err := p.G.Run("iam", "service-accounts", "add-iam-policy-binding", p.sa(SAOperator), p.pf(),
+			"--member="+m, "--role=roles/iam.serviceAccountOpenIdTokenCreator"); err != nil {
+			return err
 		}
 	}
 	// Pub/Sub mints the push OIDC tokens as the push invoker.
@@ -576,7 +641,7 @@ func (p *Plan) Destroy() error {
 	for _, s := range Services {
 		cmds = append(cmds, []string{"run", "services", "delete", s, "--region=" + p.Region, p.pf()})
 	}
-	for _, n := range []string{SAPushInvoker, SAScheduler, ServiceAccount(saga.OrderService), ServiceAccount(saga.PointService), ServiceAccount(saga.TicketService)} {
+	for _, n := range []string{SAPushInvoker, SAScheduler, SAOperator, ServiceAccount(saga.OrderService), ServiceAccount(saga.PointService), ServiceAccount(saga.TicketService)} {
 		cmds = append(cmds, []string{"iam", "service-accounts", "delete", p.sa(n), p.pf()})
 	}
 	for _, c := range cmds {

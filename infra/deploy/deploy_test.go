@@ -5,6 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
@@ -19,6 +22,12 @@ import (
 
 	"github.com/ticketsaga/saga/infra"
 	"github.com/ticketsaga/saga/infra/emulator"
+	orderfn "github.com/ticketsaga/saga/order-service/function"
+	pointfn "github.com/ticketsaga/saga/point-service/function"
+	point "github.com/ticketsaga/saga/point-service/service"
+	"github.com/ticketsaga/saga/shared/pushauth/pushauthtest"
+	"github.com/ticketsaga/saga/shared/serve"
+	ticketfn "github.com/ticketsaga/saga/ticket-service/function"
 )
 
 func plan(t *testing.T, out *bytes.Buffer) *Plan {
@@ -101,6 +110,15 @@ func TestDryRunCoversEveryResource(t *testing.T) {
 		{"gcloud run deploy order-service", "POINT_SERVICE_URL=https://point-service-", "TICKET_SERVICE_URL=https://ticket-service-",
 			"DEAD_LETTER_SUBSCRIPTION=saga-events-dead-letter-hold", "SAGA_SUBSCRIPTIONS=point-events=started-order|failed-ticket|canceled-ticket "},
 		{"gcloud run services add-iam-policy-binding ticket-service", "saga-order@", "roles/run.invoker"},
+		// Operators act as the operator account, which may call the
+		// admin API; the deploying person may mint its ID tokens only.
+		{"gcloud iam service-accounts create saga-operator "},
+		{"gcloud run services add-iam-policy-binding point-service", "saga-operator@", "roles/run.invoker"},
+		{"gcloud run services add-iam-policy-binding ticket-service", "saga-operator@", "roles/run.invoker"},
+		{"gcloud iam service-accounts add-iam-policy-binding saga-operator@demo-project.iam.gserviceaccount.com", "--member=user:DEPLOYING_ACCOUNT",
+			"--role=roles/iam.serviceAccountOpenIdTokenCreator"},
+		{"#   TOKEN=$(gcloud auth print-identity-token --impersonate-service-account=saga-operator@demo-project.iam.gserviceaccount.com",
+			"--audiences=https://point-service-PROJECT_NUMBER.asia-northeast1.run.app --include-email)"},
 		{"gcloud pubsub subscriptions add-iam-policy-binding saga-events-dead-letter-hold", "saga-order@", "roles/pubsub.subscriber"},
 	} {
 		if !has(want...) {
@@ -116,7 +134,8 @@ func TestDryRunCoversEveryResource(t *testing.T) {
 		if svc == "order-service" {
 			want = append(want, "FIREBASE_PROJECT=demo-project")
 		} else {
-			want = append(want, "ADMIN_IDENTITIES=DEPLOYING_ACCOUNT,saga-order@demo-project.iam.gserviceaccount.com")
+			want = append(want, "ADMIN_IDENTITIES=saga-operator@demo-project.iam.gserviceaccount.com;",
+				"READER_IDENTITIES=saga-order@demo-project.iam.gserviceaccount.com")
 		}
 		if !has(want...) {
 			t.Errorf("no deploy of %s with its authentication %q", svc, want)
@@ -274,5 +293,150 @@ func TestDeployPubSubAgainstEmulator(t *testing.T) {
 	got, err := c.SubscriptionAdminClient.GetSubscription(ctx, &pubsubpb.GetSubscriptionRequest{Subscription: name})
 	if err != nil || got.Filter != first.Filter() || got.GetPushConfig().GetPushEndpoint() == "" {
 		t.Fatalf("after recreate: %v, %v", got, err)
+	}
+}
+
+// TestAdminAPIAccessAsDeployed: point-service configured as the deploy
+// configures it, called with tokens shaped like the ones each caller
+// really carries. An operator's documented command (a person impersonating
+// the operator account, audience the service's URL) may write;
+// order-service's own identity may read and is refused a write; a person's
+// own gcloud token, and the push invoker, are refused.
+func TestAdminAPIAccessAsDeployed(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	p := plan(t, &out)
+	if err := p.All(); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"K_SERVICE": "point-service"}
+	for _, l := range strings.Split(out.String(), "\n") {
+		if v, ok := strings.CutPrefix(l, "gcloud run deploy point-service "); ok {
+			for _, arg := range strings.Fields(v) {
+				if vars, ok := strings.CutPrefix(strings.Trim(arg, "'"), "--set-env-vars=^;^"); ok {
+					for _, kv := range strings.Split(vars, ";") {
+						k, v, _ := strings.Cut(kv, "=")
+						env[k] = v
+					}
+				}
+			}
+		}
+	}
+	cfg, err := point.LoadConfig(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatalf("point-service refuses the deploy's configuration: %v", err)
+	}
+	issuer := pushauthtest.NewIssuer(t)
+	app := &serve.App{AdminOnly: true, Health: serve.NewHealth(func(context.Context) error { return nil }, slog.New(slog.DiscardHandler)),
+		API: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })}
+	if err := app.Secure(context.Background(), cfg.Common, slog.New(slog.DiscardHandler), issuer.ClientOption()); err != nil {
+		t.Fatal(err)
+	}
+	url := env["AUTH_AUDIENCE"]
+	// The operator's token is what the printed command mints: the account
+	// it impersonates, the audience it asks for.
+	cmd := p.OperatorCommand(url)
+	sa, _, _ := strings.Cut(strings.SplitAfter(cmd, "--impersonate-service-account=")[1], " ")
+	if !strings.Contains(cmd, "--audiences="+url+" ") || !strings.Contains(out.String(), "#   TOKEN=$("+p.OperatorCommand(url)) {
+		t.Fatalf("the operator command %q does not ask for the service's URL %s, or the deploy does not print it", cmd, url)
+	}
+	orderSA := "saga-order@demo-project.iam.gserviceaccount.com"
+	for _, tc := range []struct {
+		who, method, token string
+		want               int
+	}{
+		{"an operator, impersonating " + sa, "PUT", issuer.ServiceAccountToken(t, sa, url), http.StatusOK},
+		{"an operator, impersonating " + sa, "GET", issuer.ServiceAccountToken(t, sa, url), http.StatusOK},
+		{"order-service", "GET", issuer.ServiceAccountToken(t, orderSA, url), http.StatusOK},
+		{"order-service", "PUT", issuer.ServiceAccountToken(t, orderSA, url), http.StatusForbidden},
+		{"a person's own gcloud token", "PUT", issuer.PersonToken(t, "alice@example.com"), http.StatusUnauthorized},
+		{"the operator account's token for ticket-service", "PUT", issuer.ServiceAccountToken(t, sa, strings.Replace(url, "point", "ticket", 1)), http.StatusUnauthorized},
+		{"the push invoker", "PUT", issuer.ServiceAccountToken(t, "saga-push-invoker@demo-project.iam.gserviceaccount.com", url), http.StatusUnauthorized},
+	} {
+		r := httptest.NewRequest(tc.method, "/accounts/alice", strings.NewReader(`{"balance": 1}`))
+		r.Header.Set("Authorization", "Bearer "+tc.token)
+		w := httptest.NewRecorder()
+		app.Handler().ServeHTTP(w, r)
+		if w.Code != tc.want {
+			t.Errorf("%s: %s /accounts/alice = %d, want %d (%s)", tc.who, tc.method, w.Code, tc.want, w.Body)
+		}
+		if w.Code == http.StatusUnauthorized && !strings.Contains(w.Body.String(), "--impersonate-service-account") {
+			t.Errorf("%s: the 401 does not say how an operator gets a token: %s", tc.who, w.Body)
+		}
+	}
+}
+
+// TestDryRunAsFunctions: DEPLOY_AS=functions deploys the same three
+// services, with the same settings, as Cloud Run functions from the entry
+// points their function packages register.
+func TestDryRunAsFunctions(t *testing.T) {
+	t.Parallel()
+	deploys := func(functions bool) map[string]string {
+		var out bytes.Buffer
+		p := plan(t, &out)
+		p.Functions, p.FunctionBaseImage = functions, "go126"
+		if err := p.All(); err != nil {
+			t.Fatal(err)
+		}
+		lines := map[string]string{}
+		for _, l := range strings.Split(out.String(), "\n") {
+			for _, svc := range Services {
+				if strings.HasPrefix(l, "gcloud run deploy "+svc+" ") {
+					lines[svc] = l
+				}
+			}
+		}
+		return lines
+	}
+	asServices, asFunctions := deploys(false), deploys(true)
+	entry := map[string]string{"order-service": orderfn.Name, "point-service": pointfn.Name, "ticket-service": ticketfn.Name}
+	for _, svc := range Services {
+		fn := asFunctions[svc]
+		want := "--source=. --region=asia-northeast1 --project=demo-project --service-account=" + ServiceAccount(svc) + "@demo-project.iam.gserviceaccount.com" +
+			" --function=" + entry[svc] + " --base-image=go126 "
+		if FunctionName(svc) != entry[svc] || !strings.Contains(fn, want) || strings.Contains(fn, "GOOGLE_BUILDABLE") {
+			t.Errorf("%s as a function: %s\nwant it built from its entry point %s: %s", svc, fn, entry[svc], want)
+		}
+		// Everything after the build flags is the same deploy.
+		tail := func(l string) string { _, after, _ := strings.Cut(l, "--set-env-vars="); return after }
+		if tail(fn) == "" || tail(fn) != tail(asServices[svc]) {
+			t.Errorf("%s as a function is configured differently:\n%s\n%s", svc, fn, asServices[svc])
+		}
+	}
+}
+
+// TestFunctionEntryPoints builds the main the functions buildpack
+// generates, from the module's root package, and starts it as each
+// service's function: each entry point is registered under the name the
+// deploy gives, and checks its configuration as the process starts (a
+// function against the emulators refuses, naming them). An unknown name
+// does not start.
+func TestFunctionEntryPoints(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs a binary: make test's integration phase runs it")
+	}
+	t.Parallel()
+	bin := t.TempDir() + "/funcmain"
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/funcmain").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	run := func(target string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "PORT=0", "GOOGLE_CLOUD_PROJECT=demo-functions",
+			"FUNCTION_TARGET=" + target, "FIRESTORE_EMULATOR_HOST=127.0.0.1:8086", "PUBSUB_EMULATOR_HOST=127.0.0.1:8085",
+			"FIREBASE_AUTH_EMULATOR_HOST=127.0.0.1:9099"}
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	for _, svc := range Services {
+		out, err := run(FunctionName(svc))
+		if err == nil || !strings.Contains(out, svc+" refuses to start on Cloud Run with") || !strings.Contains(out, "FIRESTORE_EMULATOR_HOST") {
+			t.Errorf("%s as the function %s against the emulators: %v\n%s", svc, FunctionName(svc), err, out)
+		}
+	}
+	if out, err := run("NoSuchService"); err == nil || !strings.Contains(out, `no matching function found with name: "NoSuchService"`) {
+		t.Errorf("an unknown entry point: %v\n%s", err, out)
 	}
 }

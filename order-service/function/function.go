@@ -1,14 +1,16 @@
-// Package function registers order-service's handlers with
-// functions-framework-go, so it can also be deployed as functions.
+// Package function registers order-service with functions-framework-go as
+// the function OrderService, which serves every route the service serves:
+// `make deploy DEPLOY_AS=functions` deploys it as a Cloud Run function
+// (docs/deploy.md). The module's root package links it in, as Cloud Run
+// functions' Go buildpack requires.
 package function
 
 import (
 	"github.com/ticketsaga/saga/order-service/service"
-	"github.com/ticketsaga/saga/shared/push"
-	"github.com/ticketsaga/saga/shared/saga"
 	"github.com/ticketsaga/saga/shared/serve"
 )
 
-func init() {
-	serve.RegisterFunctions("Order", serve.Lazy(service.LoadConfig, service.New), push.Path, saga.TaskSweep, saga.TaskReconcile)
-}
+// Name is the function's name, its entry point (--function).
+const Name = "OrderService"
+
+func init() { serve.RegisterFunction(Name, service.LoadConfig, service.New) }

@@ -71,39 +71,38 @@ type PagesConfig struct {
 
 // LoadConfig reads the configuration through getenv and checks it: outside
 // the emulators, push and task authentication are required and the Auth
-// emulator is refused; against them, buyers still sign in to the Auth
-// emulator.
+// emulator is refused; against them (all three), buyers sign in to the
+// Auth emulator.
 func LoadConfig(getenv func(string) string) (Config, error) {
 	c, err := LoadSettings(getenv)
 	if err != nil {
 		return Config{}, err
 	}
+	// RequireAuth refuses the Auth emulator unless every backend is an
+	// emulator on this machine: its tokens are not signed, so anyone
+	// could be any buyer.
 	if err := c.RequireAuth(nil); err != nil {
 		return Config{}, err
 	}
-	switch {
-	case !c.Emulated && c.FirebaseAuthEmulatorHost != "":
-		return Config{}, fmt.Errorf("%s refuses to start outside the local emulators with FIREBASE_AUTH_EMULATOR_HOST set: "+
-			"the Auth emulator's tokens are not signed, so anyone could be any buyer", c.Service)
-	case c.Emulated && c.FirebaseAuthEmulatorHost == "":
-		return Config{}, fmt.Errorf("%s refuses to start: authentication is not configured: set FIREBASE_AUTH_EMULATOR_HOST "+
-			"(buyers sign in to the Auth emulator locally; make run and make test start it)", c.Service)
-	}
 	return c, nil
 }
+
+// EnvAuthEmulator is the Auth emulator's variable, which the Firebase
+// Admin SDK reads too.
+const EnvAuthEmulator = "FIREBASE_AUTH_EMULATOR_HOST"
 
 // LoadSettings reads the configuration through getenv without the checks
 // a running service makes: for the operator's tools, which need the
 // service's settings (the reconciliation's windows), not its credentials.
 func LoadSettings(getenv func(string) string) (Config, error) {
-	common, err := config.Load(saga.OrderService, getenv)
+	common, err := config.Load(saga.OrderService, getenv, EnvAuthEmulator)
 	if err != nil {
 		return Config{}, err
 	}
 	c := Config{Common: common, OrderTimeout: 30 * time.Second, SweepBudget: time.Minute, ListenAfter: time.Second,
 		Heal:                     order.HealPolicy{First: 30 * time.Second, Max: 2 * time.Minute, GiveUp: 24 * time.Hour},
 		FirebaseProject:          config.Or(getenv("FIREBASE_PROJECT"), common.ProjectID),
-		FirebaseAuthEmulatorHost: getenv("FIREBASE_AUTH_EMULATOR_HOST")}
+		FirebaseAuthEmulatorHost: getenv(EnvAuthEmulator)}
 	if err := config.Durations(getenv, map[string]*time.Duration{"ORDER_TIMEOUT": &c.OrderTimeout, "SWEEP_BUDGET": &c.SweepBudget,
 		"HEAL_AFTER": &c.Heal.First, "HEAL_MAX_INTERVAL": &c.Heal.Max, "HEAL_GIVE_UP": &c.Heal.GiveUp}); err != nil {
 		return Config{}, err

@@ -9,7 +9,8 @@ import (
 
 // local is the environment `make run` gives order-service, plus kv.
 func local(kv map[string]string) func(string) string {
-	all := map[string]string{"FIRESTORE_EMULATOR_HOST": "127.0.0.1:8086", "FIREBASE_AUTH_EMULATOR_HOST": "127.0.0.1:9099"}
+	all := map[string]string{"FIRESTORE_EMULATOR_HOST": "127.0.0.1:8086", "PUBSUB_EMULATOR_HOST": "127.0.0.1:8085",
+		"FIREBASE_AUTH_EMULATOR_HOST": "127.0.0.1:9099"}
 	for k, v := range kv {
 		all[k] = v
 	}

@@ -7,6 +7,8 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"maps"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,17 +40,26 @@ type Common struct {
 	PushServiceAccount string
 	TaskServiceAccount string
 	// AdminIdentities (ADMIN_IDENTITIES, comma-separated e-mails) may call
-	// an admin API, with a Google-signed ID token for AuthAudience.
-	AdminIdentities []string
+	// every method of an admin API, with a Google-signed ID token for
+	// AuthAudience; ReaderIdentities (READER_IDENTITIES) only its reads
+	// (GET): order-service reads balances and tickets for its pages, and
+	// never writes them.
+	AdminIdentities  []string
+	ReaderIdentities []string
 	// FirestoreEmulatorHost is FIRESTORE_EMULATOR_HOST (the client
 	// library reads it too; the metrics need their own connection).
 	FirestoreEmulatorHost string
+	// Emulators are the emulator variables of the backends the service
+	// uses (FIRESTORE_EMULATOR_HOST, PUBSUB_EMULATOR_HOST, and what
+	// Load's caller adds), as set.
+	Emulators map[string]string
 	// OnCloud: the service runs on Cloud Run (K_SERVICE) or as a function
 	// (FUNCTION_TARGET): every check must be configured.
 	OnCloud bool
-	// Emulated: the service runs against the local emulators
-	// (FIRESTORE_EMULATOR_HOST, not on Cloud Run), where push, task and
-	// admin requests are open.
+	// Emulated: the service runs against the local emulators, where push,
+	// task and admin requests are open: every backend it uses is an
+	// emulator on this machine, and it is not on Cloud Run or a function.
+	// A mix is refused (CheckMode).
 	Emulated bool
 	// Pprof serves /debug/pprof/ (PPROF=1), behind the task endpoints'
 	// check.
@@ -74,9 +85,14 @@ type Common struct {
 // serve.Config.
 func (c Common) Base() Common { return c }
 
+// EmulatorVars are the emulator variables every service reads: its
+// Firestore and Pub/Sub clients follow them.
+var EmulatorVars = []string{"FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST"}
+
 // Load reads the common configuration of service through getenv
-// (os.Getenv).
-func Load(service string, getenv func(string) string) (Common, error) {
+// (os.Getenv). emulators are the variables of the other emulators the
+// service uses beside EmulatorVars (order-service: the Auth emulator's).
+func Load(service string, getenv func(string) string, emulators ...string) (Common, error) {
 	c := Common{
 		Service:            service,
 		Port:               Or(getenv("PORT"), "8080"),
@@ -100,14 +116,15 @@ func Load(service string, getenv func(string) string) (Common, error) {
 	if !slices.Contains(metrics.Exporters, c.MetricsExporter) {
 		return Common{}, fmt.Errorf("METRICS_EXPORTER=%q: want one of %s", c.MetricsExporter, strings.Join(metrics.Exporters, ", "))
 	}
-	c.Emulated = c.FirestoreEmulatorHost != "" && !c.OnCloud
-	for _, id := range strings.Split(getenv("ADMIN_IDENTITIES"), ",") {
-		if id = strings.TrimSpace(id); id != "" {
-			c.AdminIdentities = append(c.AdminIdentities, id)
-		}
+	c.Emulators = map[string]string{}
+	for _, name := range append(slices.Clone(EmulatorVars), emulators...) {
+		c.Emulators[name] = getenv(name)
 	}
-	if (c.PushServiceAccount != "" || c.TaskServiceAccount != "" || len(c.AdminIdentities) > 0) && c.AuthAudience == "" {
-		return Common{}, fmt.Errorf("%s refuses to start: PUSH_SERVICE_ACCOUNT, TASK_SERVICE_ACCOUNT or ADMIN_IDENTITIES is set without the audience of its tokens: set AUTH_AUDIENCE (the service's URL)", service)
+	c.Emulated = !c.OnCloud && c.CheckMode() == nil && c.Emulators[EmulatorVars[0]] != ""
+	c.AdminIdentities = List(getenv("ADMIN_IDENTITIES"))
+	c.ReaderIdentities = List(getenv("READER_IDENTITIES"))
+	if (c.PushServiceAccount != "" || c.TaskServiceAccount != "" || len(c.AdminIdentities) > 0 || len(c.ReaderIdentities) > 0) && c.AuthAudience == "" {
+		return Common{}, fmt.Errorf("%s refuses to start: PUSH_SERVICE_ACCOUNT, TASK_SERVICE_ACCOUNT, ADMIN_IDENTITIES or READER_IDENTITIES is set without the audience of its tokens: set AUTH_AUDIENCE (the service's URL)", service)
 	}
 	if err := Durations(getenv, map[string]*time.Duration{"OUTBOX_GRACE": &c.OutboxGrace, "METRICS_INTERVAL": &c.MetricsInterval}); err != nil {
 		return Common{}, err
@@ -123,12 +140,63 @@ func Load(service string, getenv func(string) string) (Common, error) {
 	return c, nil
 }
 
+// CheckMode says why the service's backends are neither all local
+// emulators nor all Google Cloud: the local mode opens every door, so it
+// is only for a service whose every backend is an emulator on this
+// machine, off Cloud Run. A mix (Firestore emulated and Pub/Sub real, an
+// emulator elsewhere, an emulator on Cloud Run) is refused, named.
+func (c Common) CheckMode() error {
+	var set, unset, remote []string
+	for _, name := range slices.Sorted(maps.Keys(c.Emulators)) {
+		switch host := c.Emulators[name]; {
+		case host == "":
+			unset = append(unset, name)
+		case !loopback(host):
+			remote = append(remote, fmt.Sprintf("%s=%s", name, host))
+			set = append(set, name)
+		default:
+			set = append(set, name)
+		}
+	}
+	switch {
+	case len(set) == 0:
+		return nil
+	case c.OnCloud:
+		return fmt.Errorf("%s refuses to start on Cloud Run with %s set: emulators are for the local stack, and against them the service opens its doors",
+			c.Service, strings.Join(set, ", "))
+	case len(unset) > 0:
+		return fmt.Errorf("%s refuses to start: %s set but %s not: against the local emulators every backend must be one (set %s too); against Google Cloud none (unset %s)",
+			c.Service, strings.Join(set, ", "), strings.Join(unset, ", "), strings.Join(unset, ", "), strings.Join(set, ", "))
+	case len(remote) > 0:
+		return fmt.Errorf("%s refuses to start: %s is not on this machine (127.0.0.1, localhost or ::1): the emulators' open doors are for a local stack only",
+			c.Service, strings.Join(remote, ", "))
+	}
+	return nil
+}
+
+// loopback: host:port names this machine.
+func loopback(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host = hostport
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // RequireAuth fails closed: a service that is not running against the
 // local emulators (on Cloud Run, as a function, or anywhere else) refuses
 // to start unless every request it serves is authenticated, and says which
-// variable is missing. more are the service's own required settings, by
-// name: empty means missing.
+// variable is missing; a mix of emulators and Google Cloud refuses too
+// (CheckMode). more are the service's own required settings, by name:
+// empty means missing.
 func (c Common) RequireAuth(more map[string]string) error {
+	if err := c.CheckMode(); err != nil {
+		return err
+	}
 	if c.Emulated {
 		return nil
 	}
@@ -162,6 +230,17 @@ func LoadPrivate(service string, getenv func(string) string) (Common, error) {
 		return Common{}, err
 	}
 	return c, c.RequireAuth(map[string]string{"ADMIN_IDENTITIES": strings.Join(c.AdminIdentities, ",")})
+}
+
+// List is a comma-separated list, trimmed, without empty items.
+func List(v string) []string {
+	var out []string
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
 
 // Durations sets each named duration that getenv gives (a positive Go

@@ -10,7 +10,7 @@ func env(kv map[string]string) func(string) string { return func(k string) strin
 
 func TestLoadDefaultsAndOverrides(t *testing.T) {
 	t.Parallel()
-	c, err := Load("point-service", env(map[string]string{"FIRESTORE_EMULATOR_HOST": "127.0.0.1:8086"}))
+	c, err := Load("point-service", env(local))
 	if err != nil || c.Port != "8080" || c.ProjectID != DefaultProject || c.Topic != "saga-events" || c.OutboxGrace != 2*time.Second || !c.Emulated {
 		t.Fatalf("defaults = %+v, %v", c, err)
 	}
@@ -67,7 +67,74 @@ func TestRequireAuth(t *testing.T) {
 	if _, err := LoadPrivate("point-service", env(map[string]string{"GOOGLE_CLOUD_PROJECT": "p"})); err == nil {
 		t.Error("against real Google Cloud with nothing configured, it started")
 	}
-	if c, err := LoadPrivate("point-service", env(map[string]string{"FIRESTORE_EMULATOR_HOST": "127.0.0.1:8086"})); err != nil || !c.Emulated {
+	if c, err := LoadPrivate("point-service", env(local)); err != nil || !c.Emulated {
 		t.Errorf("against the emulators: %+v, %v", c, err)
+	}
+}
+
+// local is what the local stack gives a service: both emulators, here.
+var local = map[string]string{"FIRESTORE_EMULATOR_HOST": "127.0.0.1:8086", "PUBSUB_EMULATOR_HOST": "localhost:8085"}
+
+// TestLocalModeOnlyWhenEveryBackendIsLocal: the open doors of the local
+// mode need every emulator the service uses, on this machine, off Cloud
+// Run; any mix refuses to start and names what is inconsistent.
+func TestLocalModeOnlyWhenEveryBackendIsLocal(t *testing.T) {
+	t.Parallel()
+	with := func(base map[string]string, kv ...string) map[string]string {
+		out := map[string]string{}
+		for k, v := range base {
+			out[k] = v
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			if kv[i+1] == "" {
+				delete(out, kv[i])
+			} else {
+				out[kv[i]] = kv[i+1]
+			}
+		}
+		return out
+	}
+	ipv6 := with(local, "PUBSUB_EMULATOR_HOST", "[::1]:8085")
+	if c, err := LoadPrivate("point-service", env(ipv6)); err != nil || !c.Emulated {
+		t.Errorf("both emulators on loopback: emulated %v, %v", c.Emulated, err)
+	}
+	// The Auth emulator is order-service's third backend.
+	if c, err := Load("order-service", env(with(local, "FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099")), "FIREBASE_AUTH_EMULATOR_HOST"); err != nil || !c.Emulated || c.RequireAuth(nil) != nil {
+		t.Errorf("three emulators: emulated %v, %v", c.Emulated, err)
+	}
+	for _, tc := range []struct {
+		name  string
+		env   map[string]string
+		extra []string
+		want  []string // in the refusal
+	}{
+		{"Firestore emulated, Pub/Sub real", with(local, "PUBSUB_EMULATOR_HOST", ""), nil,
+			[]string{"FIRESTORE_EMULATOR_HOST set but PUBSUB_EMULATOR_HOST not"}},
+		{"Pub/Sub emulated, Firestore real", with(local, "FIRESTORE_EMULATOR_HOST", ""), nil,
+			[]string{"PUBSUB_EMULATOR_HOST set but FIRESTORE_EMULATOR_HOST not"}},
+		{"order-service's buyers on real Identity Platform", local, []string{"FIREBASE_AUTH_EMULATOR_HOST"},
+			[]string{"set but FIREBASE_AUTH_EMULATOR_HOST not"}},
+		{"the Auth emulator against real Firestore and Pub/Sub", map[string]string{"FIREBASE_AUTH_EMULATOR_HOST": "127.0.0.1:9099"},
+			[]string{"FIREBASE_AUTH_EMULATOR_HOST"}, []string{"FIREBASE_AUTH_EMULATOR_HOST set but FIRESTORE_EMULATOR_HOST, PUBSUB_EMULATOR_HOST not"}},
+		{"an emulator on another host", with(local, "PUBSUB_EMULATOR_HOST", "pubsub.internal:8085"), nil,
+			[]string{"PUBSUB_EMULATOR_HOST=pubsub.internal:8085 is not on this machine"}},
+		{"emulators on Cloud Run", with(local, "K_SERVICE", "point-service"), nil,
+			[]string{"on Cloud Run with FIRESTORE_EMULATOR_HOST, PUBSUB_EMULATOR_HOST set"}},
+		{"an emulator in a function", with(map[string]string{"FUNCTION_TARGET": "PointService", "PUBSUB_EMULATOR_HOST": "127.0.0.1:8085"}), nil,
+			[]string{"on Cloud Run with PUBSUB_EMULATOR_HOST set"}},
+	} {
+		c, err := Load("point-service", env(tc.env), tc.extra...)
+		if err != nil {
+			t.Fatalf("%s: Load: %v", tc.name, err)
+		}
+		if c.Emulated {
+			t.Errorf("%s: emulated (its doors open)", tc.name)
+		}
+		err = c.RequireAuth(nil)
+		for _, want := range tc.want {
+			if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "refuses to start") {
+				t.Errorf("%s: %v, want a refusal naming %q", tc.name, err, want)
+			}
+		}
 	}
 }

@@ -98,7 +98,7 @@ func (k *Kit) App(s Service) (*serve.App, error) {
 		AdminOnly: s.AdminOnly,
 		Push:      map[string]http.Handler{push.Path: k.push.Handler(routes)},
 		Tasks:     tasks,
-		Health:    serve.NewHealth(k.Clients.Ping),
+		Health:    serve.NewHealth(k.Clients.Ping, k.Log),
 		OpenAPI:   doc,
 		Close: func() {
 			if s.Close != nil {

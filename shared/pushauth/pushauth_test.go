@@ -3,65 +3,34 @@ package pushauth
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
-	"io"
 	"log/slog"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
-	"google.golang.org/api/option"
+	"github.com/ticketsaga/saga/shared/pushauth/pushauthtest"
 )
-
-// keySet serves a locally generated key as Google's JWKS, to any URL.
-type keySet struct{ body []byte }
-
-func (k keySet) RoundTrip(r *http.Request) (*http.Response, error) {
-	return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}},
-		Body: io.NopCloser(bytes.NewReader(k.body)), Request: r}, nil
-}
-
-func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
-
-func sign(t *testing.T, key *rsa.PrivateKey, kid string, claims map[string]any) string {
-	t.Helper()
-	h, _ := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT", "kid": kid})
-	p, _ := json.Marshal(claims)
-	signing := b64(h) + "." + b64(p)
-	sum := sha256.Sum256([]byte(signing))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return signing + "." + b64(sig)
-}
 
 func TestVerifier(t *testing.T) {
 	t.Parallel()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	issuer := pushauthtest.NewIssuer(t)
+	other, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, _ := rsa.GenerateKey(rand.Reader, 2048)
-	jwks, _ := json.Marshal(map[string]any{"keys": []map[string]string{{
-		"kty": "RSA", "alg": "RS256", "use": "sig", "kid": "k1",
-		"n": b64(key.N.Bytes()), "e": b64(big.NewInt(int64(key.E)).Bytes()),
-	}}})
-	const aud, sa = "https://point-service.example.run.app", "push-invoker@p.iam.gserviceaccount.com"
-	v, err := New(context.Background(), aud, []string{sa, "ops@example.com"}, slog.New(slog.NewTextHandler(io.Discard, nil)),
-		option.WithHTTPClient(&http.Client{Transport: keySet{jwks}}))
+	const aud, sa, reader = "https://point-service-123.asia-northeast1.run.app", "saga-operator@p.iam.gserviceaccount.com", "saga-order@p.iam.gserviceaccount.com"
+	var logs bytes.Buffer
+	v, err := New(context.Background(), aud, []string{sa, "ci@p.iam.gserviceaccount.com"}, slog.New(slog.NewTextHandler(&logs, nil)), issuer.ClientOption())
 	if err != nil {
 		t.Fatal(err)
 	}
-	good := map[string]any{"iss": "https://accounts.google.com", "aud": aud, "email": sa, "email_verified": true,
-		"exp": time.Now().Add(time.Hour).Unix(), "iat": time.Now().Unix()}
+	v.Readers = map[string]bool{reader: true}
+	v.Hint = "see docs/security.md"
+	good := pushauthtest.ServiceAccountClaims(sa, aud)
 	with := func(k string, val any) map[string]any {
 		c := map[string]any{}
 		for kk, vv := range good {
@@ -72,31 +41,44 @@ func TestVerifier(t *testing.T) {
 	}
 	h := v.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
 	for _, tc := range []struct {
-		name string
-		auth string
-		want int
+		name   string
+		method string
+		auth   string
+		want   int
 	}{
-		{"valid", "Bearer " + sign(t, key, "k1", good), 204},
-		{"another allowed identity", "Bearer " + sign(t, key, "k1", with("email", "ops@example.com")), 204},
-		{"no token", "", 401},
-		{"garbage", "Bearer abc.def.ghi", 401},
-		{"wrong audience", "Bearer " + sign(t, key, "k1", with("aud", "https://evil.example")), 401},
-		{"wrong account", "Bearer " + sign(t, key, "k1", with("email", "someone@else.com")), 401},
-		{"unverified email", "Bearer " + sign(t, key, "k1", with("email_verified", false)), 401},
-		{"expired", "Bearer " + sign(t, key, "k1", with("exp", time.Now().Add(-time.Hour).Unix())), 401},
-		{"not google", "Bearer " + sign(t, key, "k1", with("iss", "https://evil.example")), 401},
-		{"other key", "Bearer " + sign(t, other, "k1", good), 401},
+		{"an allowed service account", "PUT", issuer.Sign(t, good), 204},
+		{"another allowed identity", "PUT", issuer.Sign(t, with("email", "ci@p.iam.gserviceaccount.com")), 204},
+		{"a reader reads", "GET", issuer.ServiceAccountToken(t, reader, aud), 204},
+		{"a reader writes", "PUT", issuer.ServiceAccountToken(t, reader, aud), 403},
+		{"a reader posts", "POST", issuer.ServiceAccountToken(t, reader, aud), 403},
+		{"a reader's token for another service", "GET", issuer.ServiceAccountToken(t, reader, "https://ticket-service-123.asia-northeast1.run.app"), 401},
+		{"an allowed person's own gcloud token", "PUT", issuer.PersonToken(t, sa), 401},
+		{"no token", "PUT", "", 401},
+		{"garbage", "PUT", "abc.def.ghi", 401},
+		{"wrong audience", "PUT", issuer.Sign(t, with("aud", "https://evil.example")), 401},
+		{"wrong account", "PUT", issuer.Sign(t, with("email", "someone@else.com")), 401},
+		{"unverified email", "PUT", issuer.Sign(t, with("email_verified", false)), 401},
+		{"expired", "PUT", issuer.Sign(t, with("exp", time.Now().Add(-time.Hour).Unix())), 401},
+		{"not google", "PUT", issuer.Sign(t, with("iss", "https://evil.example")), 401},
+		{"other key", "PUT", pushauthtest.SignWith(t, other, "test-key", good), 401},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := httptest.NewRequest("POST", "/push/consume", nil)
+			r := httptest.NewRequest(tc.method, "/accounts/alice", nil)
 			if tc.auth != "" {
-				r.Header.Set("Authorization", tc.auth)
+				r.Header.Set("Authorization", "Bearer "+tc.auth)
 			}
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, r)
 			if w.Code != tc.want {
 				t.Fatalf("status %d, want %d (%s)", w.Code, tc.want, w.Body)
 			}
+			if w.Code == 401 && !strings.Contains(w.Body.String(), "see docs/security.md") {
+				t.Errorf("401 without the hint: %s", w.Body)
+			}
 		})
+	}
+	// The log says why a person's own token is refused: its audience.
+	if !strings.Contains(logs.String(), pushauthtest.GcloudClientID) {
+		t.Errorf("the refusal of a person's gcloud token does not name its audience:\n%s", logs.String())
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"google.golang.org/api/idtoken"
+
 	"github.com/ticketsaga/saga/shared/config"
 	"github.com/ticketsaga/saga/shared/httpjson"
 	"github.com/ticketsaga/saga/shared/logging"
@@ -90,23 +92,34 @@ func (a *App) APIHandler() http.Handler {
 	return a.API
 }
 
-// Secure sets the verifiers cfg asks for.
-func (a *App) Secure(ctx context.Context, cfg config.Common, log *slog.Logger) error {
+// AdminHint is the end of a 401 on an admin API: how an operator gets a
+// token this service accepts (a person's own gcloud token carries gcloud's
+// audience, never the service's).
+const AdminHint = "operators impersonate the operator service account: gcloud auth print-identity-token " +
+	"--impersonate-service-account=OPERATOR_SA --audiences=SERVICE_URL --include-email (docs/security.md)"
+
+// Secure sets the verifiers cfg asks for. opts say how Google's keys are
+// fetched (a test serves its own).
+func (a *App) Secure(ctx context.Context, cfg config.Common, log *slog.Logger, opts ...idtoken.ClientOption) error {
 	var err error
 	if cfg.PushServiceAccount != "" {
-		if a.PushAuth, err = pushauth.New(ctx, cfg.AuthAudience, []string{cfg.PushServiceAccount}, log); err != nil {
+		if a.PushAuth, err = pushauth.New(ctx, cfg.AuthAudience, []string{cfg.PushServiceAccount}, log, opts...); err != nil {
 			return err
 		}
 	}
 	if cfg.TaskServiceAccount != "" {
-		if a.TaskAuth, err = pushauth.New(ctx, cfg.AuthAudience, []string{cfg.TaskServiceAccount}, log); err != nil {
+		if a.TaskAuth, err = pushauth.New(ctx, cfg.AuthAudience, []string{cfg.TaskServiceAccount}, log, opts...); err != nil {
 			return err
 		}
 	}
-	if a.AdminOnly && len(cfg.AdminIdentities) > 0 {
-		if a.AdminAuth, err = pushauth.New(ctx, cfg.AuthAudience, cfg.AdminIdentities, log); err != nil {
+	if a.AdminOnly && len(cfg.AdminIdentities)+len(cfg.ReaderIdentities) > 0 {
+		if a.AdminAuth, err = pushauth.New(ctx, cfg.AuthAudience, cfg.AdminIdentities, log, opts...); err != nil {
 			return err
 		}
+		for _, r := range cfg.ReaderIdentities {
+			a.AdminAuth.Readers[r] = true
+		}
+		a.AdminAuth.Hint = AdminHint
 	}
 	a.Pprof = cfg.Pprof
 	return nil
@@ -201,34 +214,51 @@ func run[C Config](ctx context.Context, load Load[C], build Build[C], crash func
 }
 
 // Lazy builds the app from the environment on first use: the entry point
-// for functions-framework-go, whose registrations happen in init.
-func Lazy[C Config](load Load[C], build Build[C]) func() *App {
-	return sync.OnceValue(func() *App {
+// for functions-framework-go, whose registrations happen in init. A build
+// that fails (Firestore unreachable as the instance starts) is tried again
+// by the next request, instead of failing every request to come.
+func Lazy[C Config](load Load[C], build Build[C]) func() (*App, error) {
+	var (
+		mu     sync.Mutex
+		app    *App
+		traced bool
+	)
+	return func() (*App, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if app != nil {
+			return app, nil
+		}
 		cfg, err := load(os.Getenv)
 		if err != nil {
-			panic(err)
+			return nil, err
 		}
 		base := cfg.Base()
 		log := logging.New(os.Stdout, base.Service, base.ProjectID, base.LogLevel)
-		// A function is never shut down cleanly: its last spans may be lost.
-		if _, err := telemetry.Setup(context.Background(), Tracing(base)); err != nil {
-			panic(fmt.Sprintf("%s: %v", base.Service, err))
+		if !traced {
+			// A function is never shut down cleanly: its last spans may be lost.
+			if _, err := telemetry.Setup(context.Background(), Tracing(base)); err != nil {
+				return nil, fmt.Errorf("%s: %w", base.Service, err)
+			}
+			traced = true
 		}
 		// A function cannot exit: the fault switch's crash only aborts
 		// the request, before the publish.
 		opts, err := Faults(os.Getenv, log, func() { panic(http.ErrAbortHandler) })
 		if err != nil {
-			panic(fmt.Sprintf("%s: %v", base.Service, err))
+			return nil, fmt.Errorf("%s: %w", base.Service, err)
 		}
-		app, err := build(context.Background(), cfg, log, opts)
-		if err == nil {
-			err = app.Secure(context.Background(), base, log)
-		}
+		a, err := build(context.Background(), cfg, log, opts)
 		if err != nil {
-			panic(fmt.Sprintf("%s: %v", base.Service, err))
+			return nil, fmt.Errorf("%s: %w", base.Service, err)
 		}
-		return app
-	})
+		if err := a.Secure(context.Background(), base, log); err != nil {
+			a.Close()
+			return nil, fmt.Errorf("%s: %w", base.Service, err)
+		}
+		app = a
+		return app, nil
+	}
 }
 
 // Tracing is the tracing configuration in a service's common settings.
@@ -266,12 +296,6 @@ func CrashHook(p float64, log *slog.Logger, crash func()) func(step string) {
 		}
 	}
 }
-
-// PushHandler is the push endpoint at path, behind its OIDC check.
-func (a *App) PushHandler(path string) http.Handler { return a.PushAuth.Require(a.Push[path]) }
-
-// TaskHandler is the task endpoint at path, behind its OIDC check.
-func (a *App) TaskHandler(path string) http.Handler { return a.TaskAuth.Require(a.Tasks[path]) }
 
 // pauseTelemetry is PUT /debug/telemetry?record=0|1: spans and metrics
 // paused or recorded again, exporters kept, so that `make bench` compares

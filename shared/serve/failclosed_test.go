@@ -27,27 +27,24 @@ func TestRefusesToStartWhenItsConfigurationDoes(t *testing.T) {
 	if err := run(context.Background(), refuse, build, func() {}); err == nil || !strings.Contains(err.Error(), "PUSH_SERVICE_ACCOUNT") {
 		t.Errorf("run = %v", err)
 	}
-	defer func() {
-		if p := recover(); p == nil || !strings.Contains(p.(error).Error(), "PUSH_SERVICE_ACCOUNT") {
-			t.Errorf("as a function: %v", p)
-		}
-	}()
-	Lazy(refuse, build)()
+	if _, err := Lazy(refuse, build)(); err == nil || !strings.Contains(err.Error(), "PUSH_SERVICE_ACCOUNT") {
+		t.Errorf("as a function: %v", err)
+	}
 }
 
 // TestAdminOnlyAPIRequiresAnAdmin: with admin identities configured, the
 // admin API of point- and ticket-service answers 401 to a caller without
-// an ID token, as a process and as a function, and the health check stays
+// an ID token, and the health check stays
 // open.
 func TestAdminOnlyAPIRequiresAnAdmin(t *testing.T) {
 	t.Parallel()
 	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
-	a := &App{API: ok, AdminOnly: true, Health: NewHealth(func(context.Context) error { return nil })}
+	a := &App{API: ok, AdminOnly: true, Health: NewHealth(func(context.Context) error { return nil }, slog.New(slog.DiscardHandler))}
 	cfg := config.Common{AuthAudience: "https://point.example", AdminIdentities: []string{"ops@example.com"}}
 	if err := a.Secure(context.Background(), cfg, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
-	for name, h := range map[string]http.Handler{"process": a.Handler(), "function": a.APIHandler()} {
+	for name, h := range map[string]http.Handler{"the service": a.Handler(), "its API alone": a.APIHandler()} {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest("GET", "/accounts/alice", nil))
 		if w.Code != http.StatusUnauthorized {

@@ -1,23 +1,55 @@
 package serve
 
 import (
+	"fmt"
 	"net/http"
-	"path"
-	"strings"
+	"os"
+	"sync"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
+
+	"github.com/ticketsaga/saga/shared/httpjson"
 )
 
-// RegisterFunctions registers a service's handlers with
-// functions-framework-go, so it can also be deployed as functions:
-// <prefix>API, <prefix>Events (the push endpoint at pushPath), and one
-// function per task path, named after its last segment (/tasks/sweep of
-// "Order" is OrderSweep). get builds the service on first use.
-func RegisterFunctions(prefix string, get func() *App, pushPath string, tasks ...string) {
-	functions.HTTP(prefix+"API", func(w http.ResponseWriter, r *http.Request) { get().APIHandler().ServeHTTP(w, r) })
-	functions.HTTP(prefix+"Events", func(w http.ResponseWriter, r *http.Request) { get().PushHandler(pushPath).ServeHTTP(w, r) })
-	for _, task := range tasks {
-		name := path.Base(task)
-		functions.HTTP(prefix+strings.ToUpper(name[:1])+name[1:], func(w http.ResponseWriter, r *http.Request) { get().TaskHandler(task).ServeHTTP(w, r) })
+// RegisterFunction registers a service with functions-framework-go as one
+// HTTP function named name that serves every route the process serves (its
+// API, push endpoint, tasks and /healthz): deployed with `gcloud run deploy
+// --function=name` it is the same service, at the same URL, with the same
+// subscriptions, scheduler jobs and IAM, and a long-poll still hears its
+// order settle in process. When FUNCTION_TARGET names it, its configuration
+// is checked as the process starts: a refusal exits before it listens, so a
+// misconfigured revision never becomes ready. The service itself is built
+// on first use.
+func RegisterFunction[C Config](name string, load Load[C], build Build[C]) {
+	if os.Getenv("FUNCTION_TARGET") == name {
+		if _, err := load(os.Getenv); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
 	}
+	app := Lazy(load, build)
+	var (
+		mu      sync.Mutex
+		handler http.Handler
+	)
+	functions.HTTP(name, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		h := handler
+		mu.Unlock()
+		if h == nil {
+			a, err := app()
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "cannot serve yet:", err)
+				httpjson.Write(w, http.StatusServiceUnavailable, httpjson.Failure("unavailable", "the service cannot serve now"))
+				return
+			}
+			mu.Lock()
+			if handler == nil {
+				handler = a.Handler()
+			}
+			h = handler
+			mu.Unlock()
+		}
+		h.ServeHTTP(w, r)
+	})
 }

@@ -1,14 +1,16 @@
-// Package function registers ticket-service's handlers with
-// functions-framework-go, so it can also be deployed as functions.
+// Package function registers ticket-service with functions-framework-go as
+// the function TicketService, which serves every route the service serves:
+// `make deploy DEPLOY_AS=functions` deploys it as a Cloud Run function
+// (docs/deploy.md). The module's root package links it in, as Cloud Run
+// functions' Go buildpack requires.
 package function
 
 import (
-	"github.com/ticketsaga/saga/shared/push"
-	"github.com/ticketsaga/saga/shared/saga"
 	"github.com/ticketsaga/saga/shared/serve"
 	"github.com/ticketsaga/saga/ticket-service/service"
 )
 
-func init() {
-	serve.RegisterFunctions("Ticket", serve.Lazy(service.LoadConfig, service.New), push.Path, saga.TaskOutbox)
-}
+// Name is the function's name, its entry point (--function).
+const Name = "TicketService"
+
+func init() { serve.RegisterFunction(Name, service.LoadConfig, service.New) }

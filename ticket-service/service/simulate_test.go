@@ -11,7 +11,7 @@ func env(m map[string]string) func(string) string { return func(k string) string
 // emulators, refused anywhere else even with every check configured.
 func TestShardWriteRateOnlyOnEmulators(t *testing.T) {
 	t.Parallel()
-	local := map[string]string{"FIRESTORE_EMULATOR_HOST": "127.0.0.1:8086", EnvShardWriteRate: "5"}
+	local := map[string]string{"FIRESTORE_EMULATOR_HOST": "127.0.0.1:8086", "PUBSUB_EMULATOR_HOST": "127.0.0.1:8085", EnvShardWriteRate: "5"}
 	c, err := LoadConfig(env(local))
 	if err != nil || c.ShardWriteRate != 5 {
 		t.Fatalf("against the emulators: %+v, %v, want a rate of 5", c.ShardWriteRate, err)

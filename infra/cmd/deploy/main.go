@@ -7,17 +7,20 @@
 // Environment: PROJECT_ID and REGION (required), DRY_RUN=1 (print every
 // gcloud command, run none), ORDER_TIMEOUT (default 30s), TRACE_SAMPLE_RATIO
 // (default 0.1),
-// RECREATE_CHANGED_FILTERS=1, ORDER_URL / POINT_URL / TICKET_URL (override
+// DEPLOY_AS=functions (each service as a Cloud Run function from its
+// function/ entry point, on FUNCTION_BASE_IMAGE, default go126), OPERATORS (IAM members who may act as the operator account on the admin
+// API; default the account deploying), ADMIN_IDENTITIES (more service
+// accounts that may write there), RECREATE_CHANGED_FILTERS=1, ORDER_URL / POINT_URL / TICKET_URL (override
 // the services' URLs), CONFIRM=<PROJECT_ID> (destroy).
 package main
 
 import (
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/ticketsaga/saga/infra"
 	"github.com/ticketsaga/saga/infra/deploy"
+	"github.com/ticketsaga/saga/shared/config"
 	"github.com/ticketsaga/saga/shared/saga"
 )
 
@@ -59,11 +62,7 @@ func run(args []string) error {
 		TraceSampleRatio:       os.Getenv("TRACE_SAMPLE_RATIO"),
 		FirebaseAPIKey:         os.Getenv("FIREBASE_API_KEY"),
 	}
-	for _, uid := range strings.Split(os.Getenv("OPS_ADMIN_UIDS"), ",") {
-		if uid = strings.TrimSpace(uid); uid != "" {
-			p.OpsAdminUIDs = append(p.OpsAdminUIDs, uid)
-		}
-	}
+	p.OpsAdminUIDs = config.List(os.Getenv("OPS_ADMIN_UIDS"))
 	if p.OrderTimeout == "" {
 		p.OrderTimeout = "30s"
 	}
@@ -71,11 +70,15 @@ func run(args []string) error {
 		// One saga in ten: enough to see every path at any real load.
 		p.TraceSampleRatio = "0.1"
 	}
-	for _, a := range strings.Split(os.Getenv("ADMIN_IDENTITIES"), ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			p.Admins = append(p.Admins, a)
-		}
+	switch os.Getenv("DEPLOY_AS") {
+	case "", "services":
+	case "functions":
+		p.Functions, p.FunctionBaseImage = true, config.Or(os.Getenv("FUNCTION_BASE_IMAGE"), "go126")
+	default:
+		return fmt.Errorf("DEPLOY_AS=%q: want services (the default) or functions", os.Getenv("DEPLOY_AS"))
 	}
+	p.Operators = config.List(os.Getenv("OPERATORS"))
+	p.Writers = config.List(os.Getenv("ADMIN_IDENTITIES"))
 	for env, svc := range map[string]string{"ORDER_URL": saga.OrderService, "POINT_URL": saga.PointService, "TICKET_URL": saga.TicketService} {
 		if u := os.Getenv(env); u != "" {
 			p.URLs[svc] = u

@@ -33,6 +33,9 @@ func unauthenticated(why string, cause error) error {
 type Verifier struct {
 	client   *auth.Client
 	emulator bool
+	// verify checks a token's signature, audience and expiry
+	// (client.VerifyIDToken).
+	verify func(ctx context.Context, token string) (*auth.Token, error)
 	// CheckEvery is how long a verified token, and a user's disabled flag
 	// and revocation time, are trusted before they are checked again: a
 	// user record costs a call to Identity Platform (against the emulator
@@ -75,8 +78,8 @@ func New(ctx context.Context, project string, emulator bool) (*Verifier, error) 
 	if err != nil {
 		return nil, fmt.Errorf("firebase auth for %s: %w", project, err)
 	}
-	return &Verifier{client: client, emulator: emulator, CheckEvery: 30 * time.Second, users: map[string]userRecord{},
-		tokens: map[[32]byte]verified{}}, nil
+	return &Verifier{client: client, emulator: emulator, verify: client.VerifyIDToken, CheckEvery: 30 * time.Second,
+		users: map[string]userRecord{}, tokens: map[[32]byte]verified{}}, nil
 }
 
 // Authenticate returns the uid of the request's bearer token, a
@@ -96,33 +99,51 @@ func (v *Verifier) Authenticate(ctx context.Context, r *http.Request) (string, e
 		return hit.uid, nil
 	}
 	// Concurrent requests with one token (a burst of long-polls) verify
-	// it once.
-	uid, err, _ := v.flight.Do(string(key[:]), func() (any, error) {
-		tok, err := v.client.VerifyIDToken(ctx, token)
-		if err != nil {
-			return "", classify(err)
-		}
-		if !v.emulator {
-			if err := v.checkUser(ctx, tok); err != nil {
-				return "", err
-			}
-		}
-		until := time.Now().Add(v.CheckEvery)
-		if exp := time.Unix(tok.Expires, 0); exp.Before(until) {
-			until = exp
-		}
-		v.mu.Lock()
-		if len(v.tokens) >= maxUsers {
-			clear(v.tokens)
-		}
-		v.tokens[key] = verified{uid: tok.UID, until: until}
-		v.mu.Unlock()
-		return tok.UID, nil
+	// it once, on a context of its own: one caller hanging up must not
+	// fail the others waiting on the same verification. Each caller still
+	// leaves when its own context ends.
+	res := v.flight.DoChan(string(key[:]), func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), verifyTimeout)
+		defer cancel()
+		return v.verifyAndCache(ctx, key, token)
 	})
-	if err != nil {
-		return "", err
+	select {
+	case r := <-res:
+		if r.Err != nil {
+			return "", r.Err
+		}
+		return r.Val.(string), nil
+	case <-ctx.Done():
+		return "", fmt.Errorf("verify ID token: %w", ctx.Err())
 	}
-	return uid.(string), nil
+}
+
+// verifyTimeout bounds one verification (Identity Platform's keys and a
+// user record).
+const verifyTimeout = 10 * time.Second
+
+// verifyAndCache verifies token and remembers its uid for CheckEvery.
+func (v *Verifier) verifyAndCache(ctx context.Context, key [32]byte, token string) (string, error) {
+	tok, err := v.verify(ctx, token)
+	if err != nil {
+		return "", classify(err)
+	}
+	if !v.emulator {
+		if err := v.checkUser(ctx, tok); err != nil {
+			return "", err
+		}
+	}
+	until := time.Now().Add(v.CheckEvery)
+	if exp := time.Unix(tok.Expires, 0); exp.Before(until) {
+		until = exp
+	}
+	v.mu.Lock()
+	if len(v.tokens) >= maxUsers {
+		clear(v.tokens)
+	}
+	v.tokens[key] = verified{uid: tok.UID, until: until}
+	v.mu.Unlock()
+	return tok.UID, nil
 }
 
 // checkUser rejects the token of a disabled user, or one issued before the
