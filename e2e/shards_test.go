@@ -2,12 +2,13 @@ package e2e
 
 import (
 	"net/http"
+	"sync"
 	"testing"
 )
 
 // TestShardsAtPut: a PUT may say how many documents a ticket type's stock
 // is split over; without, the stock decides up to the service's default;
-// out of 1-100 is 400. Every ticket of a sharded type sells, and no more.
+// out of 1-10,000 is 400. Every ticket of a sharded type sells, and no more.
 func TestShardsAtPut(t *testing.T) {
 	t.Parallel()
 	s := stack
@@ -21,7 +22,7 @@ func TestShardsAtPut(t *testing.T) {
 	if r := put(small, map[string]any{"price": 10, "stock": 2}); r.Status != http.StatusOK || r.Body["shards"] != 2.0 {
 		t.Fatalf("PUT of 2 tickets without shards: %d %s, want 2 shards", r.Status, r.Raw)
 	}
-	for _, bad := range []any{0, 101, -1, 1.5, "3"} {
+	for _, bad := range []any{0, 10001, -1, 1.5, "3"} {
 		r := put(uniq("bad-shards"), map[string]any{"price": 10, "stock": 7, "shards": bad})
 		if r.Status != http.StatusBadRequest {
 			t.Errorf("PUT with shards %v: %d %s, want 400", bad, r.Status, r.Raw)
@@ -47,5 +48,63 @@ func TestShardsAtPut(t *testing.T) {
 	}
 	if got := s.owned(t, user)[sized]; got != 7 {
 		t.Errorf("owned %d, want 7", got)
+	}
+}
+
+// TestThousandsOfShardsOverHTTP: a ticket type of 4,096 shards is put,
+// read, bought from by buyers at once, sold out exactly (every ticket
+// once, then sold_out) and read again.
+func TestThousandsOfShardsOverHTTP(t *testing.T) {
+	t.Parallel()
+	s := stack
+	const shards, tickets, buyers = 4096, 24, 30
+	arena := uniq("arena")
+	if r := do(t, "PUT", s.ticket+"/tickets/"+arena, map[string]any{"price": 10, "stock": tickets, "shards": shards}); r.Status != http.StatusOK ||
+		r.Body["shards"] != float64(shards) || r.Body["stock"] != float64(tickets) {
+		t.Fatalf("PUT with %d shards: %d %s", shards, r.Status, r.Raw)
+	}
+	if r := do(t, "GET", s.ticket+"/tickets/"+arena, nil); r.Body["shards"] != float64(shards) || r.Body["stock"] != float64(tickets) {
+		t.Fatalf("GET: %s", r.Raw)
+	}
+	users := make([]string, buyers)
+	for i := range users {
+		users[i] = uniq("arena-fan")
+		s.seedAccount(t, users[i], 100)
+	}
+	statuses := make([]int, buyers)
+	reasons := make([]string, buyers)
+	var wg sync.WaitGroup
+	for i, u := range users {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := s.buy(t, u, "?wait=30s", order(u, arena, 1, 10))
+			statuses[i], reasons[i] = r.Status, r.str("reason")
+		}()
+	}
+	wg.Wait()
+	completed, soldOut := 0, 0
+	for i := range statuses {
+		switch {
+		case statuses[i] == http.StatusCreated:
+			completed++
+		case statuses[i] == http.StatusConflict && reasons[i] == "sold_out":
+			soldOut++
+		default:
+			t.Errorf("order %d: %d %s", i, statuses[i], reasons[i])
+		}
+	}
+	if completed != tickets || soldOut != buyers-tickets {
+		t.Fatalf("%d completed, %d sold out; want %d and %d", completed, soldOut, tickets, buyers-tickets)
+	}
+	if st := s.stock(t, arena); st != 0 {
+		t.Errorf("stock %d after the sale, want 0", st)
+	}
+	owned := int64(0)
+	for _, u := range users {
+		owned += s.owned(t, u)[arena]
+	}
+	if owned != tickets {
+		t.Errorf("%d tickets owned, want %d", owned, tickets)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 
 	"github.com/ticketsaga/saga/infra"
+	orderrecords "github.com/ticketsaga/saga/order-service/records"
 	orderservice "github.com/ticketsaga/saga/order-service/service"
 	"github.com/ticketsaga/saga/shared/saga"
 	"github.com/ticketsaga/saga/shared/serve"
@@ -63,7 +64,7 @@ func TestSweepStopsThousandsOfExpiredOrders(t *testing.T) {
 	for i := range n {
 		id := fmt.Sprintf("expired-%04d", i)
 		if _, err := bw.Create(fs.Collection("orders").Doc(id), map[string]any{
-			"user_id": "u", "ticket_id": "t", "quantity": 1, "price": 100, "status": "pending",
+			"bucket": orderrecords.BucketOf(id), "user_id": "u", "ticket_id": "t", "quantity": 1, "price": 100, "status": "pending",
 			"created_at": created, "updated_at": created,
 			"history": []map[string]any{{"event_type": "started-order", "service": saga.OrderService, "at": created}},
 		}); err != nil {

@@ -35,15 +35,38 @@ type Index struct {
 	Queries    []string `json:"queries"`
 }
 
-// Indexes returns the composite indexes the saga's queries need.
-func Indexes() ([]Index, error) {
-	var d struct {
-		Indexes []Index `json:"indexes"`
-	}
+// Exemption turns a field's single-field indexes off: a field no query
+// filters or orders on alone, whose index entries would only cost writes,
+// or whose values grow with time and would put every write of its
+// collection in one index range (500 writes/s, docs/capacity.md).
+type Exemption struct {
+	Collection string `json:"collection"`
+	Field      string `json:"field"`
+	Why        string `json:"why"`
+}
+
+// Firestore is the whole Firestore declaration of infra/indexes.json.
+type Firestore struct {
+	// Indexes are the composite indexes; Exempt the fields without
+	// single-field indexes; HighWrite the collections written at the
+	// rate of orders, where no index may put the writes in one range.
+	Indexes   []Index     `json:"indexes"`
+	Exempt    []Exemption `json:"exempt"`
+	HighWrite []string    `json:"high_write"`
+	TTL       []TTL       `json:"ttl"`
+	// Bucket is the field that spreads a high-write collection's
+	// time-ordered index entries over key ranges: it leads every composite
+	// index with a time in it.
+	Bucket string `json:"bucket_field"`
+}
+
+// FirestoreDeclaration returns infra/indexes.json.
+func FirestoreDeclaration() (Firestore, error) {
+	var d Firestore
 	if err := json.Unmarshal(indexDeclaration, &d); err != nil {
-		return nil, fmt.Errorf("infra/indexes.json: %w", err)
+		return Firestore{}, fmt.Errorf("infra/indexes.json: %w", err)
 	}
-	return d.Indexes, nil
+	return d, nil
 }
 
 // TTL is a Firestore TTL policy: a document of the collection group is
@@ -52,17 +75,6 @@ type TTL struct {
 	CollectionGroup string `json:"collection_group"`
 	Field           string `json:"field"`
 	Retention       string `json:"retention"`
-}
-
-// TTLs returns the TTL policies the saga's documents need.
-func TTLs() ([]TTL, error) {
-	var d struct {
-		TTL []TTL `json:"ttl"`
-	}
-	if err := json.Unmarshal(indexDeclaration, &d); err != nil {
-		return nil, fmt.Errorf("infra/indexes.json: %w", err)
-	}
-	return d.TTL, nil
 }
 
 // PubSub is the declaration.

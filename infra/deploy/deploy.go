@@ -62,6 +62,7 @@ type Plan struct {
 	Project, Region string
 	Decl            infra.PubSub
 	Indexes         []infra.Index
+	Exempt          []infra.Exemption
 	TTLs            []infra.TTL
 	G               *Gcloud
 	Log             io.Writer
@@ -211,7 +212,7 @@ func (p *Plan) serviceAccounts() error {
 }
 
 func (p *Plan) firestore() error {
-	p.step("Firestore: the native database and the composite indexes of every query (infra/indexes.json)")
+	p.step("Firestore: the native database, the composite indexes of every query and the fields without single-field indexes (infra/indexes.json)")
 	if _, err := p.G.Describe("firestore", "databases", "describe", "--database=(default)", p.pf()); errors.Is(err, errNotFound) {
 		if _, err := p.G.Run("firestore", "databases", "create", "--location="+p.Region, "--type=firestore-native", p.pf()); err != nil && !errors.Is(err, errExists) {
 			return err
@@ -225,6 +226,14 @@ func (p *Plan) firestore() error {
 			args = append(args, "--field-config=field-path="+f+",order=ascending")
 		}
 		if _, err := p.G.Run(append(args, "--async", p.pf())...); err != nil && !errors.Is(err, errExists) {
+			return err
+		}
+	}
+	// No single-field index where none is queried or a time would put
+	// every write in one range (infra/indexes.json, "exempt").
+	for _, e := range p.Exempt {
+		if _, err := p.G.Run("firestore", "indexes", "fields", "update", e.Field, "--collection-group="+e.Collection,
+			"--disable-indexes", "--async", p.pf()); err != nil {
 			return err
 		}
 	}

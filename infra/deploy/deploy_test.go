@@ -36,15 +36,11 @@ func plan(t *testing.T, out *bytes.Buffer) *Plan {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idx, err := infra.Indexes()
+	fsDecl, err := infra.FirestoreDeclaration()
 	if err != nil {
 		t.Fatal(err)
 	}
-	ttls, err := infra.TTLs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &Plan{Project: "demo-project", Region: "asia-northeast1", Decl: decl, Indexes: idx, TTLs: ttls,
+	return &Plan{Project: "demo-project", Region: "asia-northeast1", Decl: decl, Indexes: fsDecl.Indexes, Exempt: fsDecl.Exempt, TTLs: fsDecl.TTL,
 		G: &Gcloud{Dry: true, Out: out}, Log: out, OrderTimeout: "30s", TraceSampleRatio: "0.1"}
 }
 
@@ -85,7 +81,12 @@ func TestDryRunCoversEveryResource(t *testing.T) {
 		{"gcloud run deploy point-service", "--no-allow-unauthenticated", "GOOGLE_BUILDABLE=./point-service", "--service-account=saga-point@"},
 		{"gcloud run deploy ticket-service", "--no-allow-unauthenticated", "GOOGLE_BUILDABLE=./ticket-service", "--service-account=saga-ticket@"},
 		{"gcloud firestore databases create", "--type=firestore-native"},
-		{"gcloud firestore indexes composite create --collection-group=orders", "field-path=status", "field-path=created_at"},
+		{"gcloud firestore indexes composite create --collection-group=orders", "field-path=bucket", "field-path=status", "field-path=created_at"},
+		{"gcloud firestore indexes composite create --collection-group=orders", "field-path=bucket", "field-path=updated_at"},
+		{"gcloud firestore indexes composite create --collection-group=stock_shards", "field-path=ticket_id", "field-path=stock"},
+		{"gcloud firestore indexes fields update created_at --collection-group=orders --disable-indexes"},
+		{"gcloud firestore indexes fields update updated_at --collection-group=ticket_sagas --disable-indexes"},
+		{"gcloud firestore indexes fields update expire_at --collection-group=push_failures --disable-indexes"},
 		{"gcloud firestore indexes composite create --collection-group=ticket_sagas", "field-path=user_id", "field-path=state"},
 		{"gcloud firestore fields ttls update expire_at", "--collection-group=push_failures", "--enable-ttl"},
 		{"gcloud firestore fields ttls update expire_at", "--collection-group=reconcile_runs", "--enable-ttl"},

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -23,8 +24,26 @@ import (
 // Auth emulator.
 type Client struct {
 	Order, Point, Ticket string
-	HTTP                 *http.Client
-	Buyers               *authemu.Client
+	// MoreOrders are more instances of order-service: orders and
+	// long-polls are spread over them and Order, as a load balancer
+	// spreads them over Cloud Run's instances.
+	MoreOrders []string
+	HTTP       *http.Client
+	Buyers     *authemu.Client
+}
+
+// orderURL is the order-service instance for key: one of Order and
+// MoreOrders, the same for the same key.
+func (c *Client) orderURL(key string) string {
+	if len(c.MoreOrders) == 0 {
+		return c.Order
+	}
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	if i := int(h.Sum32() % uint32(len(c.MoreOrders)+1)); i > 0 {
+		return c.MoreOrders[i-1]
+	}
+	return c.Order
 }
 
 // NewClient returns a client with a connection pool sized for load, its
@@ -178,7 +197,7 @@ func (c *Client) PlaceOrder(ctx context.Context, user, ticket string, qty, price
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
 		var o Order
-		st, err := c.do(ctx, "POST", fmt.Sprintf("%s/orders?wait=%s", c.Order, wait), body, header, &o)
+		st, err := c.do(ctx, "POST", fmt.Sprintf("%s/orders?wait=%s", c.orderURL(key), wait), body, header, &o)
 		if err == nil && st >= 500 {
 			err = fmt.Errorf("status %d", st)
 		}
@@ -202,7 +221,7 @@ func (c *Client) Await(ctx context.Context, user, id string, wait time.Duration)
 		return Order{}, err
 	}
 	var o Order
-	st, err := c.do(ctx, "GET", fmt.Sprintf("%s/orders/%s?wait=%s", c.Order, id, wait), nil, header, &o)
+	st, err := c.do(ctx, "GET", fmt.Sprintf("%s/orders/%s?wait=%s", c.orderURL(id), id, wait), nil, header, &o)
 	if err == nil && st != http.StatusOK {
 		err = fmt.Errorf("GET /orders/%s: status %d", id, st)
 	}

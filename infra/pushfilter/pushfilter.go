@@ -11,7 +11,8 @@
 // services' CPU no longer includes pushes that production never sends
 // (6 of 9 per saga); the relay's own CPU counts with the emulators'.
 // Like the frontend in front of Cloud Run, it keeps its connections to the
-// services open between pushes.
+// services open between pushes, and spreads a subscription's pushes over
+// the instances of its service, one after the other.
 package pushfilter
 
 import (
@@ -24,6 +25,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ticketsaga/saga/infra"
@@ -49,21 +51,37 @@ type route struct {
 // New builds the relay for the declared subscriptions, forwarding to
 // baseURL[service] + push_path.
 func New(decl infra.PubSub, baseURL map[string]string) (*Relay, error) {
+	instances := map[string][]string{}
+	for svc, u := range baseURL {
+		instances[svc] = []string{u}
+	}
+	return NewSpread(decl, instances)
+}
+
+// NewSpread builds the relay for the declared subscriptions, forwarding
+// each push to the next of instances[service] (base URLs) + push_path.
+func NewSpread(decl infra.PubSub, instances map[string][]string) (*Relay, error) {
 	// Idle connections are dropped before the services drop them (their
 	// IdleTimeout is 30 s), so that a push never meets a closing one.
 	r := &Relay{routes: map[string]route{}, transport: &http.Transport{MaxIdleConns: 512, MaxIdleConnsPerHost: 128,
 		IdleConnTimeout: 20 * time.Second, DisableCompression: true}}
 	for _, s := range decl.Subscriptions {
-		base, ok := baseURL[s.Service]
-		if !ok {
+		bases := instances[s.Service]
+		if len(bases) == 0 {
 			return nil, fmt.Errorf("pushfilter: subscription %s: no URL for %s", s.Name, s.Service)
 		}
-		target, err := url.Parse(base + s.PushPath)
-		if err != nil {
-			return nil, fmt.Errorf("pushfilter: subscription %s: %w", s.Name, err)
+		var targets []*url.URL
+		for _, base := range bases {
+			target, err := url.Parse(base + s.PushPath)
+			if err != nil {
+				return nil, fmt.Errorf("pushfilter: subscription %s: %w", s.Name, err)
+			}
+			targets = append(targets, target)
 		}
+		next := new(atomic.Uint64)
 		r.routes[s.Name] = route{sub: s, proxy: &httputil.ReverseProxy{
 			Rewrite: func(pr *httputil.ProxyRequest) {
+				target := targets[(next.Add(1)-1)%uint64(len(targets))]
 				u := *target
 				pr.Out.URL, pr.Out.Host = &u, target.Host
 			},

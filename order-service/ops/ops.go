@@ -115,12 +115,29 @@ type StuckOrder struct {
 	GaveUp     bool
 }
 
-// Stuck lists orders pending or stopping for longer than age.
+// maxStuck bounds the stuck orders listed: the oldest.
+const maxStuck = 1000
+
+// Stuck lists the orders pending or stopping for longer than age, oldest
+// first, at most maxStuck.
 func Stuck(ctx context.Context, fs *firestore.Client, now time.Time, age time.Duration) ([]StuckOrder, error) {
-	it := fs.Collection(records.Orders).Where(records.FieldStatus, "in", []records.Status{records.StatusPending, records.StatusStopping}).
-		Where(records.FieldCreatedAt, "<=", now.Add(-age)).Limit(1000).Documents(ctx)
-	defer it.Stop()
 	var out []StuckOrder
+	for b := range records.Buckets {
+		var err error
+		if out, err = stuckIn(ctx, fs, b, now, age, out); err != nil {
+			return nil, err
+		}
+	}
+	slices.SortFunc(out, func(a, b StuckOrder) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	return out[:min(len(out), maxStuck)], nil
+}
+
+// stuckIn adds the stuck orders of one bucket to out.
+func stuckIn(ctx context.Context, fs *firestore.Client, bucket int, now time.Time, age time.Duration, out []StuckOrder) ([]StuckOrder, error) {
+	it := fs.Collection(records.Orders).Where(records.FieldBucket, "==", bucket).
+		Where(records.FieldStatus, "in", []records.Status{records.StatusPending, records.StatusStopping}).
+		Where(records.FieldCreatedAt, "<=", now.Add(-age)).OrderBy(records.FieldCreatedAt, firestore.Asc).Limit(maxStuck).Documents(ctx)
+	defer it.Stop()
 	for {
 		snap, err := it.Next()
 		if errors.Is(err, iterator.Done) {
@@ -138,6 +155,5 @@ func Stuck(ctx context.Context, fs *firestore.Client, now time.Time, age time.Du
 		out = append(out, StuckOrder{OrderID: snap.Ref.ID, Status: string(o.Status), CreatedAt: o.CreatedAt, Age: now.Sub(o.CreatedAt),
 			Replays: o.Replays, NextReplay: o.NextReplay, GaveUp: o.GaveUp})
 	}
-	slices.SortFunc(out, func(a, b StuckOrder) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	return out, nil
 }

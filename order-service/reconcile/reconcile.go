@@ -59,9 +59,11 @@ type Run struct {
 	// previous run's Through up to Settle before the run began.
 	From    time.Time `firestore:"from" json:"from"`
 	Through time.Time `firestore:"through" json:"through"`
-	// The cursor within the window: the last order checked.
-	CursorAt time.Time `firestore:"cursor_at" json:"-"`
-	CursorID string    `firestore:"cursor_id" json:"-"`
+	// The cursor within the window: the bucket of orders being checked
+	// (records.Buckets), and the last order checked in it.
+	CursorBucket int       `firestore:"cursor_bucket" json:"-"`
+	CursorAt     time.Time `firestore:"cursor_at" json:"-"`
+	CursorID     string    `firestore:"cursor_id" json:"-"`
 	// Phase is where a run that died should resume: "recheck", "settled",
 	// "unfinished".
 	Phase string `firestore:"phase" json:"-"`
@@ -177,7 +179,7 @@ func (r *Reconciler) Run(ctx context.Context) (Run, error) {
 			return run, err
 		}
 		next := map[string]string{"recheck": "settled", "settled": "unfinished", "unfinished": "done"}[ph.name]
-		run.Phase, run.CursorAt, run.CursorID = next, time.Time{}, ""
+		run.Phase, run.CursorBucket, run.CursorAt, run.CursorID = next, 0, time.Time{}, ""
 		if err := r.save(ctx, ref, run); err != nil {
 			return run, err
 		}
@@ -293,9 +295,12 @@ func readFinding(snap *firestore.DocumentSnapshot) (f Finding, ok bool) {
 
 // settled checks the orders that settled in the run's window.
 func (r *Reconciler) settled(ctx context.Context, run *Run, ref *firestore.DocumentRef) error {
-	q := r.FS.Collection(records.Orders).Where(outbox.FieldUpdatedAt, ">", run.From).Where(outbox.FieldUpdatedAt, "<=", run.Through).
-		OrderBy(outbox.FieldUpdatedAt, firestore.Asc).OrderBy(firestore.DocumentID, firestore.Asc)
-	return r.pages(ctx, run, ref, q, func(last *firestore.DocumentSnapshot) {
+	q := func(bucket int) firestore.Query {
+		return r.FS.Collection(records.Orders).Where(records.FieldBucket, "==", bucket).
+			Where(outbox.FieldUpdatedAt, ">", run.From).Where(outbox.FieldUpdatedAt, "<=", run.Through).
+			OrderBy(outbox.FieldUpdatedAt, firestore.Asc).OrderBy(firestore.DocumentID, firestore.Asc)
+	}
+	return r.bucketPages(ctx, run, ref, q, func(last *firestore.DocumentSnapshot) {
 		if t, ok := last.Data()[outbox.FieldUpdatedAt].(time.Time); ok {
 			run.CursorAt = t
 		}
@@ -322,9 +327,12 @@ func (r *Reconciler) unfinished(ctx context.Context, run *Run, ref *firestore.Do
 	if r.StuckAfter <= 0 {
 		return nil
 	}
-	q := r.FS.Collection(records.Orders).Where(records.FieldStatus, "in", []records.Status{records.StatusPending, records.StatusStopping}).
-		Where(records.FieldCreatedAt, "<=", run.StartedAt.Add(-r.StuckAfter)).OrderBy(records.FieldCreatedAt, firestore.Asc).OrderBy(firestore.DocumentID, firestore.Asc)
-	return r.pages(ctx, run, ref, q, func(last *firestore.DocumentSnapshot) {
+	q := func(bucket int) firestore.Query {
+		return r.FS.Collection(records.Orders).Where(records.FieldBucket, "==", bucket).
+			Where(records.FieldStatus, "in", []records.Status{records.StatusPending, records.StatusStopping}).
+			Where(records.FieldCreatedAt, "<=", run.StartedAt.Add(-r.StuckAfter)).OrderBy(records.FieldCreatedAt, firestore.Asc).OrderBy(firestore.DocumentID, firestore.Asc)
+	}
+	return r.bucketPages(ctx, run, ref, q, func(last *firestore.DocumentSnapshot) {
 		if t, ok := last.Data()[records.FieldCreatedAt].(time.Time); ok {
 			run.CursorAt = t
 		}
@@ -341,6 +349,23 @@ func (r *Reconciler) unfinished(ctx context.Context, run *Run, ref *firestore.Do
 		}
 		return r.record(ctx, run, ref, f)
 	})
+}
+
+// bucketPages runs pages on the query of every bucket of orders from the
+// run's cursor bucket on (a query on a time runs once per bucket:
+// records.Buckets), saving the run as it moves to the next.
+func (r *Reconciler) bucketPages(ctx context.Context, run *Run, ref *firestore.DocumentRef, q func(bucket int) firestore.Query,
+	cursor func(last *firestore.DocumentSnapshot), visit func(*firestore.DocumentSnapshot) error) error {
+	for ; run.CursorBucket < records.Buckets; run.CursorBucket++ {
+		if err := r.pages(ctx, run, ref, q(run.CursorBucket), cursor, visit); err != nil {
+			return err
+		}
+		run.CursorAt, run.CursorID = time.Time{}, ""
+		if err := r.save(ctx, ref, *run); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // pages runs visit on every document of q after the run's cursor, saving

@@ -6,6 +6,8 @@ package records
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"maps"
 	"strconv"
@@ -19,7 +21,7 @@ import (
 // Collections.
 const (
 	Tickets = "tickets"      // one document per ticket type: Ticket
-	Shards  = "stock_shards" // under each ticket: Shard, numbered from 0
+	Shards  = "stock_shards" // every ticket type's Shards, at ShardID
 	Sagas   = "ticket_sagas" // one document per order: Saga
 )
 
@@ -40,15 +42,30 @@ type Ticket struct {
 	Shards int   `firestore:"shards"`
 }
 
-// FieldStock is Shard's stock field, changed by increments.
-const FieldStock = "stock"
+// Fields of Shard that queries and updates name.
+const (
+	FieldStock    = "stock"
+	FieldTicketID = "ticket_id"
+)
 
 // Shard is one part of a ticket type's stock. It repeats the price, so a
 // grant reads only its shard: reading the ticket document in every grant
 // would make that document the hot spot again.
 type Shard struct {
-	Stock int64 `firestore:"stock"`
-	Price int64 `firestore:"price"`
+	TicketID string `firestore:"ticket_id"`
+	Index    int    `firestore:"shard"`
+	Stock    int64  `firestore:"stock"`
+	Price    int64  `firestore:"price"`
+}
+
+// ShardID is the document id of shard k of ticketID, in the Shards
+// collection. It begins with a hash of both, so that a type's shards are
+// scattered over the collection's key range: thousands of shards written
+// at the rate of a sale would otherwise be one narrow range of keys, which
+// Firestore serves from one split until it has ramped up (500/50/5).
+func ShardID(ticketID string, k int) string {
+	sum := sha256.Sum256([]byte(ticketID + "/" + strconv.Itoa(k)))
+	return hex.EncodeToString(sum[:6]) + "_" + strconv.Itoa(k) + "_" + ticketID
 }
 
 // Saga is ticket-service's record of one order: what its steps did, and

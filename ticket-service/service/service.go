@@ -20,16 +20,13 @@ import (
 type Config struct {
 	config.Common
 	// StockShards is how many documents a ticket type's stock is split
-	// over when it is PUT (STOCK_SHARDS, default 16, at most 100; 1 is the
-	// single-document design).
+	// over when its PUT does not say (STOCK_SHARDS, default 16, at most
+	// records.MaxShards; 1 is the single-document design).
 	StockShards int
 	// StockLeases (default on) keeps one instance's concurrent grants on
 	// different shards; STOCK_LEASES=0 gives the naive design, for the
 	// flash-sale comparison.
 	StockLeases bool
-	// ShardWriteRate, when not 0, simulates production Firestore's write
-	// limit per stock shard document for the bench (simulate.go).
-	ShardWriteRate int
 }
 
 // LoadConfig reads the configuration through getenv and checks it: outside
@@ -43,11 +40,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	rate, err := shardWriteRate(c, getenv)
-	if err != nil {
-		return Config{}, err
-	}
-	return Config{Common: c, StockShards: int(shards), StockLeases: getenv("STOCK_LEASES") != "0", ShardWriteRate: rate}, nil
+	return Config{Common: c, StockShards: int(shards), StockLeases: getenv("STOCK_LEASES") != "0"}, nil
 }
 
 // Table is ticket-service's step table (which events it handles).
@@ -60,7 +53,6 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts serve.Options) 
 		return nil, err
 	}
 	store := firestore.New(k.Clients.Firestore, k.Outbox, cfg.StockShards, cfg.StockLeases)
-	store.LimitShardWrites(cfg.ShardWriteRate)
 	a := &app.App{Store: store, Catalogue: store, Log: log}
 	return k.Participant(httpapi.Routes(a), app.Table, a.Steps())
 }

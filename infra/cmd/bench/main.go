@@ -53,6 +53,9 @@ func main() {
 }
 
 func run(ctx context.Context) error {
+	if len(os.Args) > 1 && os.Args[1] == "plot" {
+		return plotResults("bench-results", onSalePlot)
+	}
 	e := env{order: os.Getenv("BENCH_ORDER_URL"), point: os.Getenv("BENCH_POINT_URL"), ticket: os.Getenv("BENCH_TICKET_URL"),
 		ticketSingle: os.Getenv("BENCH_TICKET_SINGLE_URL"), pids: map[string]int{},
 		project: os.Getenv("GOOGLE_CLOUD_PROJECT"), topic: os.Getenv("PUBSUB_TOPIC")}
@@ -73,10 +76,12 @@ func run(ctx context.Context) error {
 	case modeTelemetry:
 		e.noCounters = os.Getenv("METRICS_EXPORTER") != "prometheus" && os.Getenv("METRICS_EXPORTER") != ""
 		return measureTelemetry(ctx, e, phase, "bench-results")
-	case modeFlashSale:
-		return measureFlashSim(ctx, e)
+	case modeFlashSale, modeSustained:
+		return measureOnSale(ctx, e, mode)
+	case modeShards:
+		return measureShards(ctx, e, phase)
 	default:
-		return fmt.Errorf("BENCH_MODE=%q: want %s or %s (unset: the whole bench)", mode, modeTelemetry, modeFlashSale)
+		return fmt.Errorf("BENCH_MODE=%q: want %s, %s, %s or %s (unset: the whole bench)", mode, modeTelemetry, modeFlashSale, modeSustained, modeShards)
 	}
 	decl, err := infra.Load()
 	if err != nil {

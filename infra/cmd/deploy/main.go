@@ -43,17 +43,13 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	indexes, err := infra.Indexes()
-	if err != nil {
-		return err
-	}
-	ttls, err := infra.TTLs()
+	fsDecl, err := infra.FirestoreDeclaration()
 	if err != nil {
 		return err
 	}
 	dry := os.Getenv("DRY_RUN") != "" && os.Getenv("DRY_RUN") != "0"
 	p := &deploy.Plan{
-		Project: project, Region: region, Decl: decl, Indexes: indexes, TTLs: ttls,
+		Project: project, Region: region, Decl: decl, Indexes: fsDecl.Indexes, Exempt: fsDecl.Exempt, TTLs: fsDecl.TTL,
 		G:                      &deploy.Gcloud{Dry: dry, Out: os.Stdout},
 		Log:                    os.Stdout,
 		URLs:                   map[string]string{},

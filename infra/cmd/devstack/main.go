@@ -3,6 +3,16 @@
 //	devstack run                    emulators, topic and subscriptions, the three services (make run)
 //	devstack emulators -- CMD ARGS  fresh emulators on free ports around CMD (make test)
 //	devstack bench -- CMD ARGS      a whole fresh stack on free ports around CMD (make bench)
+//
+// Production Firestore's write limits, which the emulator lacks, are
+// simulated by a relay in front of it (infra/fslimits) when
+// SIMULATED_DOC_WRITE_RATE (writes per second per stock shard document) or
+// SIMULATED_RANGE_WRITE_RATE (writes per second per sequential index range)
+// is set; SIMULATED_INDEXES names another index declaration than
+// infra/indexes.json (an older one, to compare). BENCH_INSTANCES=n runs n
+// instances of order-service and ticket-service, pushes spread over them.
+// DEVSTACK_SERVICES_FROM=DIR builds the services from another checkout
+// (the code before a change, to compare).
 package main
 
 import (
@@ -53,6 +63,8 @@ func main() {
 		code, err = bench(ctx, os.Args[2:])
 	case "pushfilter":
 		err = servePushFilter(ctx)
+	case "fslimits":
+		err = serveFSLimits(ctx)
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -127,7 +139,14 @@ type localStack struct {
 	// ignores (infra/pushfilter): a process of its own, whose CPU the
 	// bench counts with the emulators'.
 	pushFilter *supervisor
-	cleanup    []func()
+	// fsLimits, when the limits are simulated, is the relay in front of
+	// the Firestore emulator (infra/fslimits), and fsLimitsURL where it
+	// reports what it did.
+	fsLimits    *supervisor
+	fsLimitsURL string
+	// instances are the base URLs of every instance of each service.
+	instances map[string][]string
+	cleanup   []func()
 }
 
 // emulatorGroups are the process groups that stand in for Google Cloud:
@@ -136,6 +155,9 @@ func (st *localStack) emulatorGroups() map[string]int {
 	g := st.emu.Groups()
 	if st.pushFilter != nil {
 		g["pubsub-filter"] = st.pushFilter.pid()
+	}
+	if st.fsLimits != nil {
+		g["firestore-limits"] = st.fsLimits.pid()
 	}
 	return g
 }
@@ -152,8 +174,8 @@ func (st *localStack) startPushFilter(ctx context.Context, out io.Writer) (strin
 		return "", err
 	}
 	var targets []string
-	for name, u := range st.base {
-		targets = append(targets, name+"="+u)
+	for name, urls := range st.instances {
+		targets = append(targets, name+"="+strings.Join(urls, "|"))
 	}
 	sv := &supervisor{name: "pushfilter", path: self, args: []string{"pushfilter"}, out: out,
 		env: append(os.Environ(), "PORT="+strconv.Itoa(port), "PUSH_TARGETS="+strings.Join(targets, ","))}
@@ -174,13 +196,13 @@ func servePushFilter(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	base := map[string]string{}
+	instances := map[string][]string{}
 	for _, kv := range strings.Split(os.Getenv("PUSH_TARGETS"), ",") {
-		if name, u, ok := strings.Cut(kv, "="); ok {
-			base[name] = u
+		if name, urls, ok := strings.Cut(kv, "="); ok {
+			instances[name] = strings.Split(urls, "|")
 		}
 	}
-	relay, err := pushfilter.New(decl, base)
+	relay, err := pushfilter.NewSpread(decl, instances)
 	if err != nil {
 		return err
 	}
@@ -216,7 +238,7 @@ func up(ctx context.Context, services []service, extra []service, ports emulator
 	if err != nil {
 		return nil, err
 	}
-	st = &localStack{project: cfg.ProjectID, decl: decl, base: map[string]string{}, supervisors: map[string]*supervisor{}}
+	st = &localStack{project: cfg.ProjectID, decl: decl, base: map[string]string{}, supervisors: map[string]*supervisor{}, instances: map[string][]string{}}
 	// Every error return sets st to nil: stop what was started through a
 	// copy of the pointer.
 	started := st
@@ -230,9 +252,18 @@ func up(ctx context.Context, services []service, extra []service, ports emulator
 		return nil, err
 	}
 	st.cleanup = append(st.cleanup, func() { os.RemoveAll(bin) })
-	fmt.Fprintln(os.Stderr, "building services...")
+	from := os.Getenv("DEVSTACK_SERVICES_FROM")
+	if from != "" {
+		fmt.Fprintf(os.Stderr, "building services from %s...\n", from)
+	} else {
+		fmt.Fprintln(os.Stderr, "building services...")
+	}
 	for _, s := range services {
+		if strings.Contains(s.name, "#") {
+			continue // another instance of a service built already
+		}
 		build := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(bin, s.name), s.pkg)
+		build.Dir = from
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {
 			return nil, fmt.Errorf("build %s: %w", s.name, err)
@@ -259,12 +290,15 @@ func up(ctx context.Context, services []service, extra []service, ports emulator
 	}
 	st.cleanup = append(st.cleanup, func() { st.ps.Close() })
 	for _, s := range services {
-		st.base[s.name] = fmt.Sprintf("http://127.0.0.1:%d", s.port)
+		u := fmt.Sprintf("http://127.0.0.1:%d", s.port)
+		st.base[s.name] = u
+		name, _, _ := strings.Cut(s.name, "#")
+		st.instances[name] = append(st.instances[name], u)
 	}
 	// PUSH_FILTER=off pushes straight from the emulator, every event to
 	// every service: to see the emulator's own behaviour, or to compare.
 	endpoints := bootstrap.PushEndpoints(decl, st.base)
-	if os.Getenv("PUSH_FILTER") != "off" {
+	if os.Getenv("PUSH_FILTER") != "off" || len(services) > 3 {
 		relayURL, err := st.startPushFilter(ctx, out)
 		if err != nil {
 			return nil, err
@@ -283,16 +317,20 @@ func up(ctx context.Context, services []service, extra []service, ports emulator
 	if os.Getenv("GOMAXPROCS") == "" {
 		base = append(base, "GOMAXPROCS=1")
 	}
+	if limited() {
+		addr, err := st.startFSLimits(ctx, out)
+		if err != nil {
+			return nil, err
+		}
+		base = append(base, "FIRESTORE_EMULATOR_HOST="+addr)
+	}
 	// order-service's pages read balances and tickets from the other two,
 	// and its operator page the dead letters.
 	peers := append([]string{"POINT_SERVICE_URL=" + st.base[saga.PointService], "TICKET_SERVICE_URL=" + st.base[saga.TicketService]}, decl.OpsEnv()...)
 	for _, s := range append(slices.Clone(services), extra...) {
-		if s.name == saga.OrderService {
+		binName, _, _ := strings.Cut(s.name, "#") // another instance of a service
+		if binName == saga.OrderService {
 			s.env = append(slices.Clone(peers), s.env...)
-		}
-		binName := s.name
-		if i := strings.Index(binName, "#"); i >= 0 {
-			binName = binName[:i] // an extra instance of a service
 		}
 		sv := &supervisor{name: s.name, path: filepath.Join(bin, binName), out: out,
 			env: append(append(slices.Clone(base), "PORT="+strconv.Itoa(s.port), "GOOGLE_CLOUD_PROJECT="+cfg.ProjectID, "PUBSUB_TOPIC="+decl.Topic), s.env...)}
@@ -391,8 +429,12 @@ func bench(ctx context.Context, argv []string) (int, error) {
 	if len(argv) == 0 {
 		return 0, errors.New("bench: no command given")
 	}
+	instances, err := envInt("BENCH_INSTANCES", 1)
+	if err != nil || instances > 8 {
+		return 0, fmt.Errorf("BENCH_INSTANCES=%q: want 1 to 8 instances of order- and ticket-service", os.Getenv("BENCH_INSTANCES"))
+	}
 	var ports []int
-	for range 7 {
+	for range 7 + 2*(instances-1) {
 		p, err := emulator.FreePort()
 		if err != nil {
 			return 0, err
@@ -421,7 +463,13 @@ func bench(ctx context.Context, argv []string) (int, error) {
 	}
 	// The design before sharding: one stock document, no leases.
 	single := service{name: saga.TicketService + "#single", port: ports[3], env: []string{"STOCK_SHARDS=1", "STOCK_LEASES=0"}}
-	st, err := up(ctx, sagaServices(ports[0], ports[1], ports[2]), []service{single}, emulator.Ports{PubSub: ports[4], Firestore: ports[5], Auth: ports[6]}, logFile)
+	services := sagaServices(ports[0], ports[1], ports[2])
+	for i := 2; i <= instances; i++ {
+		services = append(services,
+			service{name: fmt.Sprintf("%s#%d", saga.OrderService, i), pkg: "./order-service", port: ports[7+2*(i-2)]},
+			service{name: fmt.Sprintf("%s#%d", saga.TicketService, i), pkg: "./ticket-service", port: ports[8+2*(i-2)]})
+	}
+	st, err := up(ctx, services, []service{single}, emulator.Ports{PubSub: ports[4], Firestore: ports[5], Auth: ports[6]}, logFile)
 	if err != nil {
 		return 0, err
 	}
@@ -436,7 +484,9 @@ func bench(ctx context.Context, argv []string) (int, error) {
 	cmd.Env = append(os.Environ(), "GOOGLE_CLOUD_PROJECT="+st.project, "PUBSUB_TOPIC="+st.decl.Topic,
 		"BENCH_ORDER_URL="+st.base[saga.OrderService], "BENCH_POINT_URL="+st.base[saga.PointService],
 		"BENCH_TICKET_URL="+st.base[saga.TicketService], "BENCH_TICKET_SINGLE_URL="+st.base[single.name],
-		"BENCH_PIDS="+strings.Join(pids, ","), "BENCH_EMULATOR_GROUPS="+joinPIDs(st.emulatorGroups()))
+		"BENCH_PIDS="+strings.Join(pids, ","), "BENCH_EMULATOR_GROUPS="+joinPIDs(st.emulatorGroups()),
+		"BENCH_ORDER_URLS="+strings.Join(st.instances[saga.OrderService], ","), "BENCH_TICKET_URLS="+strings.Join(st.instances[saga.TicketService], ","),
+		"BENCH_FSLIMITS_URL="+st.fsLimitsURL)
 	err = cmd.Run()
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {

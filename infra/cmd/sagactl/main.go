@@ -9,6 +9,7 @@
 //	sagactl reconcile                     check what settled since the last run; repair; record the run
 //	sagactl findings RUN_ID               every finding of a reconciliation run
 //	sagactl token UID                     (local) a test buyer's ID token from the Auth emulator
+//	sagactl warm -ticket ID -rate R       before an on-sale: bring its shards and collections up to R orders/s (500/50/5)
 //
 // Every command takes -json for machine-readable output.
 package main
@@ -30,11 +31,13 @@ import (
 
 	"github.com/ticketsaga/saga/infra"
 	"github.com/ticketsaga/saga/infra/authemu"
+	"github.com/ticketsaga/saga/infra/warmup"
 	"github.com/ticketsaga/saga/order-service/ops"
 	"github.com/ticketsaga/saga/order-service/reconcile"
 	"github.com/ticketsaga/saga/order-service/service"
 	"github.com/ticketsaga/saga/shared/config"
 	"github.com/ticketsaga/saga/shared/outbox"
+	ticketrecords "github.com/ticketsaga/saga/ticket-service/records"
 )
 
 func main() {
@@ -54,6 +57,8 @@ const usage = `usage: sagactl COMMAND [flags]
   reconcile                               check what settled since the last run against points and tickets, repair, record the run
   findings RUN_ID                         every finding of a reconciliation run
   token UID                               (local) create the test buyer UID in the Auth emulator if need be; print an ID token
+  warm -ticket ID -rate R [-step 5m]      before an on-sale of ticket type ID at R orders/s: bring its shards and the
+                                          collections its orders write up to that rate by Firestore's 500/50/5 rule
 flags: -json  machine-readable output
 environment: GOOGLE_CLOUD_PROJECT, PUBSUB_TOPIC, ORDER_TIMEOUT; PUBSUB_EMULATOR_HOST and FIRESTORE_EMULATOR_HOST locally;
   token: FIREBASE_AUTH_EMULATOR_HOST (default 127.0.0.1:9099) and FIREBASE_PROJECT (default GOOGLE_CLOUD_PROJECT, then demo-saga)`
@@ -68,6 +73,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	olderThan := fl.Duration("older-than", time.Minute, "stuck: minimum age")
 	sub := fl.String("subscription", "", "redrive: the subscription whose dead letters to redrive")
 	eventID := fl.String("event-id", "", "redrive: only this event")
+	warmTicket := fl.String("ticket", "", "warm: the ticket type the sale sells")
+	warmRate := fl.Float64("rate", 0, "warm: the sale's orders per second")
+	warmStep := fl.Duration("step", warmup.Firestore.Step, "warm: how long each step of the ramp lasts")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -210,6 +218,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 				fmt.Fprintf(w, "... %d more: sagactl findings %s\n", res.Findings-len(res.Samples), res.ID)
 			}
 		})
+	case "warm":
+		return warm(ctx, fs, *warmTicket, *warmRate, *warmStep, out)
 	case "findings":
 		if fl.NArg() != 1 {
 			return errors.New("findings needs one RUN_ID")
@@ -235,4 +245,38 @@ func printFindings(w io.Writer, list []reconcile.Finding) {
 	for _, f := range list {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", f.OrderID, f.Status, f.PointState, f.TicketState, f.Problem, f.Repair)
 	}
+}
+
+// warm brings the key ranges a sale of ticketID at rate orders/s writes up
+// to that rate, printing each step as it ends.
+func warm(ctx context.Context, fs *firestore.Client, ticketID string, rate float64, step time.Duration, out io.Writer) error {
+	if ticketID == "" || rate <= 0 || step <= 0 {
+		return errors.New("warm needs -ticket ID and -rate (the sale's orders per second)")
+	}
+	snap, err := fs.Collection(ticketrecords.Tickets).Doc(ticketID).Get(ctx)
+	if err != nil {
+		return fmt.Errorf("read ticket type %s (put it up first): %w", ticketID, err)
+	}
+	var t ticketrecords.Ticket
+	if err := snap.DataTo(&t); err != nil || t.Shards < 1 {
+		return fmt.Errorf("ticket type %s cannot be read: %v", ticketID, err)
+	}
+	if rate > float64(t.Shards) {
+		fmt.Fprintf(out, "warning: %.0f orders/s on %d shards is more than one write per second per shard: put the type up with more shards\n", rate, t.Shards)
+	}
+	rule := warmup.Firestore
+	rule.Step = step
+	sale := warmup.Sale{TicketID: ticketID, Shards: t.Shards, Rate: rate}
+	targets := sale.Targets(fs)
+	for _, tg := range targets {
+		fmt.Fprintf(out, "%s: up to %.0f operations/s in %d steps of %s\n", tg.Name, tg.Rate, len(rule.Schedule(tg.Rate)), step)
+	}
+	if _, err := warmup.Run(ctx, rule, targets, func(s warmup.Step) { fmt.Fprintln(out, s) }); err != nil {
+		return err
+	}
+	if err := warmup.Clean(ctx, fs, []string{"orders", "point_sagas", "ticket_sagas", "accounts"}); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "warm: done; open the sale now")
+	return nil
 }

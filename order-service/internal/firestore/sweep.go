@@ -3,6 +3,7 @@ package firestore
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -113,13 +114,40 @@ func sweepPages(ctx context.Context, q firestore.Query, deadline time.Time,
 	}
 }
 
+// sweepBuckets runs sweepPages on the query of every bucket of orders
+// (records.Buckets), beginning at a random one so that a sweep cut short by
+// its deadline does not always leave the same buckets for the next.
+func sweepBuckets(ctx context.Context, query func(bucket int) firestore.Query, deadline time.Time,
+	visit func(ctx context.Context, snap *firestore.DocumentSnapshot) (outcome, error)) (app.SweepResult, error) {
+	var res app.SweepResult
+	first := rand.IntN(records.Buckets)
+	for i := range records.Buckets {
+		r, err := sweepPages(ctx, query((first+i)%records.Buckets), deadline, visit)
+		res.Done += r.Done
+		res.GaveUp += r.GaveUp
+		res.Failed += r.Failed
+		res.Errors = append(res.Errors, r.Errors...)
+		res.Errors = res.Errors[:min(len(res.Errors), maxSweepErrors)]
+		if err != nil {
+			return res, err
+		}
+		if r.More || (time.Now().After(deadline) && i < records.Buckets-1) {
+			res.More = true
+			return res, nil
+		}
+	}
+	return res, nil
+}
+
 // StopExpired runs stop on every pending order created at or before
 // cutoff, in pages through any number of orders, and keeps going past an
 // order that fails.
 func (s *Store) StopExpired(ctx context.Context, cutoff time.Time, stop app.Stop, deadline time.Time) (app.SweepResult, error) {
-	q := s.fs.Collection(records.Orders).Where(records.FieldStatus, "==", string(order.StatusPending)).
-		Where(records.FieldCreatedAt, "<=", cutoff).OrderBy(records.FieldCreatedAt, firestore.Asc)
-	res, err := sweepPages(ctx, q, deadline, func(ctx context.Context, snap *firestore.DocumentSnapshot) (outcome, error) {
+	q := func(bucket int) firestore.Query {
+		return s.fs.Collection(records.Orders).Where(records.FieldBucket, "==", bucket).Where(records.FieldStatus, "==", string(order.StatusPending)).
+			Where(records.FieldCreatedAt, "<=", cutoff).OrderBy(records.FieldCreatedAt, firestore.Asc)
+	}
+	res, err := sweepBuckets(ctx, q, deadline, func(ctx context.Context, snap *firestore.DocumentSnapshot) (outcome, error) {
 		stopped, err := s.stopSeen(ctx, snap, stop)
 		if stopped {
 			return done, err
@@ -217,8 +245,11 @@ func (s *Store) publishStop(ctx context.Context, ref *firestore.DocumentRef, msg
 // Heal runs heal on every stopping order whose replay is due by now.
 func (s *Store) Heal(ctx context.Context, now time.Time, heal app.Heal, deadline time.Time) (app.SweepResult, error) {
 	// Only stopping orders have next_replay: a settle deletes it.
-	q := s.fs.Collection(records.Orders).Where(records.FieldNextReplay, "<=", now).OrderBy(records.FieldNextReplay, firestore.Asc)
-	res, err := sweepPages(ctx, q, deadline, func(ctx context.Context, snap *firestore.DocumentSnapshot) (outcome, error) {
+	q := func(bucket int) firestore.Query {
+		return s.fs.Collection(records.Orders).Where(records.FieldBucket, "==", bucket).Where(records.FieldNextReplay, "<=", now).
+			OrderBy(records.FieldNextReplay, firestore.Asc)
+	}
+	res, err := sweepBuckets(ctx, q, deadline, func(ctx context.Context, snap *firestore.DocumentSnapshot) (outcome, error) {
 		return s.healSeen(ctx, snap, heal)
 	})
 	if err != nil {

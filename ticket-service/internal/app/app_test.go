@@ -100,7 +100,7 @@ func TestCancelOfAnotherOrderIsRefused(t *testing.T) {
 }
 
 // TestPutTicketRange: prices of 1..2^53-1, stocks of 0..2^53-1 and 0
-// (the default) to 100 shards only.
+// (the default) to ticket.MaxShards shards only.
 func TestPutTicketRange(t *testing.T) {
 	t.Parallel()
 	a := &App{Store: &stockStore{}}

@@ -2,56 +2,76 @@ package firestore
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"sync"
 	"time"
 )
 
 // leases keep this instance's concurrent grants of one ticket type on
-// different stock shards. Two transactions on one document wait for each
-// other's lock: production Firestore sustains about one write per second
-// per document, and the emulator even makes the waiter sit out its whole
-// 2 s lock timeout. Handing each grant a shard nobody here is using turns
-// that into a short in-process wait for a free shard. Of the free shards,
-// a grant gets the one released longest ago: its last write is the
-// oldest, so a document's writes are spread in time as far as they can be
-// (the per-document limit is a rate), and the shards drain evenly.
+// different stock shards, and remember the shards it found empty.
+//
+// Two transactions on one document wait for each other's lock: production
+// Firestore sustains about one write per second per document, and the
+// emulator even makes the waiter sit out its whole 2 s lock timeout.
+// Handing each grant a shard nobody here is using turns that into a short
+// in-process wait for a free shard. The free shards queue in the order
+// they were released, so a grant gets the one whose last write is oldest
+// (the per-document limit is a rate) and the shards drain evenly. Each
+// instance starts its queue in its own random order, so several instances
+// granting the same type spread over the shards instead of starting on the
+// same ones. Every operation costs the same whatever the shard count: a
+// grant takes the head of the queue, a release appends.
+//
+// A shard a grant found empty leaves the queue for emptyFor; when every
+// shard is out (leased or found empty) the grant takes the path that asks
+// Firestore which shards still hold stock (exclusive), which runs alone
+// among this instance's grants of the type.
 type leases struct {
 	mu    sync.Mutex
 	pools map[string]*pool
-	n     int
 	off   bool // every shard is always free: the naive design
-	seq   uint64
 	now   func() time.Time
+	rand  *rand.Rand
 }
 
 type pool struct {
-	free []bool
-	// released is when each shard was last released, in l.seq order (0:
-	// never, here).
-	released []uint64
-	// wake is closed and replaced whenever a shard is released.
+	n      int
+	queue  []int // free shards believed to hold stock, released longest ago first
+	head   int
+	leased int
+	empty  map[int]time.Time // shard → until when it is believed empty
+	// exclusive: the last-tickets path runs; no shard is handed out.
+	exclusive bool
+	// wake is closed and replaced whenever a shard is released or the
+	// exclusive path ends.
 	wake chan struct{}
 	// idleSince is when the last lease was released, while none is held.
 	idleSince time.Time
 }
 
-// poolMemory is how long a pool with no lease held is kept, with the
-// order its shards were last released in.
-const poolMemory = time.Second
+// poolMemory is how long a pool with no lease held is kept, with its
+// queue and the shards it found empty.
+const poolMemory = time.Minute
 
-func newLeases(n int, on bool) *leases {
-	return &leases{pools: map[string]*pool{}, n: n, off: !on, now: time.Now}
+// emptyFor is how long a shard found empty stays out of the queue: stock
+// given back to it (a cancel on another instance, a re-PUT) is found by
+// the last-tickets path meanwhile.
+const emptyFor = time.Minute
+
+// errNoShard: every shard of the type is believed empty here.
+var errNoShard = errors.New("no shard believed to hold stock")
+
+func newLeases(on bool) *leases {
+	return &leases{pools: map[string]*pool{}, off: !on, now: time.Now, rand: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
 }
 
-func (l *leases) pool(ticketID string) *pool {
+// pool returns ticketID's pool of n shards, new when it had another count.
+func (l *leases) pool(ticketID string, n int) *pool {
 	p := l.pools[ticketID]
-	if p == nil {
+	if p == nil || (p.n != n && p.leased == 0 && !p.exclusive) {
 		l.forgetIdle()
-		p = &pool{free: make([]bool, l.n), released: make([]uint64, l.n), wake: make(chan struct{})}
-		for i := range p.free {
-			p.free[i] = true
-		}
+		p = &pool{n: n, queue: l.rand.Perm(n), empty: map[int]time.Time{}, wake: make(chan struct{})}
 		l.pools[ticketID] = p
 	}
 	p.idleSince = time.Time{}
@@ -59,8 +79,7 @@ func (l *leases) pool(ticketID string) *pool {
 }
 
 // forgetIdle drops the pools with no lease held for poolMemory: the map
-// holds only the ticket types being granted about now, not every ticket
-// type ever sold. A waiter woken by a release looks its pool up again.
+// holds only the ticket types being granted about now.
 func (l *leases) forgetIdle() {
 	now := l.now()
 	for id, p := range l.pools {
@@ -70,32 +89,32 @@ func (l *leases) forgetIdle() {
 	}
 }
 
-// one leases the free shard of ticketID among its first n that was
-// released longest ago (at random among those never leased here), waiting
-// for one if need be.
-func (l *leases) one(ctx context.Context, ticketID string, n int) (int, func(), error) {
-	n = min(max(n, 1), l.n)
+// one leases a free shard of ticketID's n believed to hold stock, waiting
+// for one if they are all leased; errNoShard when none is believed to hold
+// stock. release says whether the grant found the shard empty.
+func (l *leases) one(ctx context.Context, ticketID string, n int) (int, func(empty bool), error) {
+	n = max(n, 1)
 	if l.off {
-		return rand.IntN(n), func() {}, nil
+		return rand.IntN(n), func(bool) {}, nil
 	}
 	for {
 		l.mu.Lock()
-		p := l.pool(ticketID)
-		var free []int
-		for k, ok := range p.free[:n] {
-			switch {
-			case !ok:
-			case len(free) == 0 || p.released[k] == p.released[free[0]]:
-				free = append(free, k)
-			case p.released[k] < p.released[free[0]]:
-				free = append(free[:0], k)
+		p := l.pool(ticketID, n)
+		if !p.exclusive {
+			if p.head == len(p.queue) {
+				p.refill(l.now())
 			}
-		}
-		if len(free) > 0 {
-			k := free[rand.IntN(len(free))]
-			p.free[k] = false
-			l.mu.Unlock()
-			return k, func() { l.release(ticketID, k) }, nil
+			if p.head < len(p.queue) {
+				k := p.queue[p.head]
+				p.head++
+				p.leased++
+				l.mu.Unlock()
+				return k, func(empty bool) { l.release(ticketID, p, k, empty) }, nil
+			}
+			if p.leased == 0 {
+				l.mu.Unlock()
+				return 0, nil, errNoShard
+			}
 		}
 		wake := p.wake
 		l.mu.Unlock()
@@ -107,57 +126,120 @@ func (l *leases) one(ctx context.Context, ticketID string, n int) (int, func(), 
 	}
 }
 
-// all leases every shard of ticketID, in order, so that two callers of all
-// cannot deadlock and a caller of one never waits while holding a shard.
-func (l *leases) all(ctx context.Context, ticketID string) (func(), error) {
+// refill puts back in the queue the shards whose emptiness has expired.
+func (p *pool) refill(now time.Time) {
+	p.queue, p.head = p.queue[:0], 0
+	for k, until := range p.empty {
+		if now.After(until) {
+			delete(p.empty, k)
+			p.queue = append(p.queue, k)
+		}
+	}
+}
+
+func (l *leases) release(ticketID string, p *pool, k int, empty bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p.leased--
+	if empty {
+		p.empty[k] = l.now().Add(emptyFor)
+	} else {
+		if p.head > len(p.queue)/2 && p.head > 64 {
+			// Keep the queue's storage bounded: drop what was handed out.
+			p.queue = append(p.queue[:0], p.queue[p.head:]...)
+			p.head = 0
+		}
+		p.queue = append(p.queue, k)
+	}
+	p.wakeAll()
+	if p.leased == 0 && !p.exclusive {
+		p.idleSince = l.now()
+		l.forgetIdle()
+	}
+}
+
+func (p *pool) wakeAll() {
+	close(p.wake)
+	p.wake = make(chan struct{})
+}
+
+// exclusive waits until no shard of ticketID is leased here and keeps
+// them all from being leased until release is called: the last-tickets
+// path decides alone among this instance's grants of the type. Firestore's
+// transactions keep it exact across instances; this only keeps an instance
+// from contending with itself.
+func (l *leases) exclusive(ctx context.Context, ticketID string) (release func(), err error) {
 	if l.off {
 		return func() {}, nil
 	}
-	var held []int
-	release := func() {
-		for _, k := range held {
-			l.release(ticketID, k)
+	for {
+		l.mu.Lock()
+		p := l.pools[ticketID]
+		if p == nil {
+			p = l.pool(ticketID, 1)
 		}
-	}
-	for k := 0; k < l.n; k++ {
-		for {
-			l.mu.Lock()
-			p := l.pool(ticketID)
-			if p.free[k] {
-				p.free[k] = false
+		if !p.exclusive {
+			p.exclusive = true
+			p.idleSince = time.Time{}
+			for p.leased > 0 {
+				wake := p.wake
 				l.mu.Unlock()
-				held = append(held, k)
-				break
+				select {
+				case <-wake:
+				case <-ctx.Done():
+					l.mu.Lock()
+					p.exclusive = false
+					p.wakeAll()
+					l.mu.Unlock()
+					return nil, ctx.Err()
+				}
+				l.mu.Lock()
 			}
-			wake := p.wake
 			l.mu.Unlock()
-			select {
-			case <-wake:
-			case <-ctx.Done():
-				release()
-				return nil, ctx.Err()
-			}
+			return func() {
+				l.mu.Lock()
+				defer l.mu.Unlock()
+				p.exclusive = false
+				p.wakeAll()
+				p.idleSince = l.now()
+			}, nil
+		}
+		wake := p.wake
+		l.mu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
 	}
-	return release, nil
 }
 
-func (l *leases) release(ticketID string, k int) {
+// refound puts shards the last-tickets path found holding stock back in
+// the queue, so that grants lease them again.
+func (l *leases) refound(ticketID string, shards []int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	p := l.pool(ticketID)
-	p.free[k] = true
-	l.seq++
-	p.released[k] = l.seq
-	close(p.wake)
-	p.wake = make(chan struct{})
-	for _, free := range p.free {
-		if !free {
-			return
+	p := l.pools[ticketID]
+	if p == nil {
+		return
+	}
+	for _, k := range shards {
+		if _, ok := p.empty[k]; ok && k < p.n {
+			delete(p.empty, k)
+			p.queue = append(p.queue, k)
 		}
 	}
-	p.idleSince = l.now()
-	l.forgetIdle()
+	p.wakeAll()
+}
+
+// forget drops what this instance knows of ticketID's shards (a PUT
+// replaced them).
+func (l *leases) forget(ticketID string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if p := l.pools[ticketID]; p != nil && p.leased == 0 && !p.exclusive {
+		delete(l.pools, ticketID)
+	}
 }
 
 // size is how many ticket types have a pool.

@@ -11,12 +11,12 @@ import (
 func TestLeasesKeepGrantsApart(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	l := newLeases(3, true)
+	l := newLeases(true)
 	held := map[int]bool{}
-	var releases []func()
+	var releases []func(bool)
 	for range 3 {
 		k, release, err := l.one(ctx, "t", 3)
-		if err != nil || held[k] {
+		if err != nil || held[k] || k >= 3 {
 			t.Fatalf("one = %d, %v (held %v)", k, err, held)
 		}
 		held[k] = true
@@ -32,42 +32,54 @@ func TestLeasesKeepGrantsApart(t *testing.T) {
 	go func() {
 		k, release, err := l.one(ctx, "t", 3)
 		if err == nil {
-			release()
+			release(false)
 		}
 		got <- k
 	}()
-	releases[1]()
+	releases[1](false)
 	select {
 	case <-got:
 	case <-time.After(5 * time.Second):
 		t.Fatal("a released shard was not handed on")
 	}
-	// all waits for every shard; another ticket type is independent.
+	// The exclusive path waits for every lease; another ticket type is
+	// independent.
 	if _, release, err := l.one(ctx, "other", 3); err != nil {
 		t.Fatal(err)
 	} else {
-		release()
+		release(false)
 	}
 	done := make(chan struct{})
 	go func() {
-		release, err := l.all(ctx, "t")
+		release, err := l.exclusive(ctx, "t")
 		if err == nil {
+			// While it runs, nothing of the type is handed out.
+			short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+			defer cancel()
+			if _, _, err := l.one(short, "t", 3); !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("a lease during the exclusive path: %v", err)
+			}
 			release()
 		}
 		close(done)
 	}()
-	releases[0]()
-	releases[2]()
+	releases[0](false)
+	releases[2](false)
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
-		t.Fatal("all never got every shard")
+		t.Fatal("the exclusive path never ran")
+	}
+	if _, release, err := l.one(ctx, "t", 3); err != nil {
+		t.Fatalf("after the exclusive path: %v", err)
+	} else {
+		release(false)
 	}
 }
 
 func TestLeasesOffNeverWait(t *testing.T) {
 	t.Parallel()
-	l := newLeases(1, false)
+	l := newLeases(false)
 	for range 3 {
 		if _, _, err := l.one(context.Background(), "t", 1); err != nil {
 			t.Fatal(err)
@@ -80,7 +92,7 @@ func TestLeasesOffNeverWait(t *testing.T) {
 func TestLeasesForgetIdleTicketTypes(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	l := newLeases(4, true)
+	l := newLeases(true)
 	now := time.Unix(1000, 0)
 	l.now = func() time.Time { return now }
 	for i := range 1000 {
@@ -88,22 +100,22 @@ func TestLeasesForgetIdleTicketTypes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		release()
+		release(false)
 	}
 	now = now.Add(2 * poolMemory)
-	releaseAll, err := l.all(ctx, "busy")
+	_, releaseBusy, err := l.one(ctx, "busy", 4)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n := l.size(); n != 1 {
 		t.Errorf("%d pools while one ticket type is leased, want 1", n)
 	}
-	releaseAll()
+	releaseBusy(false)
 	now = now.Add(2 * poolMemory)
 	if _, release, err := l.one(ctx, "next", 4); err != nil {
 		t.Fatal(err)
 	} else {
-		release()
+		release(false)
 	}
 	if n := l.size(); n != 1 {
 		t.Errorf("%d pools a while after every lease but one was released, want 1", n)
@@ -115,7 +127,7 @@ func TestLeasesForgetIdleTicketTypes(t *testing.T) {
 func TestLeasesHandOutTheShardReleasedLongestAgo(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	l := newLeases(4, true)
+	l := newLeases(true)
 	var order []int
 	for range 8 { // one grant at a time: round robin over the 4 shards
 		k, release, err := l.one(ctx, "t", 4)
@@ -123,7 +135,7 @@ func TestLeasesHandOutTheShardReleasedLongestAgo(t *testing.T) {
 			t.Fatal(err)
 		}
 		order = append(order, k)
-		release()
+		release(false)
 	}
 	for i := 4; i < 8; i++ {
 		if order[i] != order[i-4] {
@@ -139,25 +151,66 @@ func TestLeasesHandOutTheShardReleasedLongestAgo(t *testing.T) {
 	}
 }
 
-// A ticket type with fewer shards than the pool leases only its own.
-func TestLeasesOnlyTheTicketsShards(t *testing.T) {
+// TestLeasesSpreadInstances: two instances (two lease sets) granting one
+// type of many shards start on different shards: each queue begins in its
+// own random order.
+func TestLeasesSpreadInstances(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	l := newLeases(8, true)
-	var releases []func()
-	for range 2 {
-		k, release, err := l.one(ctx, "t", 2)
-		if err != nil || k >= 2 {
-			t.Fatalf("one of 2 shards = %d, %v", k, err)
+	a, b := newLeases(true), newLeases(true)
+	same := 0
+	for range 64 {
+		ka, ra, _ := a.one(ctx, "sale", 4096)
+		kb, rb, _ := b.one(ctx, "sale", 4096)
+		if ka == kb {
+			same++
 		}
-		releases = append(releases, release)
+		ra(false)
+		rb(false)
 	}
-	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-	defer cancel()
-	if k, _, err := l.one(short, "t", 2); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("both of its shards leased: got %d, %v, want to wait", k, err)
+	// Independent random orders meet by chance about 64/4096 times.
+	if same > 4 {
+		t.Errorf("two instances leased the same shard %d times in 64", same)
 	}
-	for _, r := range releases {
-		r()
+}
+
+// TestLeasesSkipEmptyShards: a shard found empty leaves the queue; when
+// every shard is out the grant is told so at once (it asks Firestore for
+// the stock instead), until the emptiness expires or the last-tickets
+// path finds stock there again.
+func TestLeasesSkipEmptyShards(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	l := newLeases(true)
+	now := time.Unix(1000, 0)
+	l.now = func() time.Time { return now }
+	for range 3 {
+		_, release, err := l.one(ctx, "t", 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		release(true)
+	}
+	if _, _, err := l.one(ctx, "t", 3); !errors.Is(err, errNoShard) {
+		t.Fatalf("every shard empty: %v, want errNoShard", err)
+	}
+	l.refound("t", []int{2})
+	if k, release, err := l.one(ctx, "t", 3); err != nil || k != 2 {
+		t.Fatalf("after the last-tickets path found stock in shard 2: %d, %v", k, err)
+	} else {
+		release(false)
+	}
+	now = now.Add(2 * emptyFor)
+	seen := map[int]bool{}
+	for range 3 {
+		k, release, err := l.one(ctx, "t", 3)
+		if err != nil {
+			t.Fatalf("after the emptiness expired: %v", err)
+		}
+		seen[k] = true
+		defer release(false)
+	}
+	if len(seen) != 3 {
+		t.Errorf("leased %v after expiry, want all three shards", seen)
 	}
 }

@@ -56,6 +56,10 @@ type shardCount struct {
 
 const shardCountTTL = time.Minute
 
+// pruneAt is how many ticket types the counts hold before the expired ones
+// are forgotten.
+const pruneAt = 4096
+
 func newShardCounts() *shardCounts {
 	return &shardCounts{now: time.Now, m: map[string]shardCount{}}
 }

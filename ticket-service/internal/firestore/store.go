@@ -2,15 +2,24 @@
 // their stock split over shards, and one saga document per order whose
 // steps run through the typed outbox runner. A user's tickets are the
 // granted saga documents, so a grant writes only the stock and the saga.
+//
+// The shards of every type are one top-level collection, each at an id
+// that begins with a hash (records.ShardID), so that a type's thousands of
+// shards are scattered over the key range. Nothing but a PUT costs more
+// with more shards: a grant reads and writes one shard it leases; near
+// sell-out it asks Firestore for a few shards that still hold stock (a
+// query bounded by the order's quantity); the stock shown is an
+// aggregation Firestore sums from its index.
 package firestore
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
+	"math/rand/v2"
 
 	"cloud.google.com/go/firestore"
+	"cloud.google.com/go/firestore/apiv1/firestorepb"
 	"golang.org/x/sync/singleflight"
 	"google.golang.org/api/iterator"
 	"google.golang.org/grpc/codes"
@@ -34,7 +43,6 @@ type Store struct {
 	// countFlight reads a ticket type's shard count once for the grants
 	// that need it at the same moment.
 	countFlight singleflight.Group
-	budget      *writeBudget // nil unless the bench simulates a write limit (budget.go)
 }
 
 var _ app.Store = (*Store)(nil)
@@ -44,9 +52,8 @@ var _ app.Store = (*Store)(nil)
 // documents. With leased false, concurrent grants pick shards at random and
 // may wait on each other's locks (the naive design, kept for comparison).
 func New(fs *firestore.Client, steps *outbox.Steps, shards int, leased bool) *Store {
-	n := max(shards, 1)
-	return &Store{fs: fs, steps: outbox.Runner[records.Saga, *records.Saga]{Steps: steps}, shards: n,
-		leases: newLeases(records.MaxShards, leased), counts: newShardCounts()}
+	return &Store{fs: fs, steps: outbox.Runner[records.Saga, *records.Saga]{Steps: steps}, shards: max(shards, 1),
+		leases: newLeases(leased), counts: newShardCounts()}
 }
 
 func (s *Store) ticketRef(id string) *firestore.DocumentRef {
@@ -54,15 +61,12 @@ func (s *Store) ticketRef(id string) *firestore.DocumentRef {
 }
 
 func (s *Store) shardRef(ticketID string, k int) *firestore.DocumentRef {
-	return s.ticketRef(ticketID).Collection(records.Shards).Doc(strconv.Itoa(k))
+	return s.fs.Collection(records.Shards).Doc(records.ShardID(ticketID, k))
 }
 
-func (s *Store) shardRefs(ticketID string, n int) []*firestore.DocumentRef {
-	refs := make([]*firestore.DocumentRef, n)
-	for k := range refs {
-		refs[k] = s.shardRef(ticketID, k)
-	}
-	return refs
+// shardsOf is the query of ticketID's shards.
+func (s *Store) shardsOf(ticketID string) firestore.Query {
+	return s.fs.Collection(records.Shards).Where(records.FieldTicketID, "==", ticketID)
 }
 
 // PutTicket creates or replaces a ticket type, its stock split over
@@ -92,7 +96,7 @@ func (s *Store) PutTicket(ctx context.Context, id string, price, stock int64, sh
 			return err
 		}
 		for k, st := range ticket.Split(stock, shards) {
-			if err := tx.Set(s.shardRef(id, k), records.Shard{Stock: st, Price: price}); err != nil {
+			if err := tx.Set(s.shardRef(id, k), records.Shard{TicketID: id, Index: k, Stock: st, Price: price}); err != nil {
 				return err
 			}
 		}
@@ -105,6 +109,7 @@ func (s *Store) PutTicket(ctx context.Context, id string, price, stock int64, sh
 	})
 	if err == nil {
 		s.counts.set(id, shards)
+		s.leases.forget(id)
 	}
 	return err
 }
@@ -122,31 +127,27 @@ func (s *Store) Ticket(ctx context.Context, id string) (app.Stock, error) {
 	return s.stockOf(ctx, snap)
 }
 
-// stockOf returns the ticket type read in snap with its stock summed over
-// its shards.
+// stockOf returns the ticket type read in snap with its stock: the sum of
+// its shards, which Firestore computes from the index of the shards'
+// ticket_id and stock (one read per 1,000 shards) instead of the service
+// reading each shard.
 func (s *Store) stockOf(ctx context.Context, snap *firestore.DocumentSnapshot) (app.Stock, error) {
 	id := snap.Ref.ID
 	d, err := readTicket(snap)
 	if err != nil {
 		return app.Stock{}, err
 	}
-	snaps, err := s.fs.GetAll(ctx, s.shardRefs(id, d.Shards))
+	q := s.shardsOf(id)
+	res, err := q.NewAggregationQuery().WithSum(records.FieldStock, "stock").Get(ctx)
 	if err != nil {
-		return app.Stock{}, fmt.Errorf("read stock of %s: %w", id, err)
+		return app.Stock{}, fmt.Errorf("sum the stock of %s: %w", id, err)
 	}
-	stock := make([]int64, 0, len(snaps))
-	for _, sh := range snaps {
-		d, err := readShard(sh)
-		if err != nil {
-			return app.Stock{}, err
-		}
-		stock = append(stock, d.Stock)
+	v, _ := res["stock"].(*firestorepb.Value)
+	sum, ok := v.GetValueType().(*firestorepb.Value_IntegerValue)
+	if !ok || sum.IntegerValue < 0 {
+		return app.Stock{}, saga.CorruptRecord("stock of ticket "+id, fmt.Errorf("shards sum to %v", v))
 	}
-	sum, ok := ticket.SumStock(stock)
-	if !ok {
-		return app.Stock{}, saga.CorruptRecord("stock of ticket "+id, fmt.Errorf("shards %v do not sum", stock))
-	}
-	return app.Stock{Price: d.Price, Stock: sum, Shards: d.Shards}, nil
+	return app.Stock{Price: d.Price, Stock: sum.IntegerValue, Shards: d.Shards}, nil
 }
 
 // Holdings returns the granted sagas of userID.
@@ -175,54 +176,44 @@ func (s *Store) Holdings(ctx context.Context, userID string) ([]ticket.Saga, err
 	}
 }
 
-// errNeedAll aborts a grant whose one shard cannot serve it, so that it
-// runs again holding every shard.
-var errNeedAll = errors.New("one shard cannot serve the order")
+// errNeedMore aborts a grant whose one shard cannot serve it, so that it
+// runs again on another shard, or on the shards that still hold stock.
+var errNeedMore = errors.New("one shard cannot serve the order")
+
+// leaseTries is how many leased shards a grant tries before it asks which
+// shards still hold stock.
+const leaseTries = 3
 
 // Grant runs the grant step. It reads the saga and one stock shard leased
-// to it; only when that shard cannot serve the order (near sell-out, or an
-// unknown ticket) does it run again holding every shard, reading the ticket
-// document and all of them.
+// to it; only when its shards cannot serve the order (near sell-out, or an
+// unknown ticket) does it take the path that reads the ticket document and
+// the shards that still hold stock.
 func (s *Store) Grant(ctx context.Context, in event.Envelope, decide app.GrantDecide) (event.Message, error) {
-	id := in.Order.TicketID
-	if n := s.shardCount(ctx, id); n > 0 {
-		m, err := s.grantFromOneShard(ctx, in, decide, n)
-		if !errors.Is(err, errNeedAll) {
-			return m, err
+	if n := s.shardCount(ctx, in.Order.TicketID); n > 0 {
+		for range leaseTries {
+			m, err := s.grantFromOneShard(ctx, in, decide, n)
+			if !errors.Is(err, errNeedMore) {
+				return m, err
+			}
 		}
 	}
-	releaseAll, err := s.leases.all(ctx, id)
-	if err != nil {
-		return event.Message{}, err
-	}
-	defer releaseAll()
-	return s.steps.Run(ctx, app.StepGrant, in, nil,
-		func(tx *firestore.Transaction, rec *records.Saga, _ []*firestore.DocumentSnapshot) (saga.Outcome, error) {
-			cur, err := rec.Domain()
-			if err != nil {
-				return saga.Outcome{}, saga.CorruptRecord("ticket saga "+in.ID, err)
-			}
-			t, shards, typeErr := s.readAll(tx, id)
-			if typeErr != nil && saga.KindOf(typeErr) != saga.Corrupt {
-				return saga.Outcome{}, typeErr
-			}
-			res, out, err := decide(cur, t, typeErr, shards, true)
-			if err != nil {
-				return saga.Outcome{}, err
-			}
-			return s.granted(tx, rec, id, shards, res, out)
-		})
+	return s.grantFromStock(ctx, in, decide)
 }
 
 // grantFromOneShard runs the grant on one leased shard of the ticket's n;
-// errNeedAll when that shard cannot serve it.
+// errNeedMore when that shard cannot serve it, or none is believed to hold
+// stock.
 func (s *Store) grantFromOneShard(ctx context.Context, in event.Envelope, decide app.GrantDecide, n int) (event.Message, error) {
 	id := in.Order.TicketID
 	k, release, err := s.leases.one(ctx, id, n)
+	if errors.Is(err, errNoShard) {
+		return event.Message{}, errNeedMore
+	}
 	if err != nil {
 		return event.Message{}, err
 	}
-	defer release() // even when the step panics (the crash switch)
+	empty := false
+	defer func() { release(empty) }() // even when the step panics (the crash switch)
 	return s.steps.Run(ctx, app.StepGrant, in, []*firestore.DocumentRef{s.shardRef(id, k)},
 		func(tx *firestore.Transaction, rec *records.Saga, docs []*firestore.DocumentSnapshot) (saga.Outcome, error) {
 			cur, err := rec.Domain()
@@ -230,67 +221,134 @@ func (s *Store) grantFromOneShard(ctx context.Context, in event.Envelope, decide
 				return saga.Outcome{}, saga.CorruptRecord("ticket saga "+in.ID, err)
 			}
 			if !docs[0].Exists() {
-				return saga.Outcome{}, errNeedAll
+				empty = true // gone with a re-PUT of fewer shards
+				return saga.Outcome{}, errNeedMore
 			}
 			sh, err := readShard(docs[0])
 			if err != nil {
-				return saga.Outcome{}, errNeedAll // decided, and reported, on every shard
+				// A ticket type whose records cannot be read sells nothing.
+				_, out, err := decide(cur, nil, err, nil, true)
+				return out, err
 			}
+			empty = sh.Stock == 0
 			shards := map[int]int64{k: sh.Stock}
 			res, out, err := decide(cur, &ticket.Ticket{Price: sh.Price}, nil, shards, false)
 			if err != nil {
 				return saga.Outcome{}, err
 			}
 			if res.NeedAll {
-				return saga.Outcome{}, errNeedAll
+				return saga.Outcome{}, errNeedMore
 			}
 			return s.granted(tx, rec, id, shards, res, out)
 		})
 }
 
+// lastTicketsSlack is how many shards holding stock the last-tickets path
+// reads beyond the order's quantity: when Firestore finds fewer than that
+// many, they are every shard holding stock, so sold_out is exact; when it
+// finds that many, each holds a ticket, and the order is served.
+const lastTicketsSlack = 16
+
+// grantFromStock runs the grant on the shards that still hold stock, as
+// Firestore's index of the shards finds them, bounded by the order's
+// quantity: the path near sell-out, for an unknown ticket type, and for a
+// shard count this instance does not know. It runs alone among this
+// instance's grants of the type.
+func (s *Store) grantFromStock(ctx context.Context, in event.Envelope, decide app.GrantDecide) (event.Message, error) {
+	id := in.Order.TicketID
+	release, err := s.leases.exclusive(ctx, id)
+	if err != nil {
+		return event.Message{}, err
+	}
+	defer release()
+	var found []int
+	m, err := s.steps.Run(ctx, app.StepGrant, in, []*firestore.DocumentRef{s.ticketRef(id)},
+		func(tx *firestore.Transaction, rec *records.Saga, docs []*firestore.DocumentSnapshot) (saga.Outcome, error) {
+			cur, err := rec.Domain()
+			if err != nil {
+				return saga.Outcome{}, saga.CorruptRecord("ticket saga "+in.ID, err)
+			}
+			if !docs[0].Exists() {
+				_, out, err := decide(cur, nil, nil, nil, true)
+				return out, err
+			}
+			d, err := readTicket(docs[0])
+			if err != nil {
+				_, out, err := decide(cur, nil, err, nil, true)
+				return out, err
+			}
+			s.counts.set(id, d.Shards)
+			limit := int(min(max(in.Order.Quantity, 1), records.MaxShards)) + lastTicketsSlack
+			snaps, err := tx.Documents(s.shardsOf(id).Where(records.FieldStock, ">", 0).Limit(limit)).GetAll()
+			if err != nil {
+				return saga.Outcome{}, fmt.Errorf("find the stock of %s: %w", id, err)
+			}
+			stock := map[int]int64{}
+			for _, sn := range snaps {
+				sh, err := readShard(sn)
+				if err != nil || sh.Index < 0 || sh.Index >= d.Shards {
+					if err == nil {
+						err = saga.CorruptRecord("stock shard "+sn.Ref.ID, fmt.Errorf("shard %d of %d", sh.Index, d.Shards))
+					}
+					_, out, err := decide(cur, nil, err, nil, true)
+					return out, err
+				}
+				stock[sh.Index] = sh.Stock
+			}
+			found = found[:0]
+			for k := range stock {
+				found = append(found, k)
+			}
+			t := &ticket.Ticket{Price: d.Price}
+			offer, all := spread(stock, in.Order.Quantity, len(snaps) < limit)
+			res, out, err := decide(cur, t, nil, offer, all)
+			if err == nil && res.NeedAll {
+				res, out, err = decide(cur, t, nil, stock, len(snaps) < limit)
+			}
+			if err != nil {
+				return saga.Outcome{}, err
+			}
+			if res.NeedAll {
+				return saga.Outcome{}, fmt.Errorf("grant %s of %s: %d shards holding stock did not serve %d tickets", in.ID, id, len(stock), in.Order.Quantity)
+			}
+			return s.granted(tx, rec, id, stock, res, out)
+		})
+	if err == nil {
+		s.leases.refound(id, found)
+	}
+	return m, err
+}
+
+// spread offers the grant a random part of the shards found holding stock
+// that covers quantity, so that the instances near sell-out take from
+// different shards; all of them when none does (complete: they are every
+// shard holding stock).
+func spread(stock map[int]int64, quantity int64, complete bool) (map[int]int64, bool) {
+	keys := make([]int, 0, len(stock))
+	for k := range stock {
+		keys = append(keys, k)
+	}
+	rand.Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
+	offer := map[int]int64{}
+	var sum int64
+	for _, k := range keys {
+		offer[k] = stock[k]
+		if sum += stock[k]; sum >= quantity {
+			return offer, false
+		}
+	}
+	return stock, complete
+}
+
 // granted writes a grant decision: the shards it takes from, and the saga.
 func (s *Store) granted(tx *firestore.Transaction, rec *records.Saga, id string, shards map[int]int64, res ticket.GrantResult, out saga.Outcome) (saga.Outcome, error) {
 	for k, n := range res.Take {
-		if err := s.budget.take(s.shardRef(id, k).Path); err != nil {
-			return saga.Outcome{}, err
-		}
 		if err := tx.Update(s.shardRef(id, k), []firestore.Update{{Path: records.FieldStock, Value: shards[k] - n}}); err != nil {
 			return saga.Outcome{}, err
 		}
 	}
 	rec.SetDomain(res.Saga)
 	return out, nil
-}
-
-// readAll reads a ticket type and every shard of its stock in tx; a nil
-// ticket means it does not exist, a saga.Corrupt error that it cannot be
-// read.
-func (s *Store) readAll(tx *firestore.Transaction, id string) (*ticket.Ticket, map[int]int64, error) {
-	snap, err := outbox.GetTx(tx, s.ticketRef(id))
-	if err != nil || !snap.Exists() {
-		return nil, nil, err
-	}
-	d, err := readTicket(snap)
-	if err != nil {
-		return nil, nil, err
-	}
-	s.counts.set(id, d.Shards)
-	snaps, err := tx.GetAll(s.shardRefs(id, d.Shards))
-	if err != nil {
-		return nil, nil, fmt.Errorf("read stock of %s: %w", id, err)
-	}
-	shards := map[int]int64{}
-	for k, sh := range snaps {
-		sd, err := readShard(sh)
-		if err != nil {
-			return nil, nil, err
-		}
-		if sd.Stock < 0 {
-			return nil, nil, saga.CorruptRecord("stock shard "+sh.Ref.Path, fmt.Errorf("negative stock %d", sd.Stock))
-		}
-		shards[k] = sd.Stock
-	}
-	return &ticket.Ticket{Price: d.Price}, shards, nil
 }
 
 // Cancel runs the cancel step. The stock goes back to the shards it came
@@ -315,10 +373,10 @@ func (s *Store) Cancel(ctx context.Context, in event.Envelope, decide app.Cancel
 					return saga.Outcome{}, err
 				}
 				for k, n := range ticket.GiveBack(res.Give, t.Shards) {
-					if err := s.budget.take(s.shardRef(res.Saga.TicketID, k).Path); err != nil {
-						return saga.Outcome{}, err
-					}
-					if err := tx.Set(s.shardRef(res.Saga.TicketID, k), map[string]any{records.FieldStock: firestore.Increment(n)}, firestore.MergeAll); err != nil {
+					// Merged whole, so that a shard a re-PUT deleted meanwhile
+					// comes back complete, counted in the type's stock.
+					if err := tx.Set(s.shardRef(res.Saga.TicketID, k), map[string]any{records.FieldTicketID: res.Saga.TicketID, "shard": k,
+						"price": t.Price, records.FieldStock: firestore.Increment(n)}, firestore.MergeAll); err != nil {
 						return saga.Outcome{}, err
 					}
 				}
@@ -341,8 +399,8 @@ func readShard(snap *firestore.DocumentSnapshot) (records.Shard, error) {
 	if !snap.Exists() {
 		return d, nil
 	}
-	if err := snap.DataTo(&d); err != nil {
-		return d, saga.CorruptRecord("stock shard "+snap.Ref.Path, err)
+	if err := snap.DataTo(&d); err != nil || d.Stock < 0 {
+		return d, saga.CorruptRecord("stock shard "+snap.Ref.ID, fmt.Errorf("stock %d: %v", d.Stock, err))
 	}
 	return d, nil
 }

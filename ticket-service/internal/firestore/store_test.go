@@ -4,6 +4,8 @@ import (
 	"context"
 	"slices"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/ticketsaga/saga/shared/emutest"
@@ -77,7 +79,7 @@ func TestStore(t *testing.T) {
 	if err := one.PutTicket(ctx, "show", 10, 3, 0); err != nil {
 		t.Fatal(err)
 	}
-	if snaps, err := p.FS.Collection(records.Tickets).Doc("show").Collection(records.Shards).Documents(ctx).GetAll(); err != nil || len(snaps) != 1 {
+	if snaps, err := s.shardsOf("show").Documents(ctx).GetAll(); err != nil || len(snaps) != 1 {
 		t.Fatalf("%d shards after a re-PUT over 1, %v", len(snaps), err)
 	}
 	if st, err := s.Ticket(ctx, "show"); err != nil || st.Stock != 3 {
@@ -96,12 +98,17 @@ func TestStore(t *testing.T) {
 			t.Fatal(err)
 		}
 		st, err := s.Ticket(ctx, "sized")
-		snaps, _ := p.FS.Collection(records.Tickets).Doc("sized").Collection(records.Shards).Documents(ctx).GetAll()
-		var in []int64
+		snaps, _ := s.shardsOf("sized").Documents(ctx).GetAll()
+		in := make([]int64, len(snaps))
 		for _, sn := range snaps {
 			var d records.Shard
 			_ = sn.DataTo(&d)
-			in = append(in, d.Stock)
+			if sn.Ref.ID != records.ShardID("sized", d.Index) || d.TicketID != "sized" {
+				t.Errorf("shard %s holds %+v", sn.Ref.ID, d)
+			}
+			if d.Index < len(in) {
+				in[d.Index] = d.Stock
+			}
 		}
 		if err != nil || st.Shards != c.wantShards || st.Stock != c.stock || !slices.Equal(in, c.wantInShard) {
 			t.Errorf("PUT stock %d shards %d: %+v, %v, shards hold %v; want %d shards holding %v", c.stock, c.shards, st, err, in, c.wantShards, c.wantInShard)
@@ -112,8 +119,8 @@ func TestStore(t *testing.T) {
 // TestStaleShardCount: an instance that remembers a ticket type's old shard
 // count, after another instance re-PUT it with fewer or more shards, still
 // sells exactly the stock there is: a shard that is gone sends the grant
-// to the path that reads them all, and one it does not know of waits for
-// that path.
+// to the path that finds the shards holding stock, and one it does not
+// know of waits for that path.
 func TestStaleShardCount(t *testing.T) {
 	t.Parallel()
 	p := emutest.New(t)
@@ -152,5 +159,77 @@ func TestStaleShardCount(t *testing.T) {
 			t.Fatalf("the stale instance remembers %d shards, want %d", got, c.before)
 		}
 		sell(id, c.after)
+	}
+}
+
+// TestThousandsOfShards: a type of 4,096 shards is put, sold out exactly
+// (every ticket once, then sold_out) and read, by two instances granting
+// at once; a grant reads the same few documents whatever the shard count.
+func TestThousandsOfShards(t *testing.T) {
+	t.Parallel()
+	p := emutest.New(t)
+	ctx := context.Background()
+	a := New(p.FS, p.Outbox(records.Sagas, saga.TicketService), 16, true)
+	b := New(p.FS, p.Outbox(records.Sagas, saga.TicketService), 16, true)
+	const shards, stock = 4096, 48
+	if err := a.PutTicket(ctx, "arena", 10, stock, shards); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := b.Ticket(ctx, "arena"); err != nil || st != (app.Stock{Price: 10, Stock: stock, Shards: shards}) {
+		t.Fatalf("Ticket = %+v, %v", st, err)
+	}
+	// The shards are scattered over the collection's keys: their ids do
+	// not share a prefix.
+	prefixes := map[string]bool{}
+	for k := range 64 {
+		prefixes[records.ShardID("arena", k)[:2]] = true
+	}
+	if len(prefixes) < 32 {
+		t.Errorf("64 shards' ids begin with only %d different prefixes", len(prefixes))
+	}
+	var (
+		mu      sync.Mutex
+		granted int
+		soldOut int
+		n       atomic.Int64
+	)
+	var wg sync.WaitGroup
+	for _, inst := range []*Store{a, b} {
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := n.Add(1)
+					if i > stock+8 {
+						return
+					}
+					in := event.Envelope{ID: "arena-" + strconv.FormatInt(i, 10), Order: &event.Order{UserID: "fan", TicketID: "arena", Quantity: 1, Price: 10}}
+					m, err := inst.Grant(ctx, in, grant(in))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					switch m.Type {
+					case saga.GrantedTicket:
+						granted++
+					case saga.FailedTicket:
+						soldOut++
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	if granted != stock || soldOut != 8 {
+		t.Fatalf("granted %d, failed %d; want %d and 8", granted, soldOut, stock)
+	}
+	if st, err := a.Ticket(ctx, "arena"); err != nil || st.Stock != 0 {
+		t.Fatalf("after the sale: %+v, %v", st, err)
+	}
+	if h, err := a.Holdings(ctx, "fan"); err != nil || len(h) != stock {
+		t.Fatalf("holdings %d, %v", len(h), err)
 	}
 }
