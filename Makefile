@@ -2,7 +2,7 @@
 GO ?= go
 DEVSTACK = $(GO) run ./infra/cmd/devstack
 
-.PHONY: run tools browser check-browser test test-unit test-integration fuzz lint pgo bench bench-flashsale bench-sustained bench-shards bench-plot build-bench check-emulators check-ready check-model
+.PHONY: run tools browser check-browser test test-unit test-integration fuzz lint bench bench-flashsale bench-sustained bench-shards bench-plot build-bench check-emulators check-ready check-model
 
 ## run: emulators, topic and subscriptions, the three services; Ctrl-C stops all
 run: tools
@@ -105,11 +105,6 @@ bench-shards:
 	BENCH_MODE=shards $(DEVSTACK) bench -- bin/bench
 bench-plot:
 	$(GO) run ./infra/cmd/bench plot
-
-## pgo: CPU profiles of the services at concurrency 32 on a fresh stack, written as each service's
-## default.pgo (profile-guided optimization for go build and Cloud Run's buildpack); ~1 min
-pgo: check-emulators tools
-	PPROF=1 $(DEVSTACK) bench -- infra/tools/pgo.sh
 
 ## deploy: everything, to PROJECT_ID in REGION (DRY_RUN=1 prints the gcloud commands only)
 DEPLOY = $(GO) run ./infra/cmd/deploy
