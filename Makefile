@@ -88,11 +88,11 @@ bench: check-emulators tools
 ## per document and per sequential index range enforced by the stack's relay (infra/fslimits), two instances of
 ## order- and ticket-service. BENCH_LABEL names the results (bench-results/<mode>-<label>.json); bench-plot draws
 ## them all in docs/onsale.png.
-## bench-flashsale: 100,000 tickets of one type in 60 s on 3,334 shards; scale 0.024 (40 orders/s), ~4 minutes
-## bench-sustained: 1,000 orders/s for 60 s; scale 0.04 (40 orders/s), ~4 minutes
+## bench-flashsale: 100,000 tickets of one type in 60 s on 3,334 shards (one a shard); scale 0.012 (20 orders/s), ~6 minutes
+## bench-sustained: 1,000 orders/s for 60 s; scale 0.02 (20 orders/s), ~4 minutes
 ## bench-shards: one grant's cost and GET /tickets/{id}'s latency at 16 and 4,096 shards, interleaved, 3 rounds
-FLASH_SCALE ?= 0.024
-SUSTAINED_SCALE ?= 0.04
+FLASH_SCALE ?= 0.012
+SUSTAINED_SCALE ?= 0.02
 BENCH_LABEL ?= now
 bench-flashsale bench-sustained bench-shards: check-emulators tools build-bench
 build-bench:

@@ -9,9 +9,12 @@ import (
 )
 
 // budget gives each key (a document, an index range) one write per its
-// interval. A commit takes the next free slot of every key it writes and
-// waits for the latest; when that is more than contentionWait away it
-// takes none and fails with errContention instead.
+// interval, with a burst of up to a second's worth of writes (a rate of 500
+// per second may take 500 in one second, not one every 2 ms; a rate of one
+// per second or less, none). A commit takes the next free slot of every key
+// it writes and waits for the latest; when that is more than contentionWait
+// away it takes none and fails with errContention instead. (The generic
+// cell rate algorithm: next is each key's theoretical arrival time.)
 type budget struct {
 	now   func() time.Time
 	sleep func(time.Duration)
@@ -41,31 +44,47 @@ func newBudget() *budget {
 type slot struct {
 	key      string
 	interval time.Duration
+	doc      bool // a document, not an index range
+}
+
+// burst is how far ahead of its rate a key may be written: a second's
+// worth of writes, less the one being written.
+func (s slot) burst() time.Duration {
+	n := time.Second / s.interval
+	if n <= 1 {
+		return 0
+	}
+	return (n - 1) * s.interval
 }
 
 // take waits for a write slot of every key, or returns errContention.
-// It reports how long it waited.
-func (b *budget) take(slots []slot) (time.Duration, error) {
+// It reports how long it waited, and the key that set the wait.
+func (b *budget) take(slots []slot) (time.Duration, slot, error) {
 	if len(slots) == 0 {
-		return 0, nil
+		return 0, slot{}, nil
 	}
 	b.mu.Lock()
 	now := b.now()
 	at := make([]time.Time, len(slots))
-	var wait time.Duration
+	var (
+		wait time.Duration
+		by   slot
+	)
 	for i, s := range slots {
 		at[i] = now
-		if next := b.next[s.key]; next.After(now) {
+		if next := b.next[s.key].Add(-s.burst()); next.After(now) {
 			at[i] = next
 		}
-		wait = max(wait, at[i].Sub(now))
+		if w := at[i].Sub(now); w > wait || (w == wait && s.doc) {
+			wait, by = w, s
+		}
 	}
 	if wait > contentionWait {
 		b.mu.Unlock()
-		return 0, errContention
+		return 0, by, errContention
 	}
 	for i, s := range slots {
-		b.next[s.key] = at[i].Add(s.interval)
+		b.next[s.key] = later(b.next[s.key], at[i]).Add(s.interval)
 	}
 	if len(b.next) > pruneAt {
 		for k, t := range b.next {
@@ -78,5 +97,12 @@ func (b *budget) take(slots []slot) (time.Duration, error) {
 	if wait > 0 {
 		b.sleep(wait)
 	}
-	return wait, nil
+	return wait, by, nil
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"strings"
 	"sync"
@@ -43,8 +44,11 @@ type Relay struct {
 	mu    sync.Mutex
 	docs  map[string]Doc             // document name → its fields as last committed here
 	wrote map[string]map[string]bool // collection → field path → its values grow with time
+	hot   map[string]int64           // index range, or document collection → commits it delayed or aborted
 
-	commits, delayed, aborted atomic.Int64
+	commits                   atomic.Int64
+	docDelayed, docAborted    atomic.Int64
+	rangeDelayed, rangeAbored atomic.Int64
 	waited                    atomic.Int64 // ns
 }
 
@@ -62,7 +66,7 @@ func Start(addr, backend string, rules *Rules, limits Limits) (*Relay, error) {
 		return nil, fmt.Errorf("fslimits: listen on %s: %w", addr, err)
 	}
 	r := &Relay{limits: limits, rules: rules, backend: conn, budget: newBudget(), lis: lis,
-		docs: map[string]Doc{}, wrote: map[string]map[string]bool{}}
+		docs: map[string]Doc{}, wrote: map[string]map[string]bool{}, hot: map[string]int64{}}
 	r.server = grpc.NewServer(grpc.UnknownServiceHandler(r.forward), grpc.ForceServerCodec(rawCodec{}),
 		grpc.MaxRecvMsgSize(1<<30), grpc.MaxSendMsgSize(1<<30))
 	go r.server.Serve(lis) //nolint:errcheck // ends with Stop
@@ -78,15 +82,25 @@ func (r *Relay) Stop() {
 	_ = r.backend.Close()
 }
 
-// Stats are what the limits did so far.
+// Stats are what the limits did so far: commits delayed or aborted by a
+// document's limit, or by an index range's.
 type Stats struct {
-	Commits, Delayed, Aborted int64
-	Waited                    time.Duration
+	Commits                    int64
+	DocDelayed, DocAborted     int64
+	RangeDelayed, RangeAborted int64
+	Waited                     time.Duration
+	// Hot are the index ranges (and the collections of the documents)
+	// that delayed or aborted commits, and how many.
+	Hot map[string]int64
 }
 
 // Stats returns what the limits did so far.
 func (r *Relay) Stats() Stats {
-	return Stats{Commits: r.commits.Load(), Delayed: r.delayed.Load(), Aborted: r.aborted.Load(), Waited: time.Duration(r.waited.Load())}
+	r.mu.Lock()
+	hot := maps.Clone(r.hot)
+	r.mu.Unlock()
+	return Stats{Commits: r.commits.Load(), DocDelayed: r.docDelayed.Load(), DocAborted: r.docAborted.Load(),
+		RangeDelayed: r.rangeDelayed.Load(), RangeAborted: r.rangeAbored.Load(), Waited: time.Duration(r.waited.Load()), Hot: hot}
 }
 
 // Written returns every field the services wrote through the relay, by
@@ -220,24 +234,39 @@ func (r *Relay) admit(raw []byte) (committed func(), err error) {
 		changes = append(changes, change{name, after})
 		r.record(coll, before, after)
 		if r.limits.DocWritesPerSecond > 0 && contains(r.limits.DocCollections, coll) {
-			slots = append(slots, slot{"doc " + name, interval(r.limits.DocWritesPerSecond)})
+			slots = append(slots, slot{key: "doc " + name, interval: interval(r.limits.DocWritesPerSecond), doc: true})
 		}
 		if r.limits.RangeWritesPerSecond > 0 {
 			for _, rg := range r.rules.Ranges(coll, before, after) {
-				slots = append(slots, slot{"range " + rg, interval(r.limits.RangeWritesPerSecond)})
+				slots = append(slots, slot{key: "range " + rg, interval: interval(r.limits.RangeWritesPerSecond)})
 			}
 		}
 	}
 	r.mu.Unlock()
-	wait, err := r.budget.take(slots)
-	if err != nil {
-		r.aborted.Add(1)
+	wait, by, err := r.budget.take(slots)
+	byDoc := by.doc
+	if wait > 0 || err != nil {
+		r.mu.Lock()
+		if by.doc {
+			r.hot[collectionOf(by.key)]++
+		} else {
+			r.hot[by.key]++
+		}
+		r.mu.Unlock()
+	}
+	switch {
+	case err != nil && byDoc:
+		r.docAborted.Add(1)
 		return nil, err
+	case err != nil:
+		r.rangeAbored.Add(1)
+		return nil, err
+	case wait > 0 && byDoc:
+		r.docDelayed.Add(1)
+	case wait > 0:
+		r.rangeDelayed.Add(1)
 	}
-	if wait > 0 {
-		r.delayed.Add(1)
-		r.waited.Add(int64(wait))
-	}
+	r.waited.Add(int64(wait))
 	return func() {
 		r.mu.Lock()
 		defer r.mu.Unlock()
@@ -372,3 +401,9 @@ func (rawCodec) Unmarshal(data []byte, v any) error {
 }
 
 func (rawCodec) Name() string { return "proto" }
+
+// collectionOf is the collection of a budget's document key ("doc NAME").
+func collectionOf(key string) string {
+	_, c := docOf(&firestorepb.Write{Operation: &firestorepb.Write_Delete{Delete: strings.TrimPrefix(key, "doc ")}})
+	return "documents of " + c
+}

@@ -177,6 +177,11 @@ func (s *Steps) Ref(id string) *firestore.DocumentRef { return s.FS.Collection(s
 // Runner runs steps on saga documents of type T.
 type Runner[T any, P Doc[T]] struct {
 	*Steps
+	// Attempts bounds how many times a transaction aborted by contention
+	// runs (0: the client library's default, 5). A step that can move to
+	// another document instead (a grant, to another stock shard) asks for
+	// 1 and gets the ABORTED error back.
+	Attempts int
 }
 
 // Decide runs inside the step's transaction with the saga document (zero
@@ -209,6 +214,10 @@ func (r Runner[T, P]) runStep(ctx context.Context, step string, in event.Envelop
 		pending bool
 	)
 	txCtx, txSpan := telemetry.Start(ctx, "firestore transaction", trace.WithAttributes(attribute.String("db.collection.name", r.Collection)))
+	var opts []firestore.TransactionOption
+	if r.Attempts > 0 {
+		opts = append(opts, firestore.MaxAttempts(r.Attempts))
+	}
 	err := r.FS.RunTransaction(txCtx, func(ctx context.Context, tx *firestore.Transaction) error {
 		snaps, err := tx.GetAll(append([]*firestore.DocumentRef{ref}, reads...))
 		if err != nil {
@@ -229,7 +238,7 @@ func (r Runner[T, P]) runStep(ctx context.Context, step string, in event.Envelop
 		}
 		p.Box().stamp(stepCtx, step, &msg)
 		return tx.Set(ref, p)
-	})
+	}, opts...)
 	telemetry.End(txSpan, err)
 	if err != nil {
 		return event.Message{}, fmt.Errorf("%s step %s for order %s: %w", r.Service, step, in.ID, err)

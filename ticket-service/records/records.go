@@ -45,7 +45,10 @@ type Ticket struct {
 // Fields of Shard that queries and updates name.
 const (
 	FieldStock    = "stock"
+	FieldHasStock = "has_stock"
 	FieldTicketID = "ticket_id"
+	FieldShard    = "shard"
+	FieldPrice    = "price"
 )
 
 // Shard is one part of a ticket type's stock. It repeats the price, so a
@@ -55,7 +58,11 @@ type Shard struct {
 	TicketID string `firestore:"ticket_id"`
 	Index    int    `firestore:"shard"`
 	Stock    int64  `firestore:"stock"`
-	Price    int64  `firestore:"price"`
+	// HasStock is Stock > 0, kept by every write: the last tickets are
+	// found by it (an equality the index serves in any order), and it
+	// changes only when a shard empties or fills again.
+	HasStock bool  `firestore:"has_stock"`
+	Price    int64 `firestore:"price"`
 }
 
 // ShardID is the document id of shard k of ticketID, in the Shards

@@ -24,15 +24,21 @@ import (
 // grant takes the head of the queue, a release appends.
 //
 // A shard a grant found empty leaves the queue for emptyFor; when every
-// shard is out (leased or found empty) the grant takes the path that asks
-// Firestore which shards still hold stock (exclusive), which runs alone
-// among this instance's grants of the type.
+// shard is out (found empty) the grant takes the path that asks Firestore
+// which shards still hold stock, and those go to the head of the queue.
+// That path reserves the shards it chose, so no other grant here leases
+// them meanwhile, and waits for a release when the shards holding stock
+// are all held here: near sell-out, grants queue in this process rather
+// than on Firestore's locks.
 type leases struct {
-	mu    sync.Mutex
-	pools map[string]*pool
-	off   bool // every shard is always free: the naive design
-	now   func() time.Time
-	rand  *rand.Rand
+	mu       sync.Mutex
+	pools    map[string]*pool
+	reserved map[string]map[int]bool // ticket → shards the last-tickets path holds
+	// changed is closed and replaced whenever a shard is released.
+	changed chan struct{}
+	off     bool // every shard is always free: the naive design
+	now     func() time.Time
+	rand    *rand.Rand
 }
 
 type pool struct {
@@ -40,11 +46,9 @@ type pool struct {
 	queue  []int // free shards believed to hold stock, released longest ago first
 	head   int
 	leased int
+	held   map[int]bool      // shards leased now
 	empty  map[int]time.Time // shard → until when it is believed empty
-	// exclusive: the last-tickets path runs; no shard is handed out.
-	exclusive bool
-	// wake is closed and replaced whenever a shard is released or the
-	// exclusive path ends.
+	// wake is closed and replaced whenever a shard is released or found.
 	wake chan struct{}
 	// idleSince is when the last lease was released, while none is held.
 	idleSince time.Time
@@ -63,15 +67,16 @@ const emptyFor = time.Minute
 var errNoShard = errors.New("no shard believed to hold stock")
 
 func newLeases(on bool) *leases {
-	return &leases{pools: map[string]*pool{}, off: !on, now: time.Now, rand: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
+	return &leases{pools: map[string]*pool{}, reserved: map[string]map[int]bool{}, changed: make(chan struct{}),
+		off: !on, now: time.Now, rand: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
 }
 
 // pool returns ticketID's pool of n shards, new when it had another count.
 func (l *leases) pool(ticketID string, n int) *pool {
 	p := l.pools[ticketID]
-	if p == nil || (p.n != n && p.leased == 0 && !p.exclusive) {
+	if p == nil || (p.n != n && p.leased == 0) {
 		l.forgetIdle()
-		p = &pool{n: n, queue: l.rand.Perm(n), empty: map[int]time.Time{}, wake: make(chan struct{})}
+		p = &pool{n: n, queue: l.rand.Perm(n), empty: map[int]time.Time{}, held: map[int]bool{}, wake: make(chan struct{})}
 		l.pools[ticketID] = p
 	}
 	p.idleSince = time.Time{}
@@ -100,21 +105,24 @@ func (l *leases) one(ctx context.Context, ticketID string, n int) (int, func(emp
 	for {
 		l.mu.Lock()
 		p := l.pool(ticketID, n)
-		if !p.exclusive {
-			if p.head == len(p.queue) {
-				p.refill(l.now())
-			}
-			if p.head < len(p.queue) {
-				k := p.queue[p.head]
-				p.head++
-				p.leased++
+		if p.head == len(p.queue) {
+			p.refill(l.now())
+		}
+		if p.head < len(p.queue) {
+			k := p.queue[p.head]
+			p.head++
+			if l.reserved[ticketID][k] {
 				l.mu.Unlock()
-				return k, func(empty bool) { l.release(ticketID, p, k, empty) }, nil
+				continue // back in the queue when the reservation ends
 			}
-			if p.leased == 0 {
-				l.mu.Unlock()
-				return 0, nil, errNoShard
-			}
+			p.leased++
+			p.held[k] = true
+			l.mu.Unlock()
+			return k, func(empty bool) { l.release(ticketID, p, k, empty) }, nil
+		}
+		if p.leased == 0 {
+			l.mu.Unlock()
+			return 0, nil, errNoShard
 		}
 		wake := p.wake
 		l.mu.Unlock()
@@ -141,6 +149,7 @@ func (l *leases) release(ticketID string, p *pool, k int, empty bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	p.leased--
+	delete(p.held, k)
 	if empty {
 		p.empty[k] = l.now().Add(emptyFor)
 	} else {
@@ -152,10 +161,67 @@ func (l *leases) release(ticketID string, p *pool, k int, empty bool) {
 		p.queue = append(p.queue, k)
 	}
 	p.wakeAll()
-	if p.leased == 0 && !p.exclusive {
+	l.broadcast()
+	if p.leased == 0 {
 		p.idleSince = l.now()
 		l.forgetIdle()
 	}
+}
+
+func (l *leases) broadcast() {
+	close(l.changed)
+	l.changed = make(chan struct{})
+}
+
+// reserve holds shards of ticketID for a grant on the last-tickets path
+// when no grant of this instance holds any of them.
+func (l *leases) reserve(ticketID string, shards []int) (release func(), ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.off {
+		return func() {}, true
+	}
+	p, r := l.pools[ticketID], l.reserved[ticketID]
+	for _, k := range shards {
+		if r[k] || (p != nil && p.held[k]) {
+			return func() {}, false
+		}
+	}
+	if r == nil {
+		r = map[int]bool{}
+		l.reserved[ticketID] = r
+	}
+	for _, k := range shards {
+		r[k] = true
+	}
+	return func() { l.unreserve(ticketID, shards) }, true
+}
+
+// unreserve ends a reservation; the shards go back to the queue they
+// were skipped in, as just written.
+func (l *leases) unreserve(ticketID string, shards []int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r := l.reserved[ticketID]
+	for _, k := range shards {
+		delete(r, k)
+	}
+	if len(r) == 0 {
+		delete(l.reserved, ticketID)
+	}
+	if p := l.pools[ticketID]; p != nil {
+		queued := map[int]bool{}
+		for _, k := range p.queue[p.head:] {
+			queued[k] = true
+		}
+		for _, k := range shards {
+			if _, empty := p.empty[k]; k < p.n && !queued[k] && !p.held[k] && !empty {
+				p.queue = append(p.queue, k)
+			}
+		}
+		p.wakeAll()
+	}
+	l.broadcast()
 }
 
 func (p *pool) wakeAll() {
@@ -163,59 +229,9 @@ func (p *pool) wakeAll() {
 	p.wake = make(chan struct{})
 }
 
-// exclusive waits until no shard of ticketID is leased here and keeps
-// them all from being leased until release is called: the last-tickets
-// path decides alone among this instance's grants of the type. Firestore's
-// transactions keep it exact across instances; this only keeps an instance
-// from contending with itself.
-func (l *leases) exclusive(ctx context.Context, ticketID string) (release func(), err error) {
-	if l.off {
-		return func() {}, nil
-	}
-	for {
-		l.mu.Lock()
-		p := l.pools[ticketID]
-		if p == nil {
-			p = l.pool(ticketID, 1)
-		}
-		if !p.exclusive {
-			p.exclusive = true
-			p.idleSince = time.Time{}
-			for p.leased > 0 {
-				wake := p.wake
-				l.mu.Unlock()
-				select {
-				case <-wake:
-				case <-ctx.Done():
-					l.mu.Lock()
-					p.exclusive = false
-					p.wakeAll()
-					l.mu.Unlock()
-					return nil, ctx.Err()
-				}
-				l.mu.Lock()
-			}
-			l.mu.Unlock()
-			return func() {
-				l.mu.Lock()
-				defer l.mu.Unlock()
-				p.exclusive = false
-				p.wakeAll()
-				p.idleSince = l.now()
-			}, nil
-		}
-		wake := p.wake
-		l.mu.Unlock()
-		select {
-		case <-wake:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-}
-
-// refound puts shards the last-tickets path found holding stock back in
-// the queue, so that grants lease them again.
+// refound puts the shards the last-tickets path found holding stock at the
+// head of the queue, so that the next grants lease them first: near
+// sell-out, most shards are empty, and these are known not to be.
 func (l *leases) refound(ticketID string, shards []int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -223,13 +239,41 @@ func (l *leases) refound(ticketID string, shards []int) {
 	if p == nil {
 		return
 	}
+	queued := map[int]bool{}
+	for _, k := range p.queue[p.head:] {
+		queued[k] = true
+	}
+	var front []int
 	for _, k := range shards {
-		if _, ok := p.empty[k]; ok && k < p.n {
+		if k < p.n && !queued[k] && !p.held[k] {
 			delete(p.empty, k)
-			p.queue = append(p.queue, k)
+			front = append(front, k)
 		}
 	}
+	if len(front) == 0 {
+		return
+	}
+	p.queue = append(front, p.queue[p.head:]...)
+	p.head = 0
 	p.wakeAll()
+}
+
+// heldBy reports, for ticketID, whether a grant of this instance holds a
+// shard now (leased or reserved), and returns a channel closed at the next
+// release.
+func (l *leases) heldBy(ticketID string) (func(int) bool, <-chan struct{}) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	held := map[int]bool{}
+	if p := l.pools[ticketID]; p != nil {
+		for k := range p.held {
+			held[k] = true
+		}
+	}
+	for k := range l.reserved[ticketID] {
+		held[k] = true
+	}
+	return func(k int) bool { return held[k] }, l.changed
 }
 
 // forget drops what this instance knows of ticketID's shards (a PUT
@@ -237,7 +281,7 @@ func (l *leases) refound(ticketID string, shards []int) {
 func (l *leases) forget(ticketID string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if p := l.pools[ticketID]; p != nil && p.leased == 0 && !p.exclusive {
+	if p := l.pools[ticketID]; p != nil && p.leased == 0 {
 		delete(l.pools, ticketID)
 	}
 }

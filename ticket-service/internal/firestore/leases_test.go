@@ -42,39 +42,14 @@ func TestLeasesKeepGrantsApart(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("a released shard was not handed on")
 	}
-	// The exclusive path waits for every lease; another ticket type is
-	// independent.
+	// Another ticket type is independent.
 	if _, release, err := l.one(ctx, "other", 3); err != nil {
 		t.Fatal(err)
 	} else {
 		release(false)
 	}
-	done := make(chan struct{})
-	go func() {
-		release, err := l.exclusive(ctx, "t")
-		if err == nil {
-			// While it runs, nothing of the type is handed out.
-			short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-			defer cancel()
-			if _, _, err := l.one(short, "t", 3); !errors.Is(err, context.DeadlineExceeded) {
-				t.Errorf("a lease during the exclusive path: %v", err)
-			}
-			release()
-		}
-		close(done)
-	}()
 	releases[0](false)
 	releases[2](false)
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the exclusive path never ran")
-	}
-	if _, release, err := l.one(ctx, "t", 3); err != nil {
-		t.Fatalf("after the exclusive path: %v", err)
-	} else {
-		release(false)
-	}
 }
 
 func TestLeasesOffNeverWait(t *testing.T) {
@@ -212,5 +187,49 @@ func TestLeasesSkipEmptyShards(t *testing.T) {
 	}
 	if len(seen) != 3 {
 		t.Errorf("leased %v after expiry, want all three shards", seen)
+	}
+}
+
+// TestLeasesReservedShardsAreNotLeased: a shard the last-tickets path
+// reserved is neither leased nor reserved again until it is released, and
+// the release wakes whoever waits for it.
+func TestLeasesReservedShardsAreNotLeased(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	l := newLeases(true)
+	k, release, err := l.one(ctx, "t", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := l.reserve("t", []int{k}); ok {
+		t.Fatalf("reserved shard %d while it is leased", k)
+	}
+	held, released := l.heldBy("t")
+	if !held(k) {
+		t.Fatalf("heldBy does not report leased shard %d", k)
+	}
+	release(false)
+	select {
+	case <-released:
+	default:
+		t.Fatal("a release did not close the channel heldBy returned")
+	}
+	unreserve, ok := l.reserve("t", []int{0, 1})
+	if !ok {
+		t.Fatal("could not reserve two free shards")
+	}
+	if _, ok := l.reserve("t", []int{1}); ok {
+		t.Fatal("reserved shard 1 twice")
+	}
+	// Both shards are reserved: a grant goes to the last-tickets path,
+	// which waits for the reservation to end.
+	if _, _, err := l.one(ctx, "t", 2); !errors.Is(err, errNoShard) {
+		t.Fatalf("one with every shard reserved = %v, want %v", err, errNoShard)
+	}
+	unreserve()
+	if k, release, err := l.one(ctx, "t", 2); err != nil || k > 1 {
+		t.Fatalf("one after the reservation = %d, %v", k, err)
+	} else {
+		release(false)
 	}
 }

@@ -14,9 +14,12 @@ package firestore
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 
 	"cloud.google.com/go/firestore"
 	"cloud.google.com/go/firestore/apiv1/firestorepb"
@@ -96,7 +99,7 @@ func (s *Store) PutTicket(ctx context.Context, id string, price, stock int64, sh
 			return err
 		}
 		for k, st := range ticket.Split(stock, shards) {
-			if err := tx.Set(s.shardRef(id, k), records.Shard{TicketID: id, Index: k, Stock: st, Price: price}); err != nil {
+			if err := tx.Set(s.shardRef(id, k), records.Shard{TicketID: id, Index: k, Stock: st, HasStock: st > 0, Price: price}); err != nil {
 				return err
 			}
 		}
@@ -180,9 +183,13 @@ func (s *Store) Holdings(ctx context.Context, userID string) ([]ticket.Saga, err
 // runs again on another shard, or on the shards that still hold stock.
 var errNeedMore = errors.New("one shard cannot serve the order")
 
-// leaseTries is how many leased shards a grant tries before it asks which
-// shards still hold stock.
+// leaseTries is how many leased shards a grant tries when each was busy
+// (its transaction aborted by contention) before it asks which shards
+// hold stock; a shard that cannot serve the order sends it there at once.
 const leaseTries = 3
+
+// errBusy: the leased shard's transaction was aborted by contention.
+var errBusy = errors.New("the shard is busy")
 
 // Grant runs the grant step. It reads the saga and one stock shard leased
 // to it; only when its shards cannot serve the order (near sell-out, or an
@@ -194,6 +201,9 @@ func (s *Store) Grant(ctx context.Context, in event.Envelope, decide app.GrantDe
 			m, err := s.grantFromOneShard(ctx, in, decide, n)
 			if !errors.Is(err, errNeedMore) {
 				return m, err
+			}
+			if !errors.Is(err, errBusy) {
+				break // the shard could not serve it: near sell-out, ask which can
 			}
 		}
 	}
@@ -214,7 +224,9 @@ func (s *Store) grantFromOneShard(ctx context.Context, in event.Envelope, decide
 	}
 	empty := false
 	defer func() { release(empty) }() // even when the step panics (the crash switch)
-	return s.steps.Run(ctx, app.StepGrant, in, []*firestore.DocumentRef{s.shardRef(id, k)},
+	once := s.steps
+	once.Attempts = 1
+	m, err := once.Run(ctx, app.StepGrant, in, []*firestore.DocumentRef{s.shardRef(id, k)},
 		func(tx *firestore.Transaction, rec *records.Saga, docs []*firestore.DocumentSnapshot) (saga.Outcome, error) {
 			cur, err := rec.Domain()
 			if err != nil {
@@ -241,6 +253,12 @@ func (s *Store) grantFromOneShard(ctx context.Context, in event.Envelope, decide
 			}
 			return s.granted(tx, rec, id, shards, res, out)
 		})
+	if status.Code(err) == codes.Aborted {
+		// Contention on the shard (another instance wrote it a moment
+		// ago): move to another shard rather than wait for this one.
+		return event.Message{}, fmt.Errorf("%w: %w: %v", errNeedMore, errBusy, err)
+	}
+	return m, err
 }
 
 // lastTicketsSlack is how many shards holding stock the last-tickets path
@@ -249,101 +267,196 @@ func (s *Store) grantFromOneShard(ctx context.Context, in event.Envelope, decide
 // finds that many, each holds a ticket, and the order is served.
 const lastTicketsSlack = 16
 
+// lastTicketsTries is how many times the last-tickets path looks again
+// when the shards it found were taken before its transaction read them.
+const lastTicketsTries = 8
+
+// errTaken: the shards the last-tickets path chose were taken meanwhile.
+var errTaken = errors.New("the shards found holding stock were taken meanwhile")
+
 // grantFromStock runs the grant on the shards that still hold stock, as
 // Firestore's index of the shards finds them, bounded by the order's
-// quantity: the path near sell-out, for an unknown ticket type, and for a
-// shard count this instance does not know. It runs alone among this
-// instance's grants of the type.
+// quantity: the path near sell-out, and for an unknown ticket type or one
+// whose shard count this instance does not know. The query runs outside
+// the transaction (in it, the emulator would lock every shard it scans);
+// the transaction then reads the few shards chosen, and when they were
+// taken meanwhile the path looks again. When the query finds no stock, the
+// transaction reads the ticket document instead, to tell sold out from
+// unknown: sold_out is decided on a complete view of the stock.
 func (s *Store) grantFromStock(ctx context.Context, in event.Envelope, decide app.GrantDecide) (event.Message, error) {
 	id := in.Order.TicketID
-	release, err := s.leases.exclusive(ctx, id)
-	if err != nil {
-		return event.Message{}, err
+	limit := int(min(max(in.Order.Quantity, 1), records.MaxShards)) + lastTicketsSlack
+	for try := 0; ; {
+		snaps, err := s.findStock(ctx, id, limit)
+		if err != nil {
+			return event.Message{}, err
+		}
+		stock, price := map[int]int64{}, int64(0)
+		var corrupt error
+		for _, sn := range snaps {
+			sh, err := readShard(sn)
+			if err != nil || sh.Index < 0 || sh.Index >= records.MaxShards {
+				corrupt = saga.CorruptRecord("stock shard "+sn.Ref.ID, fmt.Errorf("shard %d: %v", sh.Index, err))
+				break
+			}
+			stock[sh.Index], price = sh.Stock, sh.Price
+		}
+		held, released := s.leases.heldBy(id)
+		offer, all, busy := spread(stock, in.Order.Quantity, len(snaps) < limit, held)
+		release, ok := func() {}, false
+		if !busy {
+			release, ok = s.leases.reserve(id, slices.Collect(maps.Keys(offer)))
+		}
+		if !ok {
+			// The stock is on shards other grants here hold: wait for
+			// one to finish rather than meet it on Firestore's locks.
+			select {
+			case <-released:
+				continue
+			case <-ctx.Done():
+				return event.Message{}, ctx.Err()
+			}
+		}
+		m, err := s.grantFrom(ctx, in, decide, offer, all, price, corrupt)
+		release()
+		if try++; !errors.Is(err, errTaken) || try > lastTicketsTries {
+			if err == nil {
+				found := make([]int, 0, len(stock))
+				for k := range stock {
+					found = append(found, k)
+				}
+				s.leases.refound(id, found)
+			}
+			return m, err
+		}
 	}
-	defer release()
-	var found []int
-	m, err := s.steps.Run(ctx, app.StepGrant, in, []*firestore.DocumentRef{s.ticketRef(id)},
+}
+
+// findStock returns up to limit shards of ticketID that hold stock, from a
+// random point of their ids on, wrapping around: the shards' ids begin with
+// a hash, so every grant near sell-out, on every instance, looks at a
+// different part of what is left instead of all at its first shards.
+// Fewer than limit is every shard that holds stock.
+func (s *Store) findStock(ctx context.Context, ticketID string, limit int) ([]*firestore.DocumentSnapshot, error) {
+	b := make([]byte, 6)
+	for i := range b {
+		b[i] = byte(rand.IntN(256))
+	}
+	from := hex.EncodeToString(b)
+	q := s.shardsOf(ticketID).Where(records.FieldHasStock, "==", true).OrderBy(firestore.DocumentID, firestore.Asc)
+	after, err := q.StartAfter(from).Limit(limit).Documents(ctx).GetAll()
+	if err != nil {
+		return nil, fmt.Errorf("find the stock of %s: %w", ticketID, err)
+	}
+	if len(after) == limit {
+		return after, nil
+	}
+	before, err := q.EndBefore(from).Limit(limit - len(after)).Documents(ctx).GetAll()
+	if err != nil {
+		return nil, fmt.Errorf("find the stock of %s: %w", ticketID, err)
+	}
+	return append(after, before...), nil
+}
+
+// grantFrom runs the grant on shards found holding stock (complete: every
+// shard that does); with none, on the ticket document.
+func (s *Store) grantFrom(ctx context.Context, in event.Envelope, decide app.GrantDecide, offer map[int]int64, all bool, price int64, corrupt error) (event.Message, error) {
+	id := in.Order.TicketID
+	keys := slices.Sorted(maps.Keys(offer))
+	reads := make([]*firestore.DocumentRef, len(keys))
+	for i, k := range keys {
+		reads[i] = s.shardRef(id, k)
+	}
+	if len(offer) == 0 || corrupt != nil {
+		reads = []*firestore.DocumentRef{s.ticketRef(id)}
+	}
+	// One attempt: when the shards chosen are contended, the path looks
+	// for others instead of retrying the same ones.
+	once := s.steps
+	once.Attempts = 1
+	m, err := once.Run(ctx, app.StepGrant, in, reads,
 		func(tx *firestore.Transaction, rec *records.Saga, docs []*firestore.DocumentSnapshot) (saga.Outcome, error) {
 			cur, err := rec.Domain()
 			if err != nil {
 				return saga.Outcome{}, saga.CorruptRecord("ticket saga "+in.ID, err)
 			}
-			if !docs[0].Exists() {
-				_, out, err := decide(cur, nil, nil, nil, true)
+			if corrupt != nil {
+				_, out, err := decide(cur, nil, corrupt, nil, true)
 				return out, err
 			}
-			d, err := readTicket(docs[0])
-			if err != nil {
-				_, out, err := decide(cur, nil, err, nil, true)
-				return out, err
-			}
-			s.counts.set(id, d.Shards)
-			limit := int(min(max(in.Order.Quantity, 1), records.MaxShards)) + lastTicketsSlack
-			snaps, err := tx.Documents(s.shardsOf(id).Where(records.FieldStock, ">", 0).Limit(limit)).GetAll()
-			if err != nil {
-				return saga.Outcome{}, fmt.Errorf("find the stock of %s: %w", id, err)
-			}
-			stock := map[int]int64{}
-			for _, sn := range snaps {
-				sh, err := readShard(sn)
-				if err != nil || sh.Index < 0 || sh.Index >= d.Shards {
-					if err == nil {
-						err = saga.CorruptRecord("stock shard "+sn.Ref.ID, fmt.Errorf("shard %d of %d", sh.Index, d.Shards))
-					}
+			if len(offer) == 0 {
+				// No stock found: sold out, or no such ticket type.
+				if !docs[0].Exists() {
+					_, out, err := decide(cur, nil, nil, nil, true)
+					return out, err
+				}
+				d, err := readTicket(docs[0])
+				if err != nil {
 					_, out, err := decide(cur, nil, err, nil, true)
 					return out, err
 				}
-				stock[sh.Index] = sh.Stock
+				s.counts.set(id, d.Shards)
+				res, out, err := decide(cur, &ticket.Ticket{Price: d.Price}, nil, map[int]int64{}, all)
+				if err == nil && res.NeedAll {
+					return saga.Outcome{}, errTaken // a view cut short by the limit: look again
+				}
+				return out, err
 			}
-			found = found[:0]
-			for k := range stock {
-				found = append(found, k)
+			now := map[int]int64{}
+			for i, k := range keys {
+				sh, err := readShard(docs[i])
+				if err != nil {
+					_, out, err := decide(cur, nil, err, nil, true)
+					return out, err
+				}
+				now[k] = sh.Stock
 			}
-			t := &ticket.Ticket{Price: d.Price}
-			offer, all := spread(stock, in.Order.Quantity, len(snaps) < limit)
-			res, out, err := decide(cur, t, nil, offer, all)
-			if err == nil && res.NeedAll {
-				res, out, err = decide(cur, t, nil, stock, len(snaps) < limit)
-			}
+			res, out, err := decide(cur, &ticket.Ticket{Price: price}, nil, now, all)
 			if err != nil {
 				return saga.Outcome{}, err
 			}
 			if res.NeedAll {
-				return saga.Outcome{}, fmt.Errorf("grant %s of %s: %d shards holding stock did not serve %d tickets", in.ID, id, len(stock), in.Order.Quantity)
+				return saga.Outcome{}, errTaken
 			}
-			return s.granted(tx, rec, id, stock, res, out)
+			return s.granted(tx, rec, id, now, res, out)
 		})
-	if err == nil {
-		s.leases.refound(id, found)
+	if status.Code(err) == codes.Aborted {
+		return event.Message{}, fmt.Errorf("%w: %v", errTaken, err)
 	}
 	return m, err
 }
 
 // spread offers the grant a random part of the shards found holding stock
-// that covers quantity, so that the instances near sell-out take from
-// different shards; all of them when none does (complete: they are every
-// shard holding stock).
-func spread(stock map[int]int64, quantity int64, complete bool) (map[int]int64, bool) {
+// that covers quantity, among those no grant of this instance holds, so
+// that the grants near sell-out take from different shards; all of them
+// when none does (complete: they are every shard holding stock). busy:
+// they do not, and some held here do hold stock; wait for those.
+func spread(stock map[int]int64, quantity int64, complete bool, held func(int) bool) (offer map[int]int64, all, busy bool) {
 	keys := make([]int, 0, len(stock))
 	for k := range stock {
-		keys = append(keys, k)
+		if held(k) {
+			busy = true
+		} else {
+			keys = append(keys, k)
+		}
 	}
 	rand.Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
-	offer := map[int]int64{}
+	offer = map[int]int64{}
 	var sum int64
 	for _, k := range keys {
 		offer[k] = stock[k]
 		if sum += stock[k]; sum >= quantity {
-			return offer, false
+			return offer, false, false
 		}
 	}
-	return stock, complete
+	return offer, complete && !busy, busy
 }
 
 // granted writes a grant decision: the shards it takes from, and the saga.
 func (s *Store) granted(tx *firestore.Transaction, rec *records.Saga, id string, shards map[int]int64, res ticket.GrantResult, out saga.Outcome) (saga.Outcome, error) {
 	for k, n := range res.Take {
-		if err := tx.Update(s.shardRef(id, k), []firestore.Update{{Path: records.FieldStock, Value: shards[k] - n}}); err != nil {
+		if err := tx.Update(s.shardRef(id, k), []firestore.Update{{Path: records.FieldStock, Value: shards[k] - n},
+			{Path: records.FieldHasStock, Value: shards[k]-n > 0}}); err != nil {
 			return saga.Outcome{}, err
 		}
 	}
@@ -375,8 +488,8 @@ func (s *Store) Cancel(ctx context.Context, in event.Envelope, decide app.Cancel
 				for k, n := range ticket.GiveBack(res.Give, t.Shards) {
 					// Merged whole, so that a shard a re-PUT deleted meanwhile
 					// comes back complete, counted in the type's stock.
-					if err := tx.Set(s.shardRef(res.Saga.TicketID, k), map[string]any{records.FieldTicketID: res.Saga.TicketID, "shard": k,
-						"price": t.Price, records.FieldStock: firestore.Increment(n)}, firestore.MergeAll); err != nil {
+					if err := tx.Set(s.shardRef(res.Saga.TicketID, k), map[string]any{records.FieldTicketID: res.Saga.TicketID, records.FieldShard: k,
+						records.FieldPrice: t.Price, records.FieldStock: firestore.Increment(n), records.FieldHasStock: true}, firestore.MergeAll); err != nil {
 						return saga.Outcome{}, err
 					}
 				}
