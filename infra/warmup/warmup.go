@@ -183,33 +183,40 @@ func (s Sale) Targets(fs *firestore.Client) []Target {
 	return out
 }
 
-// behind is how many operations later a collection's warm-up document is
-// deleted.
+// behind is how many documents a collection's warm-up keeps before it
+// deletes the oldest.
 const behind = 64
 
-// collectionOp creates a document at a random id in collection and deletes
-// the one created behind operations earlier.
+// collectionOp is one Firestore operation at a time, as the rule counts
+// them: the even ones create a document at a random id in collection, the
+// odd ones delete the one created behind creates earlier.
 func collectionOp(fs *firestore.Client, collection string) func(ctx context.Context, i int64) error {
 	var (
 		mu  sync.Mutex
 		ids [behind]string
 	)
 	return func(ctx context.Context, i int64) error {
+		slot := (i / 2) % behind
+		if i%2 == 1 {
+			mu.Lock()
+			old := ids[(slot+1)%behind]
+			ids[(slot+1)%behind] = ""
+			mu.Unlock()
+			if old == "" {
+				return nil
+			}
+			_, err := fs.Collection(collection).Doc(old).Delete(ctx)
+			return err
+		}
 		b := make([]byte, 16)
 		_, _ = rand.Read(b)
 		id := hex.EncodeToString(b)
-		mu.Lock()
-		old := ids[i%behind]
-		ids[i%behind] = id
-		mu.Unlock()
 		if _, err := fs.Collection(collection).Doc(id).Create(ctx, map[string]any{"warmup": strconv.FormatInt(i, 10)}); err != nil {
 			return err
 		}
-		if old != "" {
-			if _, err := fs.Collection(collection).Doc(old).Delete(ctx); err != nil {
-				return err
-			}
-		}
+		mu.Lock()
+		ids[slot] = id
+		mu.Unlock()
 		return nil
 	}
 }

@@ -150,6 +150,22 @@ func measurePhase(ctx context.Context, e env, label string, conc int, d time.Dur
 // measurePhaseShards is measurePhase on a ticket type with its stock over
 // shards documents (0: ticket-service's default).
 func measurePhaseShards(ctx context.Context, e env, label string, conc int, d time.Duration, shards int) (Phase, error) {
+	ph, err := seedPhase(ctx, e, conc, shards)
+	if err != nil {
+		return Phase{}, err
+	}
+	return ph.run(ctx, e, label, d)
+}
+
+// phase is a closed loop's ticket type and buyers, put up before it runs.
+type phase struct {
+	tag, ticket string
+	users       []string
+}
+
+// seedPhase puts up a closed loop's ticket type, with its stock over
+// shards documents (0: ticket-service's default), and conc buyers.
+func seedPhase(ctx context.Context, e env, conc, shards int) (phase, error) {
 	c := loadgen.NewClient(e.order, e.point, e.ticket)
 	tag := fmt.Sprintf("bench-c%d-%d", conc, time.Now().UnixNano())
 	ticket := tag + "-ticket"
@@ -158,15 +174,22 @@ func measurePhaseShards(ctx context.Context, e env, label string, conc int, d ti
 		seed = func() error { return c.SeedShardedTicket(ctx, ticket, 10, 1_000_000, shards) }
 	}
 	if err := seed(); err != nil {
-		return Phase{}, err
+		return phase{}, err
 	}
 	users := make([]string, conc)
 	for i := range users {
 		users[i] = fmt.Sprintf("%s-user-%d", tag, i)
 		if err := c.SeedAccount(ctx, users[i], 1_000_000_000); err != nil {
-			return Phase{}, err
+			return phase{}, err
 		}
 	}
+	return phase{tag: tag, ticket: ticket, users: users}, nil
+}
+
+// run runs the closed loop for d, one buyer per concurrent order.
+func (ph phase) run(ctx context.Context, e env, label string, d time.Duration) (Phase, error) {
+	c := loadgen.NewClient(e.order, e.point, e.ticket)
+	tag, ticket, users, conc := ph.tag, ph.ticket, ph.users, len(ph.users)
 	cpu0, err := cpuByService(e.pids)
 	if err != nil {
 		return Phase{}, err

@@ -184,12 +184,17 @@ func (s *Store) Holdings(ctx context.Context, userID string) ([]ticket.Saga, err
 var errNeedMore = errors.New("one shard cannot serve the order")
 
 // leaseTries is how many leased shards a grant tries when each was busy
-// (its transaction aborted by contention) before it asks which shards
-// hold stock; a shard that cannot serve the order sends it there at once.
+// (its transaction aborted by contention) or empty (another instance sold
+// it) before it asks which shards hold stock; a shard that holds too few
+// for the order sends it there at once.
 const leaseTries = 3
 
-// errBusy: the leased shard's transaction was aborted by contention.
-var errBusy = errors.New("the shard is busy")
+var (
+	// errBusy: the leased shard's transaction was aborted by contention.
+	errBusy = errors.New("the shard is busy")
+	// errEmptyShard: the leased shard held no stock.
+	errEmptyShard = errors.New("the shard is empty")
+)
 
 // Grant runs the grant step. It reads the saga and one stock shard leased
 // to it; only when its shards cannot serve the order (near sell-out, or an
@@ -202,7 +207,7 @@ func (s *Store) Grant(ctx context.Context, in event.Envelope, decide app.GrantDe
 			if !errors.Is(err, errNeedMore) {
 				return m, err
 			}
-			if !errors.Is(err, errBusy) {
+			if !errors.Is(err, errBusy) && !errors.Is(err, errEmptyShard) {
 				break // the shard could not serve it: near sell-out, ask which can
 			}
 		}
@@ -242,7 +247,9 @@ func (s *Store) grantFromOneShard(ctx context.Context, in event.Envelope, decide
 				_, out, err := decide(cur, nil, err, nil, true)
 				return out, err
 			}
-			empty = sh.Stock == 0
+			if empty = sh.Stock == 0; empty {
+				return saga.Outcome{}, fmt.Errorf("%w: %w", errNeedMore, errEmptyShard)
+			}
 			shards := map[int]int64{k: sh.Stock}
 			res, out, err := decide(cur, &ticket.Ticket{Price: sh.Price}, nil, shards, false)
 			if err != nil {
@@ -251,6 +258,8 @@ func (s *Store) grantFromOneShard(ctx context.Context, in event.Envelope, decide
 			if res.NeedAll {
 				return saga.Outcome{}, errNeedMore
 			}
+			// A shard the grant empties leaves the queue, as one found empty.
+			empty = sh.Stock == res.Take[k]
 			return s.granted(tx, rec, id, shards, res, out)
 		})
 	if status.Code(err) == codes.Aborted {
