@@ -169,7 +169,10 @@ func (r *Rules) Ranges(collection string, before, after Doc) []string {
 	}
 	for _, ix := range r.composites[collection] {
 		touched := slices.ContainsFunc(ix.Fields, func(f string) bool { return changedUnder(changed, f) })
-		if !touched {
+		// A composite index holds only the documents that have every one
+		// of its fields.
+		complete := !slices.ContainsFunc(ix.Fields, func(f string) bool { return !hasUnder(after, f) })
+		if !touched || !complete {
 			continue
 		}
 		for i, f := range ix.Fields {
@@ -257,4 +260,14 @@ func (r *Rules) Problems(written map[string]map[string]bool) []Problem {
 		}
 	}
 	return out
+}
+
+// hasUnder reports whether d has path f, or fields under it (a map).
+func hasUnder(d Doc, f string) bool {
+	for p := range d {
+		if p == f || strings.HasPrefix(p, f+".") {
+			return true
+		}
+	}
+	return false
 }

@@ -68,6 +68,12 @@ func TestRanges(t *testing.T) {
 	if got := r.Ranges("orders", settled, same); len(got) != 0 {
 		t.Errorf("no time changed: %v", got)
 	}
+	// A composite index holds only the documents that have all its
+	// fields: an order written without a bucket is not in the bucketed one.
+	unbucketed := doc(map[string]*firestorepb.Value{"status": str("pending"), "created_at": ts(now)})
+	if got := strings.Join(r.Ranges("orders", nil, unbucketed), " | "); strings.Contains(got, "bucket") {
+		t.Errorf("an order without a bucket: %s", got)
+	}
 	// Another collection has the default: every field indexed.
 	if got := r.Ranges("accounts", nil, doc(map[string]*firestorepb.Value{"balance": integer(5), "seen_at": ts(now)})); len(got) != 1 || got[0] != "accounts/seen_at" {
 		t.Errorf("accounts: %v", got)

@@ -124,6 +124,13 @@ func (s countingStream) RecvMsg(m any) error {
 		if r.GetDocumentChange() != nil {
 			FirestoreReads.Add(1)
 		}
+	case *firestorepb.RunAggregationQueryResponse:
+		// Billed one read per 1,000 index entries it went over, at least
+		// one; the response does not say how many, so this counts the
+		// least.
+		if r.GetResult() != nil {
+			FirestoreReads.Add(1)
+		}
 	}
 	return nil
 }
