@@ -22,7 +22,7 @@ func (s *Stack) startDuplicator(t *testing.T, maxDelay time.Duration) *chaos.Dup
 // TestChaos runs many orders for scarce tickets while every saga event is
 // delivered 1-2 extra times after random delays of up to 1.5 s, orders time
 // out after 1 s, and, in the crash runs, services die right after commits.
-// Then it checks every guarantee of CONTRACT §4 through the HTTP API.
+// Then it checks every guarantee of the contract's guarantees (docs/contract.md) through the HTTP API.
 func TestChaos(t *testing.T) {
 	for _, run := range []struct {
 		name  string

@@ -156,7 +156,7 @@ func (t contractTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		}
 	case reqErr != nil && route.Operation.Extensions["x-acks-poison"] == true && res.StatusCode/100 == 2:
 		// A push that can never be processed is acked, not refused
-		// (CONTRACT §2): the document says so with x-acks-poison.
+		// (docs/contract.md, HTTP API): the document says so with x-acks-poison.
 	case reqErr != nil && (res.StatusCode < 400 || res.StatusCode >= 500):
 		problem = fmt.Sprintf("the document forbids this request (%s), yet it was answered %d", firstLine(reqErr), res.StatusCode)
 	}

@@ -100,7 +100,7 @@ func TestHostileInput(t *testing.T) {
 		{"ticket missing", "order", "POST", "/orders", valid(tk+",", ""), nil, 400, "missing_field"},
 		{"empty ticket id, no user id", "order", "POST", "/orders", `{"ticket_id":"","quantity":1,"price":100}`, nil, 400, "invalid_ticket_id"},
 		{"empty user id", "order", "POST", "/orders", valid(u, `"user_id":""`), nil, 400, "invalid_user_id"},
-		// Who the buyer is (CONTRACT §2: 401, then 400/413, then 403).
+		// Who the buyer is (docs/contract.md, HTTP API: 401, then 400/413, then 403).
 		{"another buyer's user_id", "order", "POST", "/orders", valid(u, `"user_id":"someone-else"`), nil, 403, "forbidden"},
 		{"malformed beats forbidden", "order", "POST", "/orders", valid(u, `"user_id":"someone-else"`, q, `"quantity":0`), nil, 400, "invalid_quantity"},
 		// Ids.

@@ -2,7 +2,7 @@
 // three services' own use cases, step tables and domain (through their
 // in-memory adapters) along every order of delivery of one scenario's
 // events, with duplicates, losses, crashes between commit and publish,
-// timeouts and sweeps at every point, and checks CONTRACT §4 on every path
+// timeouts and sweeps at every point, and checks the contract's guarantees (docs/contract.md) on every path
 // once the faults end. It has no rule of its own (TestNoRuleIsRepeated).
 //
 // go test ./modelcheck runs the bounded check of make test;

@@ -324,7 +324,7 @@ func (w *world) pending() bool {
 	return false
 }
 
-// quiet checks CONTRACT §4 once every fault has ended: every order
+// quiet checks the contract's guarantees (docs/contract.md) once every fault has ended: every order
 // terminal and answered as stored, points and stock conserved, tickets
 // held = completed quantities, each order's records agreeing with it.
 func (w *world) quiet() string {

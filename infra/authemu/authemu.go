@@ -1,5 +1,5 @@
 // Package authemu signs test buyers in to the Firebase Auth emulator with
-// the standard Identity Toolkit REST API (CONTRACT §5), as a web client
+// the standard Identity Toolkit REST API (docs/contract.md, Running it locally), as a web client
 // would: it creates the user with the chosen uid if need be, signs in with
 // e-mail and password, and returns the ID token. Only for the emulator:
 // its project's owner is "owner", and its tokens are not signed.
@@ -22,7 +22,7 @@ import (
 	"time"
 )
 
-// DefaultHost is the Auth emulator of `make run` (CONTRACT §5).
+// DefaultHost is the Auth emulator of `make run` (docs/contract.md, Running it locally).
 const DefaultHost = "127.0.0.1:9099"
 
 // Password is every test buyer's password.

@@ -1,6 +1,6 @@
 // Package loadgen drives a running saga over its HTTP API only, the way
 // users do: it seeds accounts and tickets, places orders concurrently,
-// waits for them to settle, and checks the guarantees of CONTRACT §4
+// waits for them to settle, and checks the guarantees of the contract's guarantees (docs/contract.md)
 // against what every user was told.
 package loadgen
 

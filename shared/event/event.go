@@ -1,6 +1,6 @@
 // Package event is the saga's message format, the one contract between
 // the three services beside the vocabulary in package saga: the envelope
-// each service merges its history into (CONTRACT §3), and the message that
+// each service merges its history into (docs/contract.md, Events), and the message that
 // carries it.
 package event
 

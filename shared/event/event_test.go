@@ -133,7 +133,7 @@ func TestAsReplayMarksACopy(t *testing.T) {
 
 // TestWireFormIsComplete: whatever the envelope holds, its JSON has every
 // section and field, histories as [] (the topic's schema refuses anything
-// missing or null), in CONTRACT §3's shape.
+// missing or null), in docs/contract.md, Events's shape.
 func TestWireFormIsComplete(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

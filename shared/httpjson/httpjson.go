@@ -1,4 +1,4 @@
-// Package httpjson holds the JSON conventions of the HTTP API (CONTRACT §2):
+// Package httpjson holds the JSON conventions of the HTTP API (docs/contract.md, HTTP API):
 // strict, size-limited request bodies, and the error body, written from a
 // saga.Error in the one place where an error's kind becomes an HTTP
 // status.

@@ -12,7 +12,7 @@ import (
 )
 
 // EventType is a saga event type, carried in the event_type attribute
-// (CONTRACT §3).
+// (docs/contract.md, Events).
 type EventType string
 
 const (
@@ -69,7 +69,7 @@ const (
 	TaskOutbox = "/tasks/outbox"
 )
 
-// Reasons a purchase fails or is cancelled (CONTRACT §2).
+// Reasons a purchase fails or is cancelled (docs/contract.md, HTTP API).
 const (
 	ReasonInsufficientPoints = "insufficient_points"
 	ReasonUnknownAccount     = "unknown_account"
@@ -83,13 +83,13 @@ const (
 
 // MaxAmount is the largest amount (balance, price, stock, quantity) the
 // saga accepts, 2^53 - 1: every JavaScript client reads it exactly
-// (CONTRACT §2). Sums of two amounts still fit an int64 with room.
+// (docs/contract.md, HTTP API). Sums of two amounts still fit an int64 with room.
 const MaxAmount = 1<<53 - 1
 
 // IDRule says what ValidID accepts, for error messages.
 const IDRule = "1-128 of [A-Za-z0-9._-], not '.', '..' or __name__"
 
-// ValidID reports whether s is an id the saga accepts (CONTRACT §2): 1-128
+// ValidID reports whether s is an id the saga accepts (docs/contract.md, HTTP API): 1-128
 // letters, digits, '-', '_' or '.', and none of the document ids Firestore
 // reserves ("." and "..", and ids that start and end with "__"), so every
 // id is a document id that Firestore stores.

@@ -1,6 +1,6 @@
 // Command sagaload places many concurrent orders on a running stack (make
 // run) over HTTP, waits for them to settle, and checks every guarantee of
-// CONTRACT §4. It exits 1 on any violation.
+// the contract's guarantees (docs/contract.md). It exits 1 on any violation.
 //
 //	sagaload -orders 90 -concurrency 45 -users 10 -tickets 3 -stock 20
 package main

@@ -1,6 +1,6 @@
 // Package buyers authenticates buyers: a Firebase Authentication (Identity
 // Platform) ID token in `Authorization: Bearer`, verified with the Firebase
-// Admin SDK. The token's uid is the buyer's user id (CONTRACT §2).
+// Admin SDK. The token's uid is the buyer's user id (docs/contract.md, HTTP API).
 package buyers
 
 import (

@@ -19,7 +19,7 @@ import (
 	"github.com/ticketsaga/saga/shared/saga"
 )
 
-// Long-poll bounds (CONTRACT §2).
+// Long-poll bounds (docs/contract.md, HTTP API).
 const (
 	DefaultWait = 25 * time.Second
 	MaxWait     = 60 * time.Second
@@ -34,7 +34,7 @@ type Authenticator interface {
 // API serves order-service.
 type API struct {
 	App *app.App
-	// Buyers authenticates every call of the public API (CONTRACT §2).
+	// Buyers authenticates every call of the public API (docs/contract.md, HTTP API).
 	Buyers Authenticator
 	Log    *slog.Logger
 	// MaxLongPolls bounds the long-polls this instance holds at once:
@@ -120,7 +120,7 @@ func idempotencyKey(r *http.Request) (string, error) {
 }
 
 func (a *API) postOrder(w http.ResponseWriter, r *http.Request) (int, any, error) {
-	// 401 before 400/413 before 403 before 422 (CONTRACT §2).
+	// 401 before 400/413 before 403 before 422 (docs/contract.md, HTTP API).
 	uid, err := a.Buyers.Authenticate(r.Context(), r)
 	if err != nil {
 		return 0, nil, err
