@@ -23,7 +23,7 @@ import (
 	"github.com/ticketsaga/saga/shared/saga"
 )
 
-// screenshotsTo also writes the pages' screenshots there (the README's
+// screenshotsTo also writes the pages' screenshots there (docs/pages.md's
 // pictures: go test ./e2e -run TestPages -screenshots=../docs).
 var screenshotsTo = flag.String("screenshots", "", "also save the pages' screenshots in this folder")
 
@@ -157,7 +157,7 @@ func waitText(sel, want string) chromedp.Action[chromedp.Void] {
 
 func css(sel string, args ...any) chromedp.CSS { return chromedp.CSS(fmt.Sprintf(sel, args...)) }
 
-// readmeShots are the screenshots the README and docs/ show.
+// readmeShots are the screenshots docs/ shows.
 var readmeShots = map[string]bool{"buyer-sold-out.png": true, "buyer-page-phone.png": true, "operator-timeline.png": true}
 
 // screenshot saves the tab's full page in the test's artifacts (and in

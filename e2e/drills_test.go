@@ -18,7 +18,7 @@ import (
 // Fault drills: one service is unavailable for longer than Pub/Sub's five
 // delivery attempts take, so its deliveries are dead-lettered (or, on the
 // emulator, stall unretried), then comes back. Every order must end within
-// the README's bound, with every effect done or undone, and nothing left
+// the bound of docs/self-healing.md, with every effect done or undone, and nothing left
 // for an operator to do.
 
 // drillConfig is the stack the drills run: short timeouts, so that the
@@ -51,7 +51,7 @@ func startDrillStack(t *testing.T) *Stack {
 	return s
 }
 
-// bound is the README's: an order created at created, with the last fault
+// bound is docs/self-healing.md's: an order created at created, with the last fault
 // ending at end, is terminal by max(created + ORDER_TIMEOUT, end + push
 // backoff + HEAL_MAX_INTERVAL) + SWEEP_INTERVAL + the hops of one chain.
 func bound(created, end time.Time) time.Time {
