@@ -1,6 +1,6 @@
 # The Makefile is the interface: a person and CI run the same targets.
 GO ?= go
-DEVSTACK = $(GO) run ./infra/cmd/devstack
+DEVSTACK = $(GO) run ./tools/cmd/devstack
 
 .PHONY: run tools browser check-browser test test-unit test-integration fuzz lint bench bench-flashsale bench-sustained bench-shards bench-plot build-bench check-emulators check-ready check-model
 
@@ -10,7 +10,7 @@ run: tools
 
 ## tools: the pinned firebase-tools (the Auth emulator) in tools/firebase, cached per machine
 tools:
-	@bash infra/tools/install-firebase.sh
+	@bash tools/install-firebase.sh
 
 ## browser: Debian's chromium-headless-shell, which the browser tests drive (needs root or sudo)
 browser:
@@ -79,13 +79,13 @@ lint:
 ## the cost of tracing and metrics on another stack that traces every saga (OTLP, to a local sink that
 ## drops it): concurrency 32 with both paused and recording, interleaved
 bench: check-emulators tools
-	$(GO) build -o bin/bench ./infra/cmd/bench
+	$(GO) build -o bin/bench ./tools/cmd/bench
 	$(DEVSTACK) bench -- bin/bench
 	BENCH_MODE=telemetry BENCH_OTLP_SINK=1 TRACE_EXPORTER=otlp TRACE_SAMPLE_RATIO=1 METRICS_EXPORTER=otlp METRICS_INTERVAL=10s PPROF=1 \
 	  $(DEVSTACK) bench -- bin/bench
 
 ## The on-sale simulations (docs/capacity.md): production's rates scaled by SIMULATED_SCALE, Firestore's limits
-## per document and per sequential index range enforced by the stack's relay (infra/fslimits), two instances of
+## per document and per sequential index range enforced by the stack's relay (tools/fslimits), two instances of
 ## order- and ticket-service. BENCH_LABEL names the results (bench-results/<mode>-<label>.json); bench-plot draws
 ## them all in docs/onsale.png.
 ## bench-flashsale: 100,000 tickets of one type in 60 s on 3,334 shards (one a shard); scale 0.012 (20 orders/s), ~6 minutes
@@ -96,7 +96,7 @@ SUSTAINED_SCALE ?= 0.02
 BENCH_LABEL ?= now
 bench-flashsale bench-sustained bench-shards: check-emulators tools build-bench
 build-bench:
-	$(GO) build -o bin/bench ./infra/cmd/bench
+	$(GO) build -o bin/bench ./tools/cmd/bench
 bench-flashsale:
 	BENCH_MODE=flashsale BENCH_LABEL=$(BENCH_LABEL) SIMULATED_SCALE=$(FLASH_SCALE) BENCH_INSTANCES=2 $(DEVSTACK) bench -- bin/bench
 bench-sustained:
@@ -104,7 +104,7 @@ bench-sustained:
 bench-shards:
 	BENCH_MODE=shards $(DEVSTACK) bench -- bin/bench
 bench-plot:
-	$(GO) run ./infra/cmd/bench plot
+	$(GO) run ./tools/cmd/bench plot
 
 ## deploy: everything, to PROJECT_ID in REGION (DRY_RUN=1 prints the gcloud commands only)
 DEPLOY = $(GO) run ./infra/cmd/deploy

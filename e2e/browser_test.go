@@ -17,10 +17,10 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
-	"github.com/ticketsaga/saga/infra/authemu"
 	"github.com/ticketsaga/saga/shared/deadletter"
 	"github.com/ticketsaga/saga/shared/push"
 	"github.com/ticketsaga/saga/shared/saga"
+	"github.com/ticketsaga/saga/tools/authemu"
 )
 
 // screenshotsTo also writes the pages' screenshots there (docs/pages.md's

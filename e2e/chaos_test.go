@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ticketsaga/saga/infra/chaos"
-	"github.com/ticketsaga/saga/infra/loadgen"
+	"github.com/ticketsaga/saga/tools/chaos"
+	"github.com/ticketsaga/saga/tools/loadgen"
 )
 
 func (s *Stack) startDuplicator(t *testing.T, maxDelay time.Duration) *chaos.Duplicator {

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ticketsaga/saga/infra/loadgen"
 	"github.com/ticketsaga/saga/order-service/ops"
 	"github.com/ticketsaga/saga/shared/saga"
+	"github.com/ticketsaga/saga/tools/loadgen"
 )
 
 // Fault drills: one service is unavailable for longer than Pub/Sub's five

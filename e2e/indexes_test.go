@@ -12,12 +12,12 @@ import (
 	"cloud.google.com/go/firestore"
 
 	"github.com/ticketsaga/saga/infra"
-	"github.com/ticketsaga/saga/infra/fslimits"
 	orderrecords "github.com/ticketsaga/saga/order-service/records"
 	"github.com/ticketsaga/saga/shared/deadletter"
 	"github.com/ticketsaga/saga/shared/metrics"
 	"github.com/ticketsaga/saga/shared/push"
 	"github.com/ticketsaga/saga/shared/saga"
+	"github.com/ticketsaga/saga/tools/fslimits"
 )
 
 // TestIndexDeclarationCoversWhatTheServicesWrite: the services write

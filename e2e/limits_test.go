@@ -24,8 +24,8 @@ import (
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 
 	"github.com/ticketsaga/saga/infra"
-	"github.com/ticketsaga/saga/infra/emulator"
 	"github.com/ticketsaga/saga/shared/metrics"
+	"github.com/ticketsaga/saga/tools/emulator"
 )
 
 // TestSlowClientsAreCutOff: a client that sends its headers one byte per

@@ -24,16 +24,16 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 
 	"github.com/ticketsaga/saga/infra"
-	"github.com/ticketsaga/saga/infra/authemu"
-	"github.com/ticketsaga/saga/infra/bootstrap"
-	"github.com/ticketsaga/saga/infra/emulator"
-	"github.com/ticketsaga/saga/infra/pushfilter"
 	orderservice "github.com/ticketsaga/saga/order-service/service"
 	pointservice "github.com/ticketsaga/saga/point-service/service"
 	"github.com/ticketsaga/saga/shared/logging"
 	"github.com/ticketsaga/saga/shared/saga"
 	"github.com/ticketsaga/saga/shared/serve"
 	ticketservice "github.com/ticketsaga/saga/ticket-service/service"
+	"github.com/ticketsaga/saga/tools/authemu"
+	"github.com/ticketsaga/saga/tools/bootstrap"
+	"github.com/ticketsaga/saga/tools/emulator"
+	"github.com/ticketsaga/saga/tools/pushfilter"
 )
 
 // Stack is a running saga the tests talk to: the three services in this

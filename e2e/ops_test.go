@@ -29,7 +29,7 @@ import (
 func (s *Stack) sagactl(t *testing.T) func(args ...string) []byte {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "sagactl")
-	build := exec.Command("go", "build", "-o", bin, "../infra/cmd/sagactl")
+	build := exec.Command("go", "build", "-o", bin, "../tools/cmd/sagactl")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build sagactl: %v\n%s", err, out)
 	}

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ticketsaga/saga/infra/authemu"
-	"github.com/ticketsaga/saga/infra/emulator"
+	"github.com/ticketsaga/saga/tools/authemu"
+	"github.com/ticketsaga/saga/tools/emulator"
 )
 
 var readyRuns = flag.Int("ready-runs", 1, "how many fresh `make run` stacks TestMakeRunIsReadyWhenHealthy starts (make check-ready: 20)")
@@ -27,7 +27,7 @@ var readyRuns = flag.Int("ready-runs", 1, "how many fresh `make run` stacks Test
 func TestMakeRunIsReadyWhenHealthy(t *testing.T) {
 	t.Parallel()
 	bin := filepath.Join(t.TempDir(), "devstack")
-	if out, err := exec.Command("go", "build", "-o", bin, "../infra/cmd/devstack").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", bin, "../tools/cmd/devstack").CombinedOutput(); err != nil {
 		t.Fatalf("build devstack: %v\n%s", err, out)
 	}
 	// make run builds the services first: build them once here, so that

@@ -172,7 +172,7 @@ func (s Subscription) Filter() string {
 
 // Matches says whether Filter lets a message with these attributes through:
 // the Pub/Sub emulator ignores filters, so the local stack applies them with
-// this (infra/pushfilter). TestMatchesIsFilter keeps the two in step.
+// this (tools/pushfilter). TestMatchesIsFilter keeps the two in step.
 func (s Subscription) Matches(attrs map[string]string) bool {
 	if to, ok := attrs[saga.AttrRedriveTo]; ok {
 		return to == s.Name

@@ -21,13 +21,13 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ticketsaga/saga/infra"
-	"github.com/ticketsaga/saga/infra/emulator"
 	orderfn "github.com/ticketsaga/saga/order-service/function"
 	pointfn "github.com/ticketsaga/saga/point-service/function"
 	point "github.com/ticketsaga/saga/point-service/service"
 	"github.com/ticketsaga/saga/shared/pushauth/pushauthtest"
 	"github.com/ticketsaga/saga/shared/serve"
 	ticketfn "github.com/ticketsaga/saga/ticket-service/function"
+	"github.com/ticketsaga/saga/tools/emulator"
 )
 
 func plan(t *testing.T, out *bytes.Buffer) *Plan {

@@ -13,7 +13,7 @@ import (
 	"os/signal"
 	"time"
 
-	"github.com/ticketsaga/saga/infra/loadgen"
+	"github.com/ticketsaga/saga/tools/loadgen"
 )
 
 func main() {

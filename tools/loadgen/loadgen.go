@@ -16,8 +16,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ticketsaga/saga/infra/authemu"
 	"github.com/ticketsaga/saga/shared/config"
+	"github.com/ticketsaga/saga/tools/authemu"
 )
 
 // Client talks to the three services, as the buyers it signs in to the

@@ -18,11 +18,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/ticketsaga/saga/infra/loadgen"
 	"github.com/ticketsaga/saga/shared/event"
 	"github.com/ticketsaga/saga/shared/metrics"
 	"github.com/ticketsaga/saga/shared/push"
 	"github.com/ticketsaga/saga/shared/saga"
+	"github.com/ticketsaga/saga/tools/loadgen"
 )
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -30,7 +30,7 @@ const contentionWait = time.Second
 // errContention is production's error for a document or range written too
 // often, marked as simulated.
 var errContention = status.Error(codes.Aborted,
-	"Too much contention on these documents. Please try again. (simulated by the local stack's Firestore relay: infra/fslimits)")
+	"Too much contention on these documents. Please try again. (simulated by the local stack's Firestore relay: tools/fslimits)")
 
 // pruneAt is how many keys the budget remembers before it forgets those
 // whose slot has passed (which it treats as free anyway).

@@ -18,7 +18,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/ticketsaga/saga/infra"
-	"github.com/ticketsaga/saga/infra/bootstrap"
 	ordermem "github.com/ticketsaga/saga/order-service/memory"
 	ordersvc "github.com/ticketsaga/saga/order-service/service"
 	pointmem "github.com/ticketsaga/saga/point-service/memory"
@@ -27,6 +26,7 @@ import (
 	"github.com/ticketsaga/saga/shared/outbox"
 	"github.com/ticketsaga/saga/shared/saga"
 	ticketmem "github.com/ticketsaga/saga/ticket-service/memory"
+	"github.com/ticketsaga/saga/tools/bootstrap"
 )
 
 // topic is a fresh project on the Pub/Sub emulator, bootstrapped from the

@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/ticketsaga/saga/infra"
-	"github.com/ticketsaga/saga/infra/pushfilter"
 	"github.com/ticketsaga/saga/shared/saga"
+	"github.com/ticketsaga/saga/tools/pushfilter"
 )
 
 func TestRelay(t *testing.T) {

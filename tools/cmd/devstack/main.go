@@ -5,7 +5,7 @@
 //	devstack bench -- CMD ARGS      a whole fresh stack on free ports around CMD (make bench)
 //
 // Production Firestore's write limits, which the emulator lacks, are
-// simulated by a relay in front of it (infra/fslimits) when
+// simulated by a relay in front of it (tools/fslimits) when
 // SIMULATED_DOC_WRITE_RATE (writes per second per stock shard document) or
 // SIMULATED_RANGE_WRITE_RATE (writes per second per sequential index range)
 // is set; SIMULATED_INDEXES names another index declaration than
@@ -35,14 +35,14 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 
 	"github.com/ticketsaga/saga/infra"
-	"github.com/ticketsaga/saga/infra/authemu"
-	"github.com/ticketsaga/saga/infra/bootstrap"
-	"github.com/ticketsaga/saga/infra/chaos"
-	"github.com/ticketsaga/saga/infra/emulator"
-	"github.com/ticketsaga/saga/infra/loadgen"
-	"github.com/ticketsaga/saga/infra/pushfilter"
 	"github.com/ticketsaga/saga/shared/config"
 	"github.com/ticketsaga/saga/shared/saga"
+	"github.com/ticketsaga/saga/tools/authemu"
+	"github.com/ticketsaga/saga/tools/bootstrap"
+	"github.com/ticketsaga/saga/tools/chaos"
+	"github.com/ticketsaga/saga/tools/emulator"
+	"github.com/ticketsaga/saga/tools/loadgen"
+	"github.com/ticketsaga/saga/tools/pushfilter"
 )
 
 func main() {
@@ -136,11 +136,11 @@ type localStack struct {
 	ps          *pubsub.Client
 	supervisors map[string]*supervisor
 	// pushFilter applies the subscriptions' filters, which the emulator
-	// ignores (infra/pushfilter): a process of its own, whose CPU the
+	// ignores (tools/pushfilter): a process of its own, whose CPU the
 	// bench counts with the emulators'.
 	pushFilter *supervisor
 	// fsLimits, when the limits are simulated, is the relay in front of
-	// the Firestore emulator (infra/fslimits), and fsLimitsURL where it
+	// the Firestore emulator (tools/fslimits), and fsLimitsURL where it
 	// reports what it did.
 	fsLimits    *supervisor
 	fsLimitsURL string
@@ -389,7 +389,7 @@ saga is running (project %s, Ctrl-C stops everything):
   ticket-service  %s   PUT|GET /tickets/{ticket_id}, GET /tickets, GET /users/{user_id}/tickets
   Pub/Sub emulator   %s   topic %s
   Firestore emulator %s
-  Auth emulator      %s   buyers: go run ./infra/cmd/sagactl token <uid> prints an ID token
+  Auth emulator      %s   buyers: go run ./tools/cmd/sagactl token <uid> prints an ID token
 `, st.project, base[saga.OrderService], authemu.Email(demoBuyer), authemu.Password, base[saga.OrderService],
 		base[saga.OrderService], base[saga.PointService], base[saga.TicketService], emu.PubSubHost, decl.Topic, emu.FirestoreHost, emu.AuthHost)
 

@@ -5,7 +5,7 @@
 # $TOOLS_CACHE (default ~/.cache/ticketsaga) and linked in; a second clone on
 # the same machine takes a second.
 set -euo pipefail
-cd "$(dirname "$0")/../../tools/firebase"
+cd "$(dirname "$0")/firebase"
 command -v npm >/dev/null || { echo "make tools: npm not found; install Node.js 20 or newer" >&2; exit 1; }
 key=$(sha256sum package-lock.json | cut -c1-16)
 version=$(node -p "require('./package.json').dependencies['firebase-tools']")

@@ -30,14 +30,14 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 
 	"github.com/ticketsaga/saga/infra"
-	"github.com/ticketsaga/saga/infra/authemu"
-	"github.com/ticketsaga/saga/infra/warmup"
 	"github.com/ticketsaga/saga/order-service/ops"
 	"github.com/ticketsaga/saga/order-service/reconcile"
 	"github.com/ticketsaga/saga/order-service/service"
 	"github.com/ticketsaga/saga/shared/config"
 	"github.com/ticketsaga/saga/shared/outbox"
 	ticketrecords "github.com/ticketsaga/saga/ticket-service/records"
+	"github.com/ticketsaga/saga/tools/authemu"
+	"github.com/ticketsaga/saga/tools/warmup"
 )
 
 func main() {

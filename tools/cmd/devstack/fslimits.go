@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/ticketsaga/saga/infra"
-	"github.com/ticketsaga/saga/infra/emulator"
-	"github.com/ticketsaga/saga/infra/fslimits"
+	"github.com/ticketsaga/saga/tools/emulator"
+	"github.com/ticketsaga/saga/tools/fslimits"
 )
 
 // The settings of the simulated Firestore limits.

@@ -21,7 +21,7 @@ import (
 // Apply creates the schema, the topic validating its messages against it,
 // the dead-letter topic with a subscription that holds dead letters, and
 // every push subscription, pushing to endpoints[subscription]
-// (PushEndpoints, or the filtering relay's: infra/pushfilter).
+// (PushEndpoints, or the filtering relay's: tools/pushfilter).
 // Existing resources are left as they are. The schema is created with a
 // client of its own, on the emulator (PUBSUB_EMULATOR_HOST) as c is:
 // pubsub.Client has no schema client.

@@ -17,8 +17,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ticketsaga/saga/infra/loadgen"
 	"github.com/ticketsaga/saga/shared/saga"
+	"github.com/ticketsaga/saga/tools/loadgen"
 )
 
 // The on-sale simulations (docs/capacity.md). Production's figures are
@@ -88,7 +88,7 @@ type SaleRun struct {
 	Violations []string   `json:"violations,omitempty"`
 }
 
-// LimitStats are the relay's counts (infra/fslimits.Stats): commits delayed
+// LimitStats are the relay's counts (tools/fslimits.Stats): commits delayed
 // or aborted by a document's limit, or by an index range's.
 type LimitStats struct {
 	Commits      int64         `json:"Commits"`
