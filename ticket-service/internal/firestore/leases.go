@@ -34,8 +34,9 @@ type leases struct {
 	mu       sync.Mutex
 	pools    map[string]*pool
 	reserved map[string]map[int]bool // ticket → shards the last-tickets path holds
-	// changed is closed and replaced whenever a shard is released.
-	changed chan struct{}
+	// changed[ticket] is closed (and dropped) when a shard of the ticket
+	// is released; made when a grant wants to wait for that.
+	changed map[string]chan struct{}
 	off     bool // every shard is always free: the naive design
 	now     func() time.Time
 	rand    *rand.Rand
@@ -67,7 +68,7 @@ const emptyFor = time.Minute
 var errNoShard = errors.New("no shard believed to hold stock")
 
 func newLeases(on bool) *leases {
-	return &leases{pools: map[string]*pool{}, reserved: map[string]map[int]bool{}, changed: make(chan struct{}),
+	return &leases{pools: map[string]*pool{}, reserved: map[string]map[int]bool{}, changed: map[string]chan struct{}{},
 		off: !on, now: time.Now, rand: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
 }
 
@@ -90,6 +91,13 @@ func (l *leases) forgetIdle() {
 	for id, p := range l.pools {
 		if !p.idleSince.IsZero() && now.Sub(p.idleSince) > poolMemory {
 			delete(l.pools, id)
+		}
+	}
+	// A type nobody here holds has nothing to wait for: wake its waiters
+	// (they look again) and drop the channel.
+	for id := range l.changed {
+		if l.pools[id] == nil && l.reserved[id] == nil {
+			l.broadcast(id)
 		}
 	}
 }
@@ -121,6 +129,7 @@ func (l *leases) one(ctx context.Context, ticketID string, n int) (int, func(emp
 			return k, func(empty bool) { l.release(ticketID, p, k, empty) }, nil
 		}
 		if p.leased == 0 {
+			p.idleSince = l.now() // nothing held: the pool may be forgotten
 			l.mu.Unlock()
 			return 0, nil, errNoShard
 		}
@@ -161,26 +170,28 @@ func (l *leases) release(ticketID string, p *pool, k int, empty bool) {
 		p.queue = append(p.queue, k)
 	}
 	p.wakeAll()
-	l.broadcast()
+	l.broadcast(ticketID)
 	if p.leased == 0 {
 		p.idleSince = l.now()
 		l.forgetIdle()
 	}
 }
 
-func (l *leases) broadcast() {
-	close(l.changed)
-	l.changed = make(chan struct{})
+func (l *leases) broadcast(ticketID string) {
+	if ch := l.changed[ticketID]; ch != nil {
+		close(ch)
+		delete(l.changed, ticketID)
+	}
 }
 
 // reserve holds shards of ticketID for a grant on the last-tickets path
 // when no grant of this instance holds any of them.
 func (l *leases) reserve(ticketID string, shards []int) (release func(), ok bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.off {
+	if l.off || len(shards) == 0 {
 		return func() {}, true
 	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	p, r := l.pools[ticketID], l.reserved[ticketID]
 	for _, k := range shards {
 		if r[k] || (p != nil && p.held[k]) {
@@ -221,7 +232,7 @@ func (l *leases) unreserve(ticketID string, shards []int) {
 		}
 		p.wakeAll()
 	}
-	l.broadcast()
+	l.broadcast(ticketID)
 }
 
 func (p *pool) wakeAll() {
@@ -273,7 +284,12 @@ func (l *leases) heldBy(ticketID string) (func(int) bool, <-chan struct{}) {
 	for k := range l.reserved[ticketID] {
 		held[k] = true
 	}
-	return func(k int) bool { return held[k] }, l.changed
+	ch := l.changed[ticketID]
+	if ch == nil {
+		ch = make(chan struct{})
+		l.changed[ticketID] = ch
+	}
+	return func(k int) bool { return held[k] }, ch
 }
 
 // forget drops what this instance knows of ticketID's shards (a PUT

@@ -296,11 +296,11 @@ func (s *Store) grantFromStock(ctx context.Context, in event.Envelope, decide ap
 	id := in.Order.TicketID
 	limit := int(min(max(in.Order.Quantity, 1), records.MaxShards)) + lastTicketsSlack
 	for try := 0; ; {
-		snaps, err := s.findStock(ctx, id, limit)
+		snaps, complete, err := s.findStock(ctx, id, limit)
 		if err != nil {
 			return event.Message{}, err
 		}
-		stock, price := map[int]int64{}, int64(0)
+		stock := map[int]int64{}
 		var corrupt error
 		for _, sn := range snaps {
 			sh, err := readShard(sn)
@@ -308,10 +308,10 @@ func (s *Store) grantFromStock(ctx context.Context, in event.Envelope, decide ap
 				corrupt = saga.CorruptRecord("stock shard "+sn.Ref.ID, fmt.Errorf("shard %d: %v", sh.Index, err))
 				break
 			}
-			stock[sh.Index], price = sh.Stock, sh.Price
+			stock[sh.Index] = sh.Stock
 		}
 		held, released := s.leases.heldBy(id)
-		offer, all, busy := spread(stock, in.Order.Quantity, len(snaps) < limit, held)
+		offer, all, busy := spread(stock, in.Order.Quantity, complete, held)
 		release, ok := func() {}, false
 		if !busy {
 			release, ok = s.leases.reserve(id, slices.Collect(maps.Keys(offer)))
@@ -326,13 +326,20 @@ func (s *Store) grantFromStock(ctx context.Context, in event.Envelope, decide ap
 				return event.Message{}, ctx.Err()
 			}
 		}
-		m, err := s.grantFrom(ctx, in, decide, offer, all, price, corrupt)
-		release()
+		m, err := func() (event.Message, error) {
+			defer release() // even when the step panics (the crash switch)
+			return s.grantFrom(ctx, in, decide, offer, all, corrupt)
+		}()
 		if try++; !errors.Is(err, errTaken) || try > lastTicketsTries {
 			if err == nil {
+				// The shards found holding stock go to the head of the
+				// queue, but those this grant took from, which it may
+				// have emptied.
 				found := make([]int, 0, len(stock))
 				for k := range stock {
-					found = append(found, k)
+					if _, took := offer[k]; !took {
+						found = append(found, k)
+					}
 				}
 				s.leases.refound(id, found)
 			}
@@ -342,11 +349,13 @@ func (s *Store) grantFromStock(ctx context.Context, in event.Envelope, decide ap
 }
 
 // findStock returns up to limit shards of ticketID that hold stock, from a
-// random point of their ids on, wrapping around: the shards' ids begin with
-// a hash, so every grant near sell-out, on every instance, looks at a
-// different part of what is left instead of all at its first shards.
-// Fewer than limit is every shard that holds stock.
-func (s *Store) findStock(ctx context.Context, ticketID string, limit int) ([]*firestore.DocumentSnapshot, error) {
+// random point of their ids on: the shards' ids begin with a hash, so every
+// grant near sell-out, on every instance, looks at a different part of what
+// is left instead of all at its first shards. complete: they are every
+// shard that holds stock, as one query saw them at one moment (two queries
+// at two moments could each miss stock the other saw, and sold_out would
+// be decided on a view that never was).
+func (s *Store) findStock(ctx context.Context, ticketID string, limit int) (_ []*firestore.DocumentSnapshot, complete bool, _ error) {
 	b := make([]byte, 6)
 	for i := range b {
 		b[i] = byte(rand.IntN(256))
@@ -355,21 +364,33 @@ func (s *Store) findStock(ctx context.Context, ticketID string, limit int) ([]*f
 	q := s.shardsOf(ticketID).Where(records.FieldHasStock, "==", true).OrderBy(firestore.DocumentID, firestore.Asc)
 	after, err := q.StartAfter(from).Limit(limit).Documents(ctx).GetAll()
 	if err != nil {
-		return nil, fmt.Errorf("find the stock of %s: %w", ticketID, err)
+		return nil, false, fmt.Errorf("find the stock of %s: %w", ticketID, err)
 	}
 	if len(after) == limit {
-		return after, nil
+		return after, false, nil
 	}
-	before, err := q.EndBefore(from).Limit(limit - len(after)).Documents(ctx).GetAll()
+	whole, err := q.Limit(limit).Documents(ctx).GetAll()
 	if err != nil {
-		return nil, fmt.Errorf("find the stock of %s: %w", ticketID, err)
+		return nil, false, fmt.Errorf("find the stock of %s: %w", ticketID, err)
 	}
-	return append(after, before...), nil
+	if len(whole) < limit {
+		return whole, true, nil
+	}
+	// More than limit in all: those after the random point first.
+	seen := map[string]bool{}
+	out := make([]*firestore.DocumentSnapshot, 0, limit)
+	for _, sn := range append(after, whole...) {
+		if !seen[sn.Ref.ID] && len(out) < limit {
+			seen[sn.Ref.ID] = true
+			out = append(out, sn)
+		}
+	}
+	return out, false, nil
 }
 
 // grantFrom runs the grant on shards found holding stock (complete: every
 // shard that does); with none, on the ticket document.
-func (s *Store) grantFrom(ctx context.Context, in event.Envelope, decide app.GrantDecide, offer map[int]int64, all bool, price int64, corrupt error) (event.Message, error) {
+func (s *Store) grantFrom(ctx context.Context, in event.Envelope, decide app.GrantDecide, offer map[int]int64, all bool, corrupt error) (event.Message, error) {
 	id := in.Order.TicketID
 	keys := slices.Sorted(maps.Keys(offer))
 	reads := make([]*firestore.DocumentRef, len(keys))
@@ -411,7 +432,9 @@ func (s *Store) grantFrom(ctx context.Context, in event.Envelope, decide app.Gra
 				}
 				return out, err
 			}
-			now := map[int]int64{}
+			// The price is the shards' as this transaction reads them: a
+			// re-PUT rewrites every shard, price included, at once.
+			now, price := map[int]int64{}, int64(0)
 			for i, k := range keys {
 				sh, err := readShard(docs[i])
 				if err != nil {
@@ -419,6 +442,12 @@ func (s *Store) grantFrom(ctx context.Context, in event.Envelope, decide app.Gra
 					return out, err
 				}
 				now[k] = sh.Stock
+				if docs[i].Exists() {
+					price = sh.Price
+				}
+			}
+			if price == 0 {
+				return saga.Outcome{}, errTaken // every shard chosen is gone (a re-PUT): look again
 			}
 			res, out, err := decide(cur, &ticket.Ticket{Price: price}, nil, now, all)
 			if err != nil {

@@ -243,3 +243,31 @@ func TestThousandsOfShards(t *testing.T) {
 		t.Fatalf("holdings %d, %v", len(h), err)
 	}
 }
+
+// TestFindStockSeesEveryShardHoldingStock: from whatever random point it
+// starts, the last-tickets search returns every shard that holds stock
+// when there are fewer than it asks for (and says so), and distinct
+// shards, not all of them, when there are more.
+func TestFindStockSeesEveryShardHoldingStock(t *testing.T) {
+	t.Parallel()
+	p := emutest.New(t)
+	ctx := context.Background()
+	s := New(p.FS, p.Outbox(records.Sagas, saga.TicketService), 16, true)
+	if err := s.PutTicket(ctx, "few", 10, 5, 64); err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		snaps, complete, err := s.findStock(ctx, "few", 17)
+		if err != nil || len(snaps) != 5 || !complete {
+			t.Fatalf("findStock(17) = %d shards, complete %v, %v; want the 5 holding stock, complete", len(snaps), complete, err)
+		}
+		snaps, complete, err = s.findStock(ctx, "few", 3)
+		seen := map[string]bool{}
+		for _, sn := range snaps {
+			seen[sn.Ref.ID] = true
+		}
+		if err != nil || len(seen) != 3 || complete {
+			t.Fatalf("findStock(3) = %d distinct shards, complete %v, %v; want 3, not complete", len(seen), complete, err)
+		}
+	}
+}
