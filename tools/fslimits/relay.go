@@ -46,10 +46,10 @@ type Relay struct {
 	wrote map[string]map[string]bool // collection → field path → its values grow with time
 	hot   map[string]int64           // index range, or document collection → commits it delayed or aborted
 
-	commits                   atomic.Int64
-	docDelayed, docAborted    atomic.Int64
-	rangeDelayed, rangeAbored atomic.Int64
-	waited                    atomic.Int64 // ns
+	commits                    atomic.Int64
+	docDelayed, docAborted     atomic.Int64
+	rangeDelayed, rangeAborted atomic.Int64
+	waited                     atomic.Int64 // ns
 }
 
 // Start serves the relay on addr (127.0.0.1:0 for a free port), forwarding
@@ -100,7 +100,7 @@ func (r *Relay) Stats() Stats {
 	hot := maps.Clone(r.hot)
 	r.mu.Unlock()
 	return Stats{Commits: r.commits.Load(), DocDelayed: r.docDelayed.Load(), DocAborted: r.docAborted.Load(),
-		RangeDelayed: r.rangeDelayed.Load(), RangeAborted: r.rangeAbored.Load(), Waited: time.Duration(r.waited.Load()), Hot: hot}
+		RangeDelayed: r.rangeDelayed.Load(), RangeAborted: r.rangeAborted.Load(), Waited: time.Duration(r.waited.Load()), Hot: hot}
 }
 
 // Written returns every field the services wrote through the relay, by
@@ -259,7 +259,7 @@ func (r *Relay) admit(raw []byte) (committed func(), err error) {
 		r.docAborted.Add(1)
 		return nil, err
 	case err != nil:
-		r.rangeAbored.Add(1)
+		r.rangeAborted.Add(1)
 		return nil, err
 	case wait > 0 && byDoc:
 		r.docDelayed.Add(1)

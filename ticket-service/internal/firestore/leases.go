@@ -35,7 +35,7 @@ type leases struct {
 	pools    map[string]*pool
 	reserved map[string]map[int]bool // ticket → shards the last-tickets path holds
 	// changed[ticket] is closed (and dropped) when a shard of the ticket
-	// is released; made when a grant wants to wait for that.
+	// is released or found; made when a grant wants to wait for that.
 	changed map[string]chan struct{}
 	off     bool // every shard is always free: the naive design
 	now     func() time.Time
@@ -49,8 +49,6 @@ type pool struct {
 	leased int
 	held   map[int]bool      // shards leased now
 	empty  map[int]time.Time // shard → until when it is believed empty
-	// wake is closed and replaced whenever a shard is released or found.
-	wake chan struct{}
 	// idleSince is when the last lease was released, while none is held.
 	idleSince time.Time
 }
@@ -77,7 +75,7 @@ func (l *leases) pool(ticketID string, n int) *pool {
 	p := l.pools[ticketID]
 	if p == nil || (p.n != n && p.leased == 0) {
 		l.forgetIdle()
-		p = &pool{n: n, queue: l.rand.Perm(n), empty: map[int]time.Time{}, held: map[int]bool{}, wake: make(chan struct{})}
+		p = &pool{n: n, queue: l.rand.Perm(n), empty: map[int]time.Time{}, held: map[int]bool{}}
 		l.pools[ticketID] = p
 	}
 	p.idleSince = time.Time{}
@@ -133,7 +131,7 @@ func (l *leases) one(ctx context.Context, ticketID string, n int) (int, func(emp
 			l.mu.Unlock()
 			return 0, nil, errNoShard
 		}
-		wake := p.wake
+		wake := l.changedOf(ticketID)
 		l.mu.Unlock()
 		select {
 		case <-wake:
@@ -169,12 +167,22 @@ func (l *leases) release(ticketID string, p *pool, k int, empty bool) {
 		}
 		p.queue = append(p.queue, k)
 	}
-	p.wakeAll()
 	l.broadcast(ticketID)
 	if p.leased == 0 {
 		p.idleSince = l.now()
 		l.forgetIdle()
 	}
+}
+
+// changedOf is the channel closed at the next release of a shard of
+// ticketID, or when one is found holding stock.
+func (l *leases) changedOf(ticketID string) chan struct{} {
+	ch := l.changed[ticketID]
+	if ch == nil {
+		ch = make(chan struct{})
+		l.changed[ticketID] = ch
+	}
+	return ch
 }
 
 func (l *leases) broadcast(ticketID string) {
@@ -221,23 +229,23 @@ func (l *leases) unreserve(ticketID string, shards []int) {
 		delete(l.reserved, ticketID)
 	}
 	if p := l.pools[ticketID]; p != nil {
-		queued := map[int]bool{}
-		for _, k := range p.queue[p.head:] {
-			queued[k] = true
-		}
+		queued := p.queued()
 		for _, k := range shards {
 			if _, empty := p.empty[k]; k < p.n && !queued[k] && !p.held[k] && !empty {
 				p.queue = append(p.queue, k)
 			}
 		}
-		p.wakeAll()
 	}
 	l.broadcast(ticketID)
 }
 
-func (p *pool) wakeAll() {
-	close(p.wake)
-	p.wake = make(chan struct{})
+// queued is the set of shards in the queue.
+func (p *pool) queued() map[int]bool {
+	queued := make(map[int]bool, len(p.queue)-p.head)
+	for _, k := range p.queue[p.head:] {
+		queued[k] = true
+	}
+	return queued
 }
 
 // refound puts the shards the last-tickets path found holding stock at the
@@ -250,10 +258,7 @@ func (l *leases) refound(ticketID string, shards []int) {
 	if p == nil {
 		return
 	}
-	queued := map[int]bool{}
-	for _, k := range p.queue[p.head:] {
-		queued[k] = true
-	}
+	queued := p.queued()
 	var front []int
 	for _, k := range shards {
 		if k < p.n && !queued[k] && !p.held[k] {
@@ -266,7 +271,7 @@ func (l *leases) refound(ticketID string, shards []int) {
 	}
 	p.queue = append(front, p.queue[p.head:]...)
 	p.head = 0
-	p.wakeAll()
+	l.broadcast(ticketID)
 }
 
 // heldBy reports, for ticketID, whether a grant of this instance holds a
@@ -284,12 +289,7 @@ func (l *leases) heldBy(ticketID string) (func(int) bool, <-chan struct{}) {
 	for k := range l.reserved[ticketID] {
 		held[k] = true
 	}
-	ch := l.changed[ticketID]
-	if ch == nil {
-		ch = make(chan struct{})
-		l.changed[ticketID] = ch
-	}
-	return func(k int) bool { return held[k] }, ch
+	return func(k int) bool { return held[k] }, l.changedOf(ticketID)
 }
 
 // forget drops what this instance knows of ticketID's shards (a PUT

@@ -38,8 +38,11 @@ import (
 
 // Store reads and writes ticket-service's documents.
 type Store struct {
-	fs     *firestore.Client
-	steps  outbox.Runner[records.Saga, *records.Saga]
+	fs    *firestore.Client
+	steps outbox.Runner[records.Saga, *records.Saga]
+	// once runs a step in one transaction attempt: a grant that meets
+	// contention on its shards moves to others instead of retrying them.
+	once   outbox.Runner[records.Saga, *records.Saga]
 	shards int
 	leases *leases
 	counts *shardCounts // each ticket type's shard count, as last read here
@@ -55,7 +58,8 @@ var _ app.Store = (*Store)(nil)
 // documents. With leased false, concurrent grants pick shards at random and
 // may wait on each other's locks (the naive design, kept for comparison).
 func New(fs *firestore.Client, steps *outbox.Steps, shards int, leased bool) *Store {
-	return &Store{fs: fs, steps: outbox.Runner[records.Saga, *records.Saga]{Steps: steps}, shards: max(shards, 1),
+	return &Store{fs: fs, steps: outbox.Runner[records.Saga, *records.Saga]{Steps: steps},
+		once: outbox.Runner[records.Saga, *records.Saga]{Steps: steps, Attempts: 1}, shards: max(shards, 1),
 		leases: newLeases(leased), counts: newShardCounts()}
 }
 
@@ -198,8 +202,8 @@ var (
 
 // Grant runs the grant step. It reads the saga and one stock shard leased
 // to it; only when its shards cannot serve the order (near sell-out, or an
-// unknown ticket) does it take the path that reads the ticket document and
-// the shards that still hold stock.
+// unknown ticket) does it take the path that asks Firestore which shards
+// still hold stock.
 func (s *Store) Grant(ctx context.Context, in event.Envelope, decide app.GrantDecide) (event.Message, error) {
 	if n := s.shardCount(ctx, in.Order.TicketID); n > 0 {
 		for range leaseTries {
@@ -229,9 +233,7 @@ func (s *Store) grantFromOneShard(ctx context.Context, in event.Envelope, decide
 	}
 	empty := false
 	defer func() { release(empty) }() // even when the step panics (the crash switch)
-	once := s.steps
-	once.Attempts = 1
-	m, err := once.Run(ctx, app.StepGrant, in, []*firestore.DocumentRef{s.shardRef(id, k)},
+	m, err := s.once.Run(ctx, app.StepGrant, in, []*firestore.DocumentRef{s.shardRef(id, k)},
 		func(tx *firestore.Transaction, rec *records.Saga, docs []*firestore.DocumentSnapshot) (saga.Outcome, error) {
 			cur, err := rec.Domain()
 			if err != nil {
@@ -400,11 +402,7 @@ func (s *Store) grantFrom(ctx context.Context, in event.Envelope, decide app.Gra
 	if len(offer) == 0 || corrupt != nil {
 		reads = []*firestore.DocumentRef{s.ticketRef(id)}
 	}
-	// One attempt: when the shards chosen are contended, the path looks
-	// for others instead of retrying the same ones.
-	once := s.steps
-	once.Attempts = 1
-	m, err := once.Run(ctx, app.StepGrant, in, reads,
+	m, err := s.once.Run(ctx, app.StepGrant, in, reads,
 		func(tx *firestore.Transaction, rec *records.Saga, docs []*firestore.DocumentSnapshot) (saga.Outcome, error) {
 			cur, err := rec.Domain()
 			if err != nil {
