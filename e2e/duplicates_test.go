@@ -6,8 +6,8 @@ import (
 	ticketrecords "github.com/ticketsaga/saga/ticket-service/records"
 
 	"context"
+	"maps"
 	"net/http"
-	"slices"
 	"testing"
 	"time"
 
@@ -21,7 +21,9 @@ import (
 
 // TestDuplicateEventsChangeNothing publishes a copy of every event of a
 // completed saga (same data and attributes) and checks that nothing changes
-// and no service publishes anything in response.
+// and that no service publishes a new event in response: a step that sees
+// its input again sends what it stored (nothing records whether it went
+// out), with the same event_id, and the next step absorbs it.
 func TestDuplicateEventsChangeNothing(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -36,7 +38,7 @@ func TestDuplicateEventsChangeNothing(t *testing.T) {
 	for _, src := range []struct{ collection, step string }{
 		{orderrecords.Orders, orderrecords.StepStart}, {pointrecords.Sagas, pointrecords.StepConsume}, {ticketrecords.Sagas, ticketrecords.StepGrant},
 	} {
-		copies = append(copies, publishedStep(t, src.collection, id, src.step))
+		copies = append(copies, storedStep(t, src.collection, id, src.step))
 	}
 
 	tap := "tap-" + uniq("dup")
@@ -54,31 +56,36 @@ func TestDuplicateEventsChangeNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Each copy is delivered, and so is what each step sends again down
+	// the chain: started-order's copy makes point-service send
+	// consumed-point again, and each consumed-point makes ticket-service
+	// send granted-ticket again. With the saga's own deliveries, the
+	// consumers see started-order 2 times, consumed-point 3, and
+	// granted-ticket 4.
 	consumer := map[saga.EventType]string{saga.StartedOrder: saga.PointService, saga.ConsumedPoint: saga.TicketService, saga.GrantedTicket: saga.OrderService}
+	delivered := map[saga.EventType]int{saga.StartedOrder: 2, saga.ConsumedPoint: 3, saga.GrantedTicket: 4}
 	for _, m := range copies {
-		stack.deliveries.waitForCount(t, string(m.Type)+" copy at "+consumer[m.Type], 2, func(d delivery) bool {
+		stack.deliveries.waitForCount(t, string(m.Type)+" copies at "+consumer[m.Type], delivered[m.Type], func(d delivery) bool {
 			return d.Service == consumer[m.Type] && d.EventID == m.EventID
 		})
 	}
 
-	// Every consumer publishes before it acks, so whatever the copies
-	// caused is already on the tap.
-	var seen []string
+	// Every consumer publishes before it acks, and order-service (the
+	// last) publishes nothing: whatever the copies caused is on the tap.
+	seen := map[string]int{}
 	for _, m := range pullAll(t, tapName) {
 		// The emulator ignores the tap's filter: other tests' events
 		// arrive too.
 		if m.Attributes[saga.AttrOrderID] == id {
-			seen = append(seen, m.Attributes[saga.AttrEventID])
+			seen[m.Attributes[saga.AttrEventID]]++
 		}
 	}
-	var want []string
+	want := map[string]int{}
 	for _, m := range copies {
-		want = append(want, m.EventID)
+		want[m.EventID] = delivered[m.Type] - 1 // all but the saga's own
 	}
-	slices.Sort(seen)
-	slices.Sort(want)
-	if !slices.Equal(seen, want) {
-		t.Errorf("the topic carried %v after the copies, want only the copies %v", seen, want)
+	if !maps.Equal(seen, want) {
+		t.Errorf("the topic carried %v (event id: count) after the copies, want %v: the copies and the stored events sent again, nothing new", seen, want)
 	}
 	if got := stack.balance(t, user); got != 4000 {
 		t.Errorf("balance = %d, want 4000", got)
@@ -95,9 +102,8 @@ func TestDuplicateEventsChangeNothing(t *testing.T) {
 	}
 }
 
-// publishedStep returns the event a step stored, once it is marked
-// published.
-func publishedStep(t *testing.T, collection, orderID, step string) event.Message {
+// storedStep returns the event a step stored, once it has.
+func storedStep(t *testing.T, collection, orderID, step string) event.Message {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -109,11 +115,11 @@ func publishedStep(t *testing.T, collection, orderID, step string) event.Message
 		if err := snap.DataTo(&d); err != nil {
 			t.Fatal(err)
 		}
-		if m, ok := d.Steps[step]; ok && !slices.Contains(d.Pending, step) {
+		if m, ok := d.Steps[step]; ok {
 			return m
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s/%s step %s not published within 10s: %+v", collection, orderID, step, d)
+			t.Fatalf("%s/%s step %s not stored within 10s: %+v", collection, orderID, step, d)
 		}
 		time.Sleep(20 * time.Millisecond) // polling Firestore for a condition
 	}

@@ -4,6 +4,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -27,6 +28,7 @@ import (
 	orderservice "github.com/ticketsaga/saga/order-service/service"
 	pointservice "github.com/ticketsaga/saga/point-service/service"
 	"github.com/ticketsaga/saga/shared/logging"
+	"github.com/ticketsaga/saga/shared/push"
 	"github.com/ticketsaga/saga/shared/saga"
 	"github.com/ticketsaga/saga/shared/serve"
 	ticketservice "github.com/ticketsaga/saga/ticket-service/service"
@@ -132,7 +134,7 @@ func newStack(o stackOptions) (*Stack, error) {
 	var closers []func()
 	base := map[string]string{}
 	env := map[string]string{"GOOGLE_CLOUD_PROJECT": s.project, "PUBSUB_TOPIC": decl.Topic, "ORDER_TIMEOUT": o.timeout.String(),
-		"FIRESTORE_EMULATOR_HOST": os.Getenv("FIRESTORE_EMULATOR_HOST"), "PUBSUB_EMULATOR_HOST": os.Getenv("PUBSUB_EMULATOR_HOST"), "OUTBOX_GRACE": "500ms",
+		"FIRESTORE_EMULATOR_HOST": os.Getenv("FIRESTORE_EMULATOR_HOST"), "PUBSUB_EMULATOR_HOST": os.Getenv("PUBSUB_EMULATOR_HOST"),
 		"FIREBASE_AUTH_EMULATOR_HOST": os.Getenv("FIREBASE_AUTH_EMULATOR_HOST"), "FIREBASE_PROJECT": os.Getenv("FIREBASE_PROJECT")}
 	s.getenv = func(k string) string { return env[k] }
 	s.log = func(service string) *slog.Logger { return logging.New(logFile, service, s.project, slog.LevelInfo) }
@@ -250,6 +252,17 @@ type deliveryLog struct {
 	// down services refuse every request: the connection is closed
 	// unanswered, as when the instance is gone.
 	down map[string]bool
+	// drop, when it returns true, acks a push to service without handling
+	// it: the event is lost for good, as when its publish was lost after
+	// the commit that caused it.
+	drop func(service string, m push.Message) bool
+}
+
+// setDrop installs (or, with nil, removes) the drop.
+func (l *deliveryLog) setDrop(d func(service string, m push.Message) bool) {
+	l.mu.Lock()
+	l.drop = d
+	l.mu.Unlock()
 }
 
 // refused is the status recorded for a push a down service refused.
@@ -295,11 +308,19 @@ func (l *deliveryLog) wrap(service string, h http.Handler) http.Handler {
 		m, body := peekPush(r)
 		r.Body = body
 		l.mu.Lock()
-		hold := l.hold
+		hold, drop := l.hold, l.drop
 		l.mu.Unlock()
 		if hold != nil && hold(service, m) {
 			http.Error(w, "held by the test", http.StatusServiceUnavailable)
 			return
+		}
+		if drop != nil {
+			raw, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(raw))
+			if pm, err := push.Decode(&http.Request{Body: io.NopCloser(bytes.NewReader(raw))}); err == nil && drop(service, pm) {
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
 		}
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		h.ServeHTTP(rec, r)

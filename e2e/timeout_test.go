@@ -26,12 +26,10 @@ func (s *Stack) sweeper(t *testing.T, every time.Duration) {
 				return
 			case <-tick.C:
 			}
-			for _, u := range []string{s.order + "/tasks/sweep", s.point + "/tasks/outbox", s.ticket + "/tasks/outbox"} {
-				req, _ := http.NewRequestWithContext(ctx, "POST", u, nil)
-				if resp, err := http.DefaultClient.Do(req); err == nil {
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				}
+			req, _ := http.NewRequestWithContext(ctx, "POST", s.order+"/tasks/sweep", nil)
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
 			}
 		}
 	}()
@@ -87,9 +85,11 @@ func TestTimeoutCompensatesAndBlocksLateGrant(t *testing.T) {
 	}
 }
 
-// TestCrashAfterCommitLosesNothing: the order-service "crashes" right after
-// committing every order, before publishing started-order. The outbox sweep
-// publishes it, and the saga completes.
+// TestCrashAfterCommitLosesNothing: every service "crashes" right after
+// each commit, before publishing its event. The buyer's retry with the
+// same key publishes started-order again, Pub/Sub's redelivery of each
+// unacked push makes its step publish what it stored, and the saga
+// completes.
 func TestCrashAfterCommitLosesNothing(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, stackOptions{timeout: 30 * time.Second, crash: 1})
@@ -102,8 +102,8 @@ func TestCrashAfterCommitLosesNothing(t *testing.T) {
 	if attempts < 2 {
 		t.Fatalf("the fault switch did not fire: first answer %d", r.Status)
 	}
-	// Every later step crashes after its commit too; Pub/Sub redelivery
-	// and the outbox sweeps carry each event on.
+	// Every later step crashes after its commit too; Pub/Sub's
+	// redelivery carries each event on.
 	mustStatus(t, r, http.StatusCreated)
 	if r.str("status") != "completed" {
 		t.Fatalf("order = %s", r.Raw)

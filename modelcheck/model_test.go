@@ -2,7 +2,8 @@
 // three services' own use cases, step tables and domain (through their
 // in-memory adapters) along every order of delivery of one scenario's
 // events, with duplicates, losses, crashes between commit and publish,
-// timeouts and sweeps at every point, and checks the contract's guarantees (docs/contract.md) on every path
+// publishes lost after their commit, replays, timeouts and sweeps at every
+// point, and checks the contract's guarantees (docs/contract.md) on every path
 // once the faults end. It has no rule of its own (TestNoRuleIsRepeated).
 //
 // go test ./modelcheck runs the bounded check of make test;
@@ -30,12 +31,12 @@ var depthFlag = flag.String("model-depth", "quick", "quick (make test) or deep (
 // the quick check takes each kind of fault on its own there.
 var depths = map[string]struct{ one, two []budget }{
 	"quick": {
-		one: []budget{{Dups: 1, Crashes: 1, Losses: 1, Ticks: 1, Retries: 1}},
-		two: []budget{{Dups: 1, Ticks: 1}, {Crashes: 1, Ticks: 1}, {Losses: 1, Ticks: 1}, {Retries: 1, Ticks: 1}},
+		one: []budget{{Dups: 1, Crashes: 1, Losses: 1, Drops: 1, Ticks: 1, Waits: 1, Retries: 1}},
+		two: []budget{{Dups: 1, Ticks: 1}, {Crashes: 1, Ticks: 1}, {Losses: 1, Ticks: 1}, {Drops: 1, Ticks: 1}, {Drops: 1, Waits: 1}, {Retries: 1, Ticks: 1}},
 	},
 	"deep": {
-		one: []budget{{Dups: 2, Crashes: 2, Losses: 2, Ticks: 2, Retries: 1}},
-		two: []budget{{Dups: 1, Crashes: 1, Losses: 1, Ticks: 1, Retries: 1}},
+		one: []budget{{Dups: 2, Crashes: 2, Losses: 2, Drops: 2, Ticks: 2, Waits: 1, Retries: 1}},
+		two: []budget{{Dups: 1, Crashes: 1, Losses: 1, Drops: 1, Ticks: 1, Waits: 1, Retries: 1}},
 	},
 }
 
@@ -79,6 +80,14 @@ func (w *world) moves(name func(event.Message) string) []move {
 					return !w.crash
 				}})
 			}
+			if w.left.Drops > 0 {
+				out = append(out, move{what + ", its publish lost", func(w *world) bool {
+					w.left.Drops--
+					w.drop = true
+					w.place(i)
+					return !w.drop
+				}})
+			}
 		case w.left.Retries > 0:
 			if _, done := w.answers[id]; !done {
 				out = append(out, move{"the buyer retries " + what, func(w *world) bool { w.left.Retries--; w.place(i); return true }})
@@ -105,6 +114,14 @@ func (w *world) moves(name func(event.Message) string) []move {
 				return !w.crash
 			}})
 		}
+		if w.left.Drops > 0 {
+			out = append(out, move{"deliver " + what + ", its step's publish lost", func(w *world) bool {
+				w.left.Drops--
+				w.drop = true
+				w.deliver(i, false)
+				return !w.drop
+			}})
+		}
 		if w.left.Dups > 0 {
 			out = append(out, move{"deliver " + what + ", and Pub/Sub will deliver it again", func(w *world) bool {
 				w.left.Dups--
@@ -120,19 +137,34 @@ func (w *world) moves(name func(event.Message) string) []move {
 			}})
 		}
 	}
-	out = append(out, move{"the sweeps run", func(w *world) bool { w.sweep(); return true }})
+	out = append(out, move{"the sweep runs", func(w *world) bool { w.sweep(); return true }})
 	if w.left.Crashes > 0 {
-		out = append(out, move{"the sweeps run, crashing before their first publish", func(w *world) bool {
+		out = append(out, move{"the sweep runs, crashing before its first publish", func(w *world) bool {
 			w.left.Crashes--
 			w.crash = true
 			w.sweep()
 			return !w.crash
 		}})
 	}
+	if w.left.Drops > 0 {
+		out = append(out, move{"the sweep runs, its first publish lost", func(w *world) bool {
+			w.left.Drops--
+			w.drop = true
+			w.sweep()
+			return !w.drop
+		}})
+	}
+	if w.left.Waits > 0 && !w.allTerminal() {
+		out = append(out, move{fmt.Sprintf("%s pass (a pending order's first replay is due)", w.wait), func(w *world) bool {
+			w.left.Waits--
+			w.elapsed += w.wait
+			return true
+		}})
+	}
 	if w.left.Ticks > 0 && !w.allTerminal() {
 		out = append(out, move{fmt.Sprintf("%s pass (past the timeout and the longest wait between replays)", w.tick), func(w *world) bool {
 			w.left.Ticks--
-			w.ticks++
+			w.elapsed += w.tick
 			return true
 		}})
 	}

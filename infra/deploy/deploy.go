@@ -48,14 +48,17 @@ type Job struct {
 	Name, Service, Path, Schedule string
 }
 
-// Jobs: the timeout sweep and the outbox sweeps every minute (Cloud
-// Scheduler's finest grain), the reconciliation hourly.
+// Jobs: the timeout sweep every minute (Cloud Scheduler's finest grain),
+// the reconciliation hourly.
 var Jobs = []Job{
 	{"saga-timeout-sweep", saga.OrderService, saga.TaskSweep, "* * * * *"},
-	{"saga-outbox-point", saga.PointService, saga.TaskOutbox, "* * * * *"},
-	{"saga-outbox-ticket", saga.TicketService, saga.TaskOutbox, "* * * * *"},
 	{"saga-reconcile", saga.OrderService, saga.TaskReconcile, "17 * * * *"},
 }
+
+// RetiredJobs are jobs of earlier releases, deleted when a deploy finds
+// them: the outbox sweeps of point- and ticket-service, whose work the
+// timeout sweep's replays took over (docs/self-healing.md).
+var RetiredJobs = []string{"saga-outbox-point", "saga-outbox-ticket"}
 
 // Plan is one deploy.
 type Plan struct {
@@ -610,7 +613,7 @@ func (p *Plan) iam() error {
 }
 
 func (p *Plan) scheduler() error {
-	p.step("Cloud Scheduler: the timeout and outbox sweeps, the reconciliation, with OIDC")
+	p.step("Cloud Scheduler: the timeout sweep and the reconciliation, with OIDC; retired jobs deleted")
 	for _, j := range Jobs {
 		base, err := p.URL(j.Service)
 		if err != nil {
@@ -626,6 +629,11 @@ func (p *Plan) scheduler() error {
 			return err
 		}
 		if _, err := p.G.Run(append([]string{"scheduler", "jobs", verb, "http"}, args...)...); err != nil {
+			return err
+		}
+	}
+	for _, name := range RetiredJobs {
+		if _, err := p.G.Run("scheduler", "jobs", "delete", name, "--location="+p.Region, p.pf()); err != nil && !errors.Is(err, errNotFound) {
 			return err
 		}
 	}

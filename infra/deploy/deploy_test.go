@@ -105,7 +105,9 @@ func TestDryRunCoversEveryResource(t *testing.T) {
 		{"gcloud iam service-accounts add-iam-policy-binding saga-push-invoker@", "roles/iam.serviceAccountTokenCreator"},
 		{"gcloud scheduler jobs create http saga-timeout-sweep", "/tasks/sweep", "--oidc-service-account-email=saga-scheduler@", "--oidc-token-audience="},
 		{"gcloud scheduler jobs create http saga-reconcile", "/tasks/reconcile"},
-		{"gcloud scheduler jobs create http saga-outbox-point", "/tasks/outbox"},
+		// The outbox sweeps of earlier releases go.
+		{"gcloud scheduler jobs delete saga-outbox-point"},
+		{"gcloud scheduler jobs delete saga-outbox-ticket"},
 		// The pages: order-service reads the other two with its identity,
 		// and pulls the held dead letters for the operator page.
 		{"gcloud run deploy order-service", "POINT_SERVICE_URL=https://point-service-", "TICKET_SERVICE_URL=https://ticket-service-",

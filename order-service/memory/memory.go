@@ -78,7 +78,7 @@ func (s *Service) Deliver(ctx context.Context, m event.Message) error {
 	return s.push.Deliver(ctx, m)
 }
 
-// Sweep is /tasks/sweep: timeouts, self-healing replays, the outbox.
+// Sweep is /tasks/sweep: timeouts and self-healing replays.
 func (s *Service) Sweep(ctx context.Context) error {
 	_, err := s.app.Sweep(ctx)
 	return err
@@ -93,8 +93,8 @@ type store struct{ s *Service }
 func (st store) Create(ctx context.Context, o order.Order, fingerprint string, start event.Message) (app.Placed, error) {
 	if have, ok := st.s.orders.Get(o.ID); ok {
 		placed := app.Placed{Order: have.ToDomain(o.ID), Fingerprint: have.Fingerprint}
-		if stored, ran := have.Ran(app.StepStart); ran && have.IsPending(app.StepStart) {
-			placed.Unpublished = &stored
+		if stored, ran := have.Ran(app.StepStart); ran {
+			placed.Start = &stored
 		}
 		return placed, nil
 	}
@@ -103,11 +103,11 @@ func (st store) Create(ctx context.Context, o order.Order, fingerprint string, s
 	rec.Fingerprint = fingerprint
 	rec.Record(app.StepStart, start, o.UpdatedAt)
 	st.s.orders.Put(o.ID, rec)
-	return app.Placed{Order: o, Created: true}, st.PublishPending(ctx, o.ID, app.StepStart, start)
+	return app.Placed{Order: o, Created: true}, st.Publish(ctx, start)
 }
 
-func (st store) PublishPending(ctx context.Context, id, step string, _ event.Message) error {
-	return st.s.orders.PublishStep(ctx, id, step)
+func (st store) Publish(ctx context.Context, m event.Message) error {
+	return st.s.orders.Publish(ctx, m)
 }
 
 func (st store) Get(_ context.Context, id string) (order.Order, error) {
@@ -151,8 +151,8 @@ func (st store) StopExpired(ctx context.Context, cutoff time.Time, stop app.Stop
 		rec.Record(app.StepStop, msg, next.UpdatedAt)
 		st.s.orders.Put(id, rec)
 		res.Done++
-		if err := st.PublishPending(ctx, id, app.StepStop, msg); err != nil {
-			res.Errors = append(res.Errors, fmt.Errorf("order %s: stopped, publish left to the outbox sweep: %w", id, err))
+		if err := st.Publish(ctx, msg); err != nil {
+			res.Errors = append(res.Errors, fmt.Errorf("order %s: stopped, publish left to the order's replay: %w", id, err))
 		}
 	}
 	return res, nil
@@ -165,8 +165,7 @@ func (st store) Heal(ctx context.Context, now time.Time, heal app.Heal, _ time.T
 		if rec.NextReplay == nil || rec.NextReplay.After(now) {
 			continue
 		}
-		stopped, ran := rec.Ran(app.StepStop)
-		step, err := heal(rec.ToDomain(id), stopped, ran)
+		step, err := heal(rec.ToDomain(id), rec.Steps)
 		switch {
 		case step.GaveUp:
 			rec.FromDomain(step.Next)
@@ -191,11 +190,6 @@ func (st store) Heal(ctx context.Context, now time.Time, heal app.Heal, _ time.T
 		res.Done++
 	}
 	return res, nil
-}
-
-func (st store) SweepOutbox(ctx context.Context) (app.SweepResult, error) {
-	n, err := st.s.orders.Sweep(ctx)
-	return app.SweepResult{Done: n}, err
 }
 
 // listen never hears anything: the model answers with wait=0s.

@@ -30,7 +30,6 @@ type TimelineRow struct {
 	EventType saga.EventType
 	EventID   string
 	Reason    string
-	Published bool
 }
 
 // Timeline is one order seen from the three services.
@@ -87,7 +86,7 @@ func OrderTimeline(ctx context.Context, fs *firestore.Client, orderID string) (T
 	}
 	for _, b := range boxes {
 		for step, m := range b.box.Steps {
-			row := TimelineRow{Service: b.service, Step: step, EventType: m.Type, EventID: m.EventID, Published: !b.box.IsPending(step)}
+			row := TimelineRow{Service: b.service, Step: step, EventType: m.Type, EventID: m.EventID}
 			if env, err := event.Decode(m.Data); err == nil {
 				for _, r := range env.Records(b.service) {
 					if r.EventID == m.EventID {

@@ -18,9 +18,11 @@ type Config struct {
 	// OrderTimeout: a pending order older than this is stopped and
 	// compensated (ORDER_TIMEOUT, default 30s).
 	OrderTimeout time.Duration
-	// Heal is when the sweep replays the stop of a stopping order whose
-	// compensation stalled (HEAL_AFTER 30s, HEAL_MAX_INTERVAL 2m,
-	// HEAL_GIVE_UP 24h).
+	// Heal is when the sweep replays an unfinished order, so that an
+	// event lost anywhere in its saga is sent again: a pending order
+	// REPLAY_AFTER (10s) after its creation, a stopping one HEAL_AFTER
+	// (30s) after its stop, then backing off to HEAL_MAX_INTERVAL (2m);
+	// a stopping order's replays end HEAL_GIVE_UP (24h) after its stop.
 	Heal order.HealPolicy
 	// SweepBudget is how long one timeout sweep may start new pages of
 	// orders (SWEEP_BUDGET, default 60s, within Cloud Scheduler's 120 s
@@ -100,15 +102,16 @@ func LoadSettings(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	c := Config{Common: common, OrderTimeout: 30 * time.Second, SweepBudget: time.Minute, ListenAfter: time.Second,
-		Heal:                     order.HealPolicy{First: 30 * time.Second, Max: 2 * time.Minute, GiveUp: 24 * time.Hour},
+		Heal:                     order.HealPolicy{Pending: 10 * time.Second, First: 30 * time.Second, Max: 2 * time.Minute, GiveUp: 24 * time.Hour},
 		FirebaseProject:          config.Or(getenv("FIREBASE_PROJECT"), common.ProjectID),
 		FirebaseAuthEmulatorHost: getenv(EnvAuthEmulator)}
 	if err := config.Durations(getenv, map[string]*time.Duration{"ORDER_TIMEOUT": &c.OrderTimeout, "SWEEP_BUDGET": &c.SweepBudget,
-		"HEAL_AFTER": &c.Heal.First, "HEAL_MAX_INTERVAL": &c.Heal.Max, "HEAL_GIVE_UP": &c.Heal.GiveUp}); err != nil {
+		"REPLAY_AFTER": &c.Heal.Pending, "HEAL_AFTER": &c.Heal.First, "HEAL_MAX_INTERVAL": &c.Heal.Max, "HEAL_GIVE_UP": &c.Heal.GiveUp}); err != nil {
 		return Config{}, err
 	}
-	if c.Heal.Max < c.Heal.First || c.Heal.GiveUp < c.Heal.Max {
-		return Config{}, fmt.Errorf("want HEAL_AFTER (%s) <= HEAL_MAX_INTERVAL (%s) <= HEAL_GIVE_UP (%s)", c.Heal.First, c.Heal.Max, c.Heal.GiveUp)
+	if c.Heal.Max < max(c.Heal.First, c.Heal.Pending) || c.Heal.GiveUp < c.Heal.Max {
+		return Config{}, fmt.Errorf("want REPLAY_AFTER (%s) and HEAL_AFTER (%s) <= HEAL_MAX_INTERVAL (%s) <= HEAL_GIVE_UP (%s)",
+			c.Heal.Pending, c.Heal.First, c.Heal.Max, c.Heal.GiveUp)
 	}
 	if v := getenv("LISTEN_AFTER"); v != "" {
 		d, err := time.ParseDuration(v)

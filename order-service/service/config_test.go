@@ -44,16 +44,18 @@ func TestListenAfter(t *testing.T) {
 func TestHealPolicy(t *testing.T) {
 	t.Parallel()
 	c, err := LoadConfig(local(nil))
-	if err != nil || c.Heal != (order.HealPolicy{First: 30 * time.Second, Max: 2 * time.Minute, GiveUp: 24 * time.Hour}) ||
+	if err != nil || c.Heal != (order.HealPolicy{Pending: 10 * time.Second, First: 30 * time.Second, Max: 2 * time.Minute, GiveUp: 24 * time.Hour}) ||
 		c.SweepBudget != time.Minute || c.OrderTimeout != 30*time.Second || c.MaxLongPolls != 2000 {
 		t.Fatalf("defaults = %+v, %v", c, err)
 	}
-	c, err = LoadConfig(local(map[string]string{"HEAL_AFTER": "2s", "HEAL_MAX_INTERVAL": "4s", "HEAL_GIVE_UP": "10m"}))
-	if err != nil || c.Heal != (order.HealPolicy{First: 2 * time.Second, Max: 4 * time.Second, GiveUp: 10 * time.Minute}) {
+	c, err = LoadConfig(local(map[string]string{"REPLAY_AFTER": "1s", "HEAL_AFTER": "2s", "HEAL_MAX_INTERVAL": "4s", "HEAL_GIVE_UP": "10m"}))
+	if err != nil || c.Heal != (order.HealPolicy{Pending: time.Second, First: 2 * time.Second, Max: 4 * time.Second, GiveUp: 10 * time.Minute}) {
 		t.Fatalf("set = %+v, %v", c.Heal, err)
 	}
 	for _, bad := range []map[string]string{
 		{"HEAL_AFTER": "5m"},         // after the max interval
+		{"REPLAY_AFTER": "5m"},       // after the max interval
+		{"REPLAY_AFTER": "0s"},       // not positive
 		{"HEAL_MAX_INTERVAL": "48h"}, // after giving up
 		{"HEAL_GIVE_UP": "0s"},       // not positive
 		{"HEAL_AFTER": "soon"},       // not a duration

@@ -53,12 +53,6 @@ func (s *Service) Deliver(ctx context.Context, m event.Message) error {
 	return s.push.Deliver(ctx, m)
 }
 
-// SweepOutbox is /tasks/outbox.
-func (s *Service) SweepOutbox(ctx context.Context) error {
-	_, err := s.sagas.Sweep(ctx)
-	return err
-}
-
 // Accounts returns every balance, by user.
 func (s *Service) Accounts() map[string]int64 { return maps.Clone(s.accounts) }
 

@@ -29,9 +29,6 @@ type Common struct {
 	ProjectID string // GOOGLE_CLOUD_PROJECT
 	Topic     string // PUBSUB_TOPIC, default saga-events
 	LogLevel  slog.Level
-	// OutboxGrace is how long a committed event may stay unpublished
-	// before the outbox sweep publishes it (OUTBOX_GRACE, default 2s).
-	OutboxGrace time.Duration
 	// AuthAudience, PushServiceAccount and TaskServiceAccount turn on
 	// in-app OIDC verification of push and task requests (off for the
 	// emulator, which sends no token). Outside the emulators they are
@@ -98,7 +95,6 @@ func Load(service string, getenv func(string) string, emulators ...string) (Comm
 		Port:               Or(getenv("PORT"), "8080"),
 		ProjectID:          Or(getenv("GOOGLE_CLOUD_PROJECT"), DefaultProject),
 		Topic:              Or(getenv("PUBSUB_TOPIC"), "saga-events"),
-		OutboxGrace:        2 * time.Second,
 		AuthAudience:       getenv("AUTH_AUDIENCE"),
 		PushServiceAccount: getenv("PUSH_SERVICE_ACCOUNT"),
 		TaskServiceAccount: getenv("TASK_SERVICE_ACCOUNT"),
@@ -126,7 +122,7 @@ func Load(service string, getenv func(string) string, emulators ...string) (Comm
 	if (c.PushServiceAccount != "" || c.TaskServiceAccount != "" || len(c.AdminIdentities) > 0 || len(c.ReaderIdentities) > 0) && c.AuthAudience == "" {
 		return Common{}, fmt.Errorf("%s refuses to start: PUSH_SERVICE_ACCOUNT, TASK_SERVICE_ACCOUNT, ADMIN_IDENTITIES or READER_IDENTITIES is set without the audience of its tokens: set AUTH_AUDIENCE (the service's URL)", service)
 	}
-	if err := Durations(getenv, map[string]*time.Duration{"OUTBOX_GRACE": &c.OutboxGrace, "METRICS_INTERVAL": &c.MetricsInterval}); err != nil {
+	if err := Durations(getenv, map[string]*time.Duration{"METRICS_INTERVAL": &c.MetricsInterval}); err != nil {
 		return Common{}, err
 	}
 	if err := traceSettings(&c, getenv); err != nil {

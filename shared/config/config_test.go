@@ -11,15 +11,15 @@ func env(kv map[string]string) func(string) string { return func(k string) strin
 func TestLoadDefaultsAndOverrides(t *testing.T) {
 	t.Parallel()
 	c, err := Load("point-service", env(local))
-	if err != nil || c.Port != "8080" || c.ProjectID != DefaultProject || c.Topic != "saga-events" || c.OutboxGrace != 2*time.Second || !c.Emulated {
+	if err != nil || c.Port != "8080" || c.ProjectID != DefaultProject || c.Topic != "saga-events" || !c.Emulated {
 		t.Fatalf("defaults = %+v, %v", c, err)
 	}
-	c, err = Load("point-service", env(map[string]string{"PORT": "9000", "OUTBOX_GRACE": "500ms", "ADMIN_IDENTITIES": " a@x.com, b@x.com ,",
+	c, err = Load("point-service", env(map[string]string{"PORT": "9000", "METRICS_INTERVAL": "500ms", "ADMIN_IDENTITIES": " a@x.com, b@x.com ,",
 		"AUTH_AUDIENCE": "https://p"}))
-	if err != nil || c.Port != "9000" || c.OutboxGrace != 500*time.Millisecond || len(c.AdminIdentities) != 2 || c.AdminIdentities[1] != "b@x.com" {
+	if err != nil || c.Port != "9000" || c.MetricsInterval != 500*time.Millisecond || len(c.AdminIdentities) != 2 || c.AdminIdentities[1] != "b@x.com" {
 		t.Fatalf("overrides = %+v, %v", c, err)
 	}
-	for _, bad := range []map[string]string{{"OUTBOX_GRACE": "soon"}, {"OUTBOX_GRACE": "-1s"}, {"LOG_LEVEL": "LOUD"},
+	for _, bad := range []map[string]string{{"METRICS_INTERVAL": "soon"}, {"METRICS_INTERVAL": "-1s"}, {"LOG_LEVEL": "LOUD"},
 		{"PUSH_SERVICE_ACCOUNT": "p@x.com"}} {
 		if _, err := Load("point-service", env(bad)); err == nil {
 			t.Errorf("%v accepted", bad)

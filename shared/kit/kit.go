@@ -7,7 +7,6 @@ package kit
 import (
 	"context"
 	"log/slog"
-	"maps"
 	"net/http"
 	"time"
 
@@ -54,7 +53,7 @@ func New(ctx context.Context, cfg config.Common, log *slog.Logger, opts serve.Op
 		Clients:     c,
 		Log:         log,
 		Outbox: &outbox.Steps{FS: c.Firestore, Collection: collection, Service: cfg.Service, Publisher: c.Publisher,
-			Log: log, Now: time.Now, Grace: cfg.OutboxGrace, AfterCommit: opts.AfterCommit},
+			Log: log, Now: time.Now, AfterCommit: opts.AfterCommit},
 		push:    push.Endpoint{Log: log, Failures: deadletter.Recorder{FS: c.Firestore, Now: time.Now}},
 		service: cfg.Service,
 	}, nil
@@ -67,10 +66,7 @@ type Service struct {
 	// Table and Steps: which event types run which step, and the steps.
 	Table saga.Steps
 	Steps map[string]event.Step
-	// OutboxTask serves saga.TaskOutbox, which publishes what the table's
-	// steps left in the outbox; order-service's sweep does it itself.
-	OutboxTask bool
-	Tasks      map[string]http.Handler
+	Tasks map[string]http.Handler
 	// Close releases what the service opened beside the kit.
 	Close func()
 }
@@ -86,25 +82,17 @@ func (k *Kit) App(s Service) (*serve.App, error) {
 	if err != nil {
 		return nil, err
 	}
-	tasks := maps.Clone(s.Tasks)
-	if s.OutboxTask {
-		if tasks == nil {
-			tasks = map[string]http.Handler{}
-		}
-		tasks[saga.TaskOutbox] = k.Outbox.SweepHandler(s.Table.StepNames())
-	}
 	return &serve.App{
 		API:       s.API,
 		AdminOnly: s.AdminOnly,
 		Push:      map[string]http.Handler{push.Path: k.push.Handler(routes)},
-		Tasks:     tasks,
+		Tasks:     s.Tasks,
 		Health:    serve.NewHealth(k.Clients.Ping, k.Log),
 		OpenAPI:   doc,
 		Close: func() {
 			if s.Close != nil {
 				s.Close()
 			}
-			k.Outbox.Wait()
 			k.Clients.Close()
 			k.stopMetrics()
 		},
@@ -112,10 +100,10 @@ func (k *Kit) App(s Service) (*serve.App, error) {
 }
 
 // Participant assembles a service that takes part in orders: point- and
-// ticket-service. Its API is private (admin identities only), and it serves
-// saga.TaskOutbox for its steps.
+// ticket-service. Its API is private (admin identities only); it has no
+// task of its own: order-service's sweep drives every recovery.
 func (k *Kit) Participant(api http.Handler, table saga.Steps, steps map[string]event.Step) (*serve.App, error) {
-	return k.App(Service{API: api, AdminOnly: true, Table: table, Steps: steps, OutboxTask: true})
+	return k.App(Service{API: api, AdminOnly: true, Table: table, Steps: steps})
 }
 
 // Close releases the kit, for a service that failed to wire.

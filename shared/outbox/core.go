@@ -12,51 +12,37 @@ import (
 // (the protocol model). Neither has a rule of its own.
 
 // run is a step on its saga document's outbox: when step ran, its stored
-// event, still pending or not; else decide runs and its outcome becomes the
-// step's event, recorded as pending (changed: the document must be
-// written).
+// event; else decide runs and its outcome becomes the step's event
+// (changed: the document must be written).
 func (o *Outbox) run(step string, in event.Envelope, service string, eventID func() string, now time.Time,
-	decide func() (saga.Outcome, error)) (msg event.Message, pending, changed bool, err error) {
+	decide func() (saga.Outcome, error)) (msg event.Message, changed bool, err error) {
 	if stored, ok := o.Ran(step); ok {
-		return stored, o.IsPending(step), false, nil
+		return stored, false, nil
 	}
 	d, err := decide()
 	if err != nil {
-		return event.Message{}, false, false, err
+		return event.Message{}, false, err
 	}
 	in = in.WithRecords(service, o.History(service))
 	if msg, err = event.NewMessage(in, d.Event, service, eventID(), d.Reason, now); err != nil {
-		return event.Message{}, false, false, err
+		return event.Message{}, false, err
 	}
 	o.Record(step, msg, now)
-	return msg, true, true, nil
+	return msg, true, nil
 }
 
-// publication is what a step publishes after its commit. A replay
-// (self-healing: the sweep replays an event because the order is still
-// unfinished, so this step's result may have been lost downstream) sends
-// the event again, marked, whether or not it was published; consumers
-// absorb it if it was not lost. Otherwise the event goes out only while it
-// is pending: a duplicate delivery causes no new event. mark: the event was
-// pending, and is marked published once out.
-func publication(msg event.Message, pending, replay bool) (out event.Message, publish, mark bool) {
-	switch {
-	case replay:
-		return msg.AsReplay(), true, pending
-	case pending:
-		return msg, true, true
+// publication is what a step publishes after its commit: its event, every
+// time it sees its input. Nothing records whether an event went out (a
+// mark would be a write per step), so a step that sees its input again (a
+// redelivery after a failed publish or a crash, a duplicate, a replay of
+// the order) sends its stored event again, with the same event_id, and
+// consumers absorb what was not lost. A replay's event stays marked as
+// one, so that the whole chain it walks is seen as a replay.
+func publication(msg event.Message, replay bool) event.Message {
+	if replay {
+		return msg.AsReplay()
 	}
-	return msg, false, false
-}
-
-// unpublish marks step's event published.
-func (o *Outbox) unpublish(step string) {
-	for i, s := range o.Pending {
-		if s == step {
-			o.Pending = append(o.Pending[:i:i], o.Pending[i+1:]...)
-			return
-		}
-	}
+	return msg
 }
 
 // Clone returns a copy of o that shares nothing it may change. Stored
@@ -69,6 +55,5 @@ func (o Outbox) Clone() Outbox {
 			c.Steps[k] = m
 		}
 	}
-	c.Pending = append([]string(nil), o.Pending...)
 	return c
 }

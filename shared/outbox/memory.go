@@ -12,8 +12,8 @@ import (
 )
 
 // Memory keeps one service's saga documents in memory and runs steps on
-// them with the same rules as Runner (run once, publish while pending,
-// replays sent again): the stand-in for Firestore in the protocol model.
+// them with the same rules as Runner (run once, publish the stored event
+// every time): the stand-in for Firestore in the protocol model.
 // It runs one step at a time.
 type Memory[T any, P Doc[T]] struct {
 	Service string
@@ -31,7 +31,8 @@ type Env struct {
 	Now   func() time.Time
 	NewID func() string
 	// Publish sends an event. An error is a publish that failed after the
-	// commit: the event stays pending, as after a crash.
+	// commit, as after a crash: the event is sent again only when the
+	// step's input comes again.
 	Publish func(ctx context.Context, m event.Message) error
 }
 
@@ -71,7 +72,7 @@ func (m *Memory[T, P]) Run(ctx context.Context, step string, in event.Envelope, 
 	rec, _ := m.Get(in.ID)
 	p := P(&rec)
 	var writes func()
-	msg, pending, changed, err := p.Box().run(step, in, m.Service, m.NewID, m.Now().UTC(), func() (saga.Outcome, error) {
+	msg, changed, err := p.Box().run(step, in, m.Service, m.NewID, m.Now().UTC(), func() (saga.Outcome, error) {
 		out, w, err := decide(p)
 		writes = w
 		return out, err
@@ -85,58 +86,7 @@ func (m *Memory[T, P]) Run(ctx context.Context, step string, in event.Envelope, 
 			writes()
 		}
 	}
-	out, publish, mark := publication(msg, pending, in.Replay)
-	if !publish {
-		return msg, nil
-	}
-	if err := m.Publish(ctx, out); err != nil {
-		return msg, err
-	}
-	if mark {
-		m.markPublished(in.ID, step)
-	}
-	return msg, nil
-}
-
-// PublishStep publishes the stored event of step of document id and marks
-// it published, if it is pending.
-func (m *Memory[T, P]) PublishStep(ctx context.Context, id, step string) error {
-	d, ok := m.docs[id]
-	if !ok {
-		return nil
-	}
-	box := P(&d).Box()
-	msg, ran := box.Ran(step)
-	if !ran || !box.IsPending(step) {
-		return nil
-	}
-	if err := m.Publish(ctx, msg); err != nil {
-		return err
-	}
-	m.markPublished(id, step)
-	return nil
-}
-
-// Sweep publishes every pending event, as the outbox sweep does once its
-// grace has passed; it returns how many went out.
-func (m *Memory[T, P]) Sweep(ctx context.Context) (int, error) {
-	n := 0
-	for _, id := range m.IDs() {
-		d := m.docs[id]
-		for _, step := range slices.Clone(P(&d).Box().Pending) {
-			if err := m.PublishStep(ctx, id, step); err != nil {
-				return n, err
-			}
-			n++
-		}
-	}
-	return n, nil
-}
-
-func (m *Memory[T, P]) markPublished(id, step string) {
-	d := m.Copy(m.docs[id])
-	P(&d).Box().unpublish(step)
-	m.docs[id] = d
+	return msg, m.Publish(ctx, publication(msg, in.Replay))
 }
 
 // Clone returns a copy of m and its documents, in env.

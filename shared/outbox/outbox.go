@@ -1,8 +1,11 @@
 // Package outbox runs saga steps the reliable way: a step's business change,
 // the record that it ran, and the event it causes commit in one Firestore
-// transaction; the event is published after the commit, and a redelivery
-// re-publishes the stored event with the same event_id instead of running
-// the step again.
+// transaction; the event is published after the commit, and every later
+// delivery of the step's input re-publishes the stored event with the same
+// event_id instead of running the step again. Nothing marks an event
+// published: an event whose publish was lost is sent again when its input
+// comes again, and order-service replays an order that stays unfinished,
+// which brings every input of the saga again (docs/self-healing.md).
 //
 // Saga documents are typed: each service's document struct embeds Outbox,
 // and a step changes the struct, never a map of field names.
@@ -13,9 +16,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -55,8 +56,9 @@ func NewPublisher(c *pubsub.Client, topic string) *Publisher {
 // Publish sends m and returns once Pub/Sub has it. The generated client
 // retries transient failures with backoff.
 func (p *Publisher) Publish(ctx context.Context, m event.Message) (err error) {
-	// A child of the step that caused m, even when a sweep publishes it
-	// long after; the message carries the span on to its consumer.
+	// A child of the step that caused m, even when a redelivery or a
+	// replay publishes it long after; the message carries the span on to
+	// its consumer.
 	ctx, span, attrs := telemetry.StartPublish(ctx, p.topic, telemetry.Message{EventType: string(m.Type), OrderID: m.OrderID,
 		EventID: m.EventID, Source: m.Attributes[saga.AttrSource]}, m.Attributes)
 	defer func() { telemetry.End(span, err) }()
@@ -67,7 +69,7 @@ func (p *Publisher) Publish(ctx context.Context, m event.Message) (err error) {
 	}
 	err = publish(m.Data)
 	// An event stored before the topic had its schema is in the older
-	// form, which the schema refuses: a sweep or a replay sends it again
+	// form, which the schema refuses: a replay sends it again
 	// upgraded. Only then: rewriting every event would cost each publish
 	// a decode and an encode.
 	if status.Code(err) == codes.InvalidArgument {
@@ -84,18 +86,15 @@ func (p *Publisher) Publish(ctx context.Context, m event.Message) (err error) {
 }
 
 // Outbox is the part of every saga document this package owns: the event
-// each step caused, which of them await publishing, and when the document
-// last changed.
+// each step caused, and when the document last changed.
 type Outbox struct {
 	Steps     map[string]event.Message `firestore:"steps,omitempty"`
-	Pending   []string                 `firestore:"outbox_pending,omitempty"`
 	UpdatedAt time.Time                `firestore:"updated_at"`
 }
 
 // Field names of Outbox in a saga document, for queries and updates.
 const (
 	FieldSteps     = "steps"
-	FieldPending   = "outbox_pending"
 	FieldUpdatedAt = "updated_at"
 )
 
@@ -117,18 +116,12 @@ func (o *Outbox) Ran(step string) (event.Message, bool) {
 	return m, ok
 }
 
-// IsPending reports whether step's event awaits publishing.
-func (o *Outbox) IsPending(step string) bool { return slices.Contains(o.Pending, step) }
-
-// Record stores step's event m, pending.
+// Record stores step's event m.
 func (o *Outbox) Record(step string, m event.Message, now time.Time) {
 	if o.Steps == nil {
 		o.Steps = map[string]event.Message{}
 	}
 	o.Steps[step] = m
-	if !o.IsPending(step) {
-		o.Pending = append(o.Pending, step)
-	}
 	o.UpdatedAt = now
 }
 
@@ -144,8 +137,7 @@ func (o *Outbox) History(service string) []event.Record {
 }
 
 // Steps is one service's outbox on its saga collection, one document per
-// order: it publishes what steps committed, marks it published, and sweeps
-// what was left unpublished.
+// order: it publishes what steps committed.
 type Steps struct {
 	FS         *firestore.Client
 	Collection string
@@ -153,15 +145,9 @@ type Steps struct {
 	Publisher  *Publisher
 	Log        *slog.Logger
 	Now        func() time.Time
-	// Grace is how long a committed event may stay unpublished before the
-	// outbox sweep publishes it (OUTBOX_GRACE).
-	Grace time.Duration
 	// AfterCommit, when set, runs between a step's commit and its
 	// publish: the fault switch that proves a crash there loses nothing.
 	AfterCommit func(step string)
-
-	marksOnce sync.Once
-	marks     *marker
 }
 
 // Committed calls the AfterCommit hook.
@@ -193,8 +179,8 @@ type Decide[P any] func(tx *firestore.Transaction, rec P, docs []*firestore.Docu
 
 // Run runs step for the order of in at most once. The first run commits
 // decide's changes and the saga document with the resulting event; every
-// run publishes that event while it is pending, and a replay (in.Replay)
-// publishes it again in any case. It returns the step's event.
+// run publishes that event, a replay's (in.Replay) marked as a replay. It
+// returns the step's event.
 func (r Runner[T, P]) Run(ctx context.Context, step string, in event.Envelope, reads []*firestore.DocumentRef, decide Decide[P]) (_ event.Message, err error) {
 	ctx, span := telemetry.Start(ctx, r.Service+" "+step, trace.WithAttributes(attribute.String("saga.order_id", in.ID),
 		attribute.String("saga.step", step), attribute.Bool("saga.replay", in.Replay)))
@@ -211,7 +197,7 @@ func (r Runner[T, P]) runStep(ctx context.Context, step string, in event.Envelop
 	stepCtx := ctx
 	var (
 		msg     event.Message
-		pending bool
+		changed bool
 	)
 	txCtx, txSpan := telemetry.Start(ctx, "firestore transaction", trace.WithAttributes(attribute.String("db.collection.name", r.Collection)))
 	var opts []firestore.TransactionOption
@@ -230,8 +216,7 @@ func (r Runner[T, P]) runStep(ctx context.Context, step string, in event.Envelop
 				return saga.CorruptRecord(ref.Path, err)
 			}
 		}
-		var changed bool
-		msg, pending, changed, err = p.Box().run(step, in, r.Service, uuid.NewString, r.Now().UTC(),
+		msg, changed, err = p.Box().run(step, in, r.Service, uuid.NewString, r.Now().UTC(),
 			func() (saga.Outcome, error) { return decide(tx, p, snaps[1:]) })
 		if err != nil || !changed {
 			return err
@@ -243,29 +228,10 @@ func (r Runner[T, P]) runStep(ctx context.Context, step string, in event.Envelop
 	if err != nil {
 		return event.Message{}, fmt.Errorf("%s step %s for order %s: %w", r.Service, step, in.ID, err)
 	}
-	out, publish, mark := publication(msg, pending, in.Replay)
-	switch {
-	case !publish:
-		return msg, nil
-	case !mark:
-		return msg, r.Publisher.Publish(ctx, out)
+	if changed {
+		r.Committed(step)
 	}
-	r.Committed(step)
-	return msg, r.Publish(ctx, ref, step, out)
-}
-
-// Publish publishes step's event m stored in ref, then marks it published.
-// The mark is off the critical path: if it is lost, the event is only
-// published once more, which consumers absorb.
-func (s *Steps) Publish(ctx context.Context, ref *firestore.DocumentRef, step string, m event.Message) error {
-	if err := s.Publisher.Publish(ctx, m); err != nil {
-		return err
-	}
-	s.marksOnce.Do(func() { s.marks = &marker{fs: s.FS, log: s.Log, window: 200 * time.Millisecond} })
-	if s.marks != nil { // nil once Wait ran: the sweep will see it
-		s.marks.add(ref, step)
-	}
-	return nil
+	return msg, r.Publisher.Publish(ctx, publication(msg, in.Replay))
 }
 
 // GetTx reads ref in tx; a missing document is a snapshot that does not
@@ -279,14 +245,6 @@ func GetTx(tx *firestore.Transaction, ref *firestore.DocumentRef) (*firestore.Do
 		snap = &firestore.DocumentSnapshot{Ref: ref}
 	}
 	return snap, nil
-}
-
-// Wait writes the publish marks still pending, for a graceful shutdown.
-func (s *Steps) Wait() {
-	s.marksOnce.Do(func() {})
-	if s.marks != nil {
-		s.marks.close()
-	}
 }
 
 // Read returns the document id of collection decoded as a T, nil when it

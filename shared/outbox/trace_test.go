@@ -5,7 +5,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"cloud.google.com/go/firestore"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -16,14 +15,15 @@ import (
 	"github.com/ticketsaga/saga/shared/telemetry"
 )
 
-// TestSweptPublishJoinsTheStepsTrace: a step that crashed between its
-// commit and its publish leaves its event to the outbox sweep, which runs
-// in a trace of its own; the sweep's publish is still the child of the
-// step's span (stored with the event), in the saga's trace, and links the
-// sweep. The saga's attributes go out as they were.
+// TestRepublishJoinsTheStepsTrace: a step that crashed between its commit
+// and its publish leaves its event to the next delivery of its input,
+// which runs in a trace of its own (a replay's, say); that publish is
+// still the child of the first run's span (stored with the event), in the
+// saga's trace, and links the run that sent it. The saga's attributes go
+// out as they were.
 //
 // Not parallel: the tracer provider is global.
-func TestSweptPublishJoinsTheStepsTrace(t *testing.T) {
+func TestRepublishJoinsTheStepsTrace(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	telemetry.Use(tp)
@@ -51,33 +51,36 @@ func TestSweptPublishJoinsTheStepsTrace(t *testing.T) {
 		t.Fatalf("the crashed step published %d events", len(got))
 	}
 
-	time.Sleep(5 * time.Millisecond) // past the outbox's 1 ms grace
-	steps.AfterCommit = nil
-	sweepCtx, sweep := telemetry.Start(context.Background(), "POST /tasks/outbox")
-	res, err := steps.Sweep(sweepCtx, []string{"consume"})
-	sweep.End()
-	if err != nil || res.Republished != 1 {
-		t.Fatalf("sweep = %+v, %v", res, err)
+	againCtx, again := telemetry.Start(context.Background(), "push of the replayed started-order")
+	_, err := r.Run(againCtx, "consume", envelope("o1"), nil, func(*firestore.Transaction, *record, []*firestore.DocumentSnapshot) (saga.Outcome, error) {
+		t.Fatal("the step ran again")
+		return saga.Outcome{}, nil
+	})
+	again.End()
+	if err != nil {
+		t.Fatalf("second run: %v", err)
 	}
 
-	var step, pub sdktrace.ReadOnlySpan
+	var steps2 []sdktrace.ReadOnlySpan
+	var pub sdktrace.ReadOnlySpan
 	for _, s := range rec.Ended() {
 		switch s.Name() {
 		case saga.PointService + " consume":
-			step = s
+			steps2 = append(steps2, s)
 		case "saga-events publish":
 			pub = s
 		}
 	}
-	if step == nil || pub == nil {
-		t.Fatalf("step span %v, publish span %v", step != nil, pub != nil)
+	if len(steps2) != 2 || pub == nil {
+		t.Fatalf("%d step spans (want the crashed run's and the second), publish span %v", len(steps2), pub != nil)
 	}
+	step, rerun := steps2[0], steps2[1]
 	trace := sagaSpan.SpanContext().TraceID()
 	if step.SpanContext().TraceID() != trace || pub.SpanContext().TraceID() != trace || pub.Parent().SpanID() != step.SpanContext().SpanID() {
 		t.Errorf("publish %v (parent %v), want a child of the step %v in trace %v", pub.SpanContext(), pub.Parent(), step.SpanContext(), trace)
 	}
-	if links := pub.Links(); len(links) != 1 || links[0].SpanContext.SpanID() != sweep.SpanContext().SpanID() {
-		t.Errorf("publish links %v, want the sweep's span", links)
+	if links := pub.Links(); len(links) != 1 || links[0].SpanContext.SpanID() != rerun.SpanContext().SpanID() {
+		t.Errorf("publish links %v, want the second run's span", links)
 	}
 	got := p.Published(t)
 	if len(got) != 1 {

@@ -59,14 +59,11 @@ const (
 // The task endpoints Cloud Scheduler calls on the services (private, with
 // the scheduler's token).
 const (
-	// TaskSweep (order-service): stop expired orders, heal stopping ones,
-	// finish the outbox of order events.
+	// TaskSweep (order-service): stop expired orders, and replay the
+	// orders that stay unfinished (docs/self-healing.md).
 	TaskSweep = "/tasks/sweep"
 	// TaskReconcile (order-service): compare the three services' records.
 	TaskReconcile = "/tasks/reconcile"
-	// TaskOutbox (point- and ticket-service): publish what a crash left in
-	// the outbox.
-	TaskOutbox = "/tasks/outbox"
 )
 
 // Reasons a purchase fails or is cancelled (docs/contract.md, HTTP API).

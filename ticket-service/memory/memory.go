@@ -68,12 +68,6 @@ func (s *Service) Deliver(ctx context.Context, m event.Message) error {
 	return s.push.Deliver(ctx, m)
 }
 
-// SweepOutbox is /tasks/outbox.
-func (s *Service) SweepOutbox(ctx context.Context) error {
-	_, err := s.sagas.Sweep(ctx)
-	return err
-}
-
 // Stock returns the stock of every ticket type, by id, and each shard's.
 func (s *Service) Stock() map[string][]int64 {
 	out := map[string][]int64{}

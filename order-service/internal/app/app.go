@@ -44,7 +44,7 @@ var settlers = map[saga.EventType]string{
 
 // SweepResult is what one part of a sweep did.
 type SweepResult struct {
-	Done   int // orders stopped, or replayed, or events republished
+	Done   int // orders stopped, or replayed
 	GaveUp int // orders whose replays ended (heal only)
 	Failed int // orders that failed; the next sweep tries them again
 	// Errors are the first errors, each naming its order.
@@ -59,16 +59,16 @@ type Placed struct {
 	Order   order.Order
 	Created bool
 	// Of an order that existed: the fingerprint of the request that made
-	// it, and its started-order when that is still unpublished.
+	// it, and its stored started-order.
 	Fingerprint string
-	Unpublished *event.Message
+	Start       *event.Message
 }
 
 // Stop decides the stop of an expired pending order: the stopping order
 // and its stopped-order, or ok false when it is not to be stopped.
 type Stop func(o order.Order) (next order.Order, stopped event.Message, ok bool, err error)
 
-// HealStep is what to do with a stopping order whose replay may be due:
+// HealStep is what to do with an unfinished order whose replay may be due:
 // publish Replay (when set), then store Next; or, when GaveUp, store Next
 // and report. The zero HealStep does nothing.
 type HealStep struct {
@@ -77,9 +77,9 @@ type HealStep struct {
 	GaveUp bool
 }
 
-// Heal decides a HealStep from a stopping order and its stored
-// stopped-order (ran: there is one).
-type Heal func(o order.Order, stopped event.Message, ran bool) (HealStep, error)
+// Heal decides a HealStep from an unfinished order and its stored events
+// by step.
+type Heal func(o order.Order, stored map[string]event.Message) (HealStep, error)
 
 // Store is what the use cases need of storage. It keeps and publishes what
 // the use cases decide, and decides nothing.
@@ -87,9 +87,8 @@ type Store interface {
 	// Create stores o with its started-order event start and publishes
 	// it, unless an order with o's id exists: then it returns that order.
 	Create(ctx context.Context, o order.Order, fingerprint string, start event.Message) (Placed, error)
-	// PublishPending publishes m, the unpublished event of step of order
-	// id, and marks it published.
-	PublishPending(ctx context.Context, id, step string, m event.Message) error
+	// Publish publishes m, an event stored earlier, again.
+	Publish(ctx context.Context, m event.Message) error
 	// Get returns order id, or a saga.NotFound error.
 	Get(ctx context.Context, id string) (order.Order, error)
 	// Update runs change on order id in a transaction and stores the
@@ -100,19 +99,17 @@ type Store interface {
 	// cutoff, and stores and publishes each stop it decides; in pages,
 	// until deadline.
 	StopExpired(ctx context.Context, cutoff time.Time, stop Stop, deadline time.Time) (SweepResult, error)
-	// Heal runs heal on every stopping order whose next replay is due by
-	// now, and does what it decides; in pages, until deadline.
+	// Heal runs heal on every unfinished order whose next replay is due
+	// by now, and does what it decides; in pages, until deadline.
 	Heal(ctx context.Context, now time.Time, heal Heal, deadline time.Time) (SweepResult, error)
-	// SweepOutbox publishes started-order and stopped-order events
-	// committed but left unpublished.
-	SweepOutbox(ctx context.Context) (SweepResult, error)
 }
 
 // Config is what the use cases are configured with.
 type Config struct {
 	// Timeout is how long an order may stay pending (ORDER_TIMEOUT).
 	Timeout time.Duration
-	// Heal schedules the replays that drive stopping orders to their end.
+	// Heal schedules the replays that drive unfinished orders to their
+	// end.
 	Heal order.HealPolicy
 	// SweepBudget is how long one timeout sweep may start new pages of
 	// orders; what is left waits for the next sweep.
@@ -153,8 +150,7 @@ func (a *App) Place(ctx context.Context, req order.Request, key string, wait Wai
 		id = order.IDForKey(req.UserID, key)
 	}
 	now := a.Now().UTC()
-	o := order.Order{ID: id, UserID: req.UserID, TicketID: req.TicketID, Quantity: req.Quantity, Price: req.Price,
-		Status: order.StatusPending, CreatedAt: now, UpdatedAt: now}
+	o := order.New(id, req, now, a.Config.Heal)
 	start, err := event.NewMessage(Envelope(o), saga.StartedOrder, saga.OrderService, uuid.NewString(), "", now)
 	if err != nil {
 		return order.Order{}, err
@@ -169,14 +165,16 @@ func (a *App) Place(ctx context.Context, req order.Request, key string, wait Wai
 	case err != nil && placed.Order.ID == "":
 		return order.Order{}, err
 	case err != nil:
-		// Committed but not yet published: the order exists, and the
-		// outbox will publish its event; a retry with the same key
-		// publishes it at once.
+		// Committed but not published: the order exists, and its replay
+		// will publish its event; a retry with the same key publishes it
+		// at once.
 		a.Log.WarnContext(ctx, "started-order not published yet", "order_id", id, "error", err.Error())
 	case !placed.Created && placed.Fingerprint != fingerprint:
 		return order.Order{}, saga.E(saga.Unprocessable, "idempotency_key_reused", "this Idempotency-Key was used for a different request")
-	case !placed.Created && placed.Unpublished != nil:
-		if err := a.Store.PublishPending(ctx, id, StepStart, *placed.Unpublished); err != nil {
+	case !placed.Created && placed.Order.Status == order.StatusPending && placed.Start != nil:
+		// Nothing records whether the first attempt's publish went out: a
+		// retry sends it again, and point-service absorbs a duplicate.
+		if err := a.Store.Publish(ctx, *placed.Start); err != nil {
 			a.Log.WarnContext(ctx, "started-order not published yet", "order_id", id, "error", err.Error())
 		}
 	}
@@ -298,22 +296,21 @@ func mergeHistory(have []order.Entry, recs []event.Record) []order.Entry {
 
 // SweepReport is what one timeout sweep did.
 type SweepReport struct {
-	Stopped     int  `json:"stopped"`
-	Replayed    int  `json:"replayed"`
-	GaveUp      int  `json:"gave_up"`
-	Failed      int  `json:"failed"`
-	Republished int  `json:"republished"`
-	More        bool `json:"more"`
+	Stopped  int  `json:"stopped"`
+	Replayed int  `json:"replayed"`
+	GaveUp   int  `json:"gave_up"`
+	Failed   int  `json:"failed"`
+	More     bool `json:"more"`
 }
 
 // ErrGaveUp marks an order whose replays ended without it ending.
 var ErrGaveUp = errors.New("replays ended without the order ending; an operator must look")
 
-// Sweep is the timeout task: it stops every expired pending order, replays
-// the stop of stopping orders whose compensation stalled (self-healing),
-// then sweeps the outbox. Each part runs even when another failed; an
-// order that fails is logged and left for the next sweep. The error is for
-// parts that could not run at all.
+// Sweep is the timeout task: it stops every expired pending order, then
+// replays every unfinished order whose replay is due (self-healing). Each
+// part runs even when the other failed; an order that fails is logged and
+// left for the next sweep. The error is for parts that could not run at
+// all.
 func (a *App) Sweep(ctx context.Context) (SweepReport, error) {
 	now := a.Now().UTC()
 	deadline := time.Now().Add(a.Config.SweepBudget)
@@ -326,11 +323,7 @@ func (a *App) Sweep(ctx context.Context) (SweepReport, error) {
 	if err != nil {
 		failures = append(failures, err)
 	}
-	ob, err := a.Store.SweepOutbox(ctx)
-	if err != nil {
-		failures = append(failures, err)
-	}
-	for _, res := range []SweepResult{stop, heal, ob} {
+	for _, res := range []SweepResult{stop, heal} {
 		for _, err := range res.Errors {
 			msg := "timeout sweep: an order failed; the next sweep tries it again"
 			if errors.Is(err, ErrGaveUp) {
@@ -342,14 +335,14 @@ func (a *App) Sweep(ctx context.Context) (SweepReport, error) {
 			a.Log.ErrorContext(ctx, "timeout sweep: more orders failed", "count", extra)
 		}
 	}
-	rep := SweepReport{Stopped: stop.Done, Replayed: heal.Done, GaveUp: heal.GaveUp, Failed: stop.Failed + heal.Failed + ob.Failed,
-		Republished: ob.Done, More: stop.More || heal.More}
+	rep := SweepReport{Stopped: stop.Done, Replayed: heal.Done, GaveUp: heal.GaveUp, Failed: stop.Failed + heal.Failed,
+		More: stop.More || heal.More}
 	if a.Observe != nil {
 		a.Observe.Swept(ctx, rep)
 	}
 	if rep != (SweepReport{}) {
 		a.Log.InfoContext(ctx, "timeout sweep", "stopped", rep.Stopped, "replayed", rep.Replayed, "gave_up", rep.GaveUp,
-			"failed", rep.Failed, "republished", rep.Republished, "more", rep.More)
+			"failed", rep.Failed, "more", rep.More)
 	}
 	return rep, errors.Join(failures...)
 }
@@ -371,13 +364,15 @@ func (a *App) stopAt(now time.Time) Stop {
 	}
 }
 
-// healAt decides the self-healing of stopping orders at now: when a replay
-// is due, the stored stopped-order goes out again marked as a replay, and
+// healAt decides the self-healing of unfinished orders at now: when a
+// replay is due, the order's stored event (started-order while pending,
+// stopped-order while stopping) goes out again marked as a replay, and
 // every step that already ran re-publishes its result, so an event lost on
-// the way (dead-lettered during an outage) is sent again until the order
-// is cancelled. Replays back off, and end after the policy's GiveUp.
+// the way (a publish that failed, a message dead-lettered during an
+// outage) is sent again until the order ends. Replays back off; those of a
+// stopping order end after the policy's GiveUp.
 func (a *App) healAt(now time.Time) Heal {
-	return func(o order.Order, stopped event.Message, ran bool) (HealStep, error) {
+	return func(o order.Order, stored map[string]event.Message) (HealStep, error) {
 		next, decision := order.Heal(o, now, a.Config.Heal)
 		switch decision {
 		case order.HealNone:
@@ -386,10 +381,12 @@ func (a *App) healAt(now time.Time) Heal {
 			return HealStep{Next: next, GaveUp: true}, fmt.Errorf("stopping since %s after %d replays: %w",
 				o.Recovery.StoppedAt.Format(time.RFC3339), o.Recovery.Replays, ErrGaveUp)
 		}
+		step := order.ReplayStep(o)
+		m, ran := stored[step]
 		if !ran {
-			return HealStep{}, errors.New("stopping order without its stopped-order event")
+			return HealStep{}, fmt.Errorf("%s order without its %s event", o.Status, step)
 		}
-		replay := stopped.AsReplay()
+		replay := m.AsReplay()
 		return HealStep{Next: next, Replay: &replay}, nil
 	}
 }

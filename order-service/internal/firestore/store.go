@@ -68,21 +68,25 @@ func (s *Store) Create(ctx context.Context, o order.Order, fingerprint string, s
 			return app.Placed{}, saga.CorruptRecord("order "+o.ID, err)
 		}
 		placed := app.Placed{Order: have.ToDomain(o.ID), Fingerprint: have.Fingerprint}
-		if stored, ok := have.Ran(app.StepStart); ok && have.IsPending(app.StepStart) {
-			placed.Unpublished = &stored
+		if stored, ok := have.Ran(app.StepStart); ok {
+			placed.Start = &stored
 		}
 		return placed, nil
 	case err != nil:
 		return app.Placed{}, fmt.Errorf("create order %s: %w", o.ID, err)
 	}
-	return app.Placed{Order: o, Created: true}, s.PublishPending(ctx, o.ID, app.StepStart, start)
+	return app.Placed{Order: o, Created: true}, s.publishCommitted(ctx, app.StepStart, start)
 }
 
-// PublishPending publishes m, the unpublished event of step of order id,
-// and marks it published.
-func (s *Store) PublishPending(ctx context.Context, id, step string, m event.Message) error {
+// publishCommitted publishes m, the event step has just committed.
+func (s *Store) publishCommitted(ctx context.Context, step string, m event.Message) error {
 	s.steps.Committed(step)
-	return s.steps.Publish(ctx, s.ref(id), step, m)
+	return s.steps.Publisher.Publish(ctx, m)
+}
+
+// Publish publishes m, an event stored earlier, again.
+func (s *Store) Publish(ctx context.Context, m event.Message) error {
+	return s.steps.Publisher.Publish(ctx, m)
 }
 
 // Get returns an order, or a saga.NotFound error.

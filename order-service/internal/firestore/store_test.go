@@ -16,9 +16,13 @@ import (
 	"github.com/ticketsaga/saga/shared/saga"
 )
 
+// policy replays a pending order 10 s after its creation.
+var policy = order.HealPolicy{Pending: 10 * time.Second, First: time.Minute, Max: time.Minute, GiveUp: time.Hour}
+
 func newOrder(id string, created time.Time) order.Order {
-	return order.Order{ID: id, UserID: "alice", TicketID: "t", Quantity: 1, Price: 10, Status: order.StatusPending, CreatedAt: created, UpdatedAt: created,
-		History: []order.Entry{{EventType: saga.StartedOrder, Service: saga.OrderService, At: created}}}
+	o := order.New(id, order.Request{UserID: "alice", TicketID: "t", Quantity: 1, Price: 10}, created, policy)
+	o.History = []order.Entry{{EventType: saga.StartedOrder, Service: saga.OrderService, At: created}}
+	return o
 }
 
 func place(t *testing.T, s *Store, o order.Order, fingerprint string) (app.Placed, error) {
@@ -74,38 +78,43 @@ func TestStore(t *testing.T) {
 
 // TestSweep: the stop takes only expired pending orders, with one
 // conditional write each and their stopped-order published; a replay is
-// sent when due, and not before.
+// sent when due, and not before: started-order for a pending order,
+// stopped-order for a stopping one.
 func TestSweep(t *testing.T) {
 	t.Parallel()
 	p := emutest.New(t)
 	ctx := context.Background()
-	steps := p.Outbox(records.Orders, saga.OrderService)
-	steps.Grace = time.Hour // the outbox part of the sweep leaves what was just published alone
-	s := New(p.FS, steps)
+	s := New(p.FS, p.Outbox(records.Orders, saga.OrderService))
 	now := time.Now().UTC()
 	clock := now
 	a := &app.App{Store: s, Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return clock },
-		Config: app.Config{Timeout: 30 * time.Second, SweepBudget: time.Minute,
-			Heal: order.HealPolicy{First: time.Minute, Max: time.Minute, GiveUp: time.Hour}}}
-	for id, age := range map[string]time.Duration{"old1": time.Hour, "old2": time.Hour, "young": time.Second} {
+		Config: app.Config{Timeout: 30 * time.Second, SweepBudget: time.Minute, Heal: policy}}
+	for id, age := range map[string]time.Duration{"old1": time.Hour, "old2": time.Hour, "young": time.Second, "slow": 15 * time.Second} {
 		if _, err := place(t, s, newOrder(id, now.Add(-age)), id); err != nil {
 			t.Fatal(err)
 		}
 	}
 	p.Published(t)
 	rep, err := a.Sweep(ctx)
-	if err != nil || rep.Stopped != 2 || rep.Failed != 0 || rep.Replayed != 0 || rep.More {
+	if err != nil || rep.Stopped != 2 || rep.Failed != 0 || rep.Replayed != 1 || rep.More {
 		t.Fatalf("stop = %+v, %v", rep, err)
 	}
-	if got := count(p.Published(t), saga.StoppedOrder, false); got != 2 {
+	published := p.Published(t)
+	if got := count(published, saga.StoppedOrder, false); got != 2 {
 		t.Fatalf("published %d stopped-orders, want 2", got)
 	}
-	if o, _ := s.Get(ctx, "young"); o.Status != order.StatusPending {
-		t.Fatalf("a young order was stopped: %+v", o)
+	if got := count(published, saga.StartedOrder, true); got != 1 || len(published) != 3 {
+		t.Fatalf("published %d replays of started-order (want 1, of the slow order) and %d events (want 3)", got, len(published))
+	}
+	if o, _ := s.Get(ctx, "young"); o.Status != order.StatusPending || o.Recovery.Replays != 0 {
+		t.Fatalf("a young order was stopped or replayed: %+v", o)
+	}
+	if o, _ := s.Get(ctx, "slow"); o.Status != order.StatusPending || o.Recovery.Replays != 1 || !o.Recovery.NextReplay.Equal(now.Add(20*time.Second).Truncate(time.Microsecond)) {
+		t.Fatalf("the slow order after its replay: %+v, want its next replay 20 s after the first", o)
 	}
 	clock = now.Add(2 * time.Minute)
 	rep, err = a.Sweep(ctx)
-	if err != nil || rep.Replayed != 2 || rep.Stopped != 1 {
+	if err != nil || rep.Replayed != 2 || rep.Stopped != 2 {
 		t.Fatalf("sweep when the replays are due = %+v, %v", rep, err)
 	}
 	if replays := count(p.Published(t), saga.StoppedOrder, true); replays != 2 {

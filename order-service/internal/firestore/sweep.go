@@ -187,7 +187,7 @@ func (s *Store) stopSeen(ctx context.Context, snap *firestore.DocumentSnapshot, 
 	if err != nil {
 		return false, fmt.Errorf("stop: %w", err)
 	}
-	return true, s.publishStop(ctx, snap.Ref, msg)
+	return true, s.publishStop(ctx, msg)
 }
 
 // stopInTx runs stop on one order in a transaction.
@@ -217,7 +217,7 @@ func (s *Store) stopInTx(ctx context.Context, ref *firestore.DocumentRef, stop a
 	if !stopped {
 		return false, nil
 	}
-	return true, s.publishStop(ctx, ref, msg)
+	return true, s.publishStop(ctx, msg)
 }
 
 // stopUpdates writes a stop: the status, the replay schedule and the
@@ -228,23 +228,23 @@ func stopUpdates(next order.Order, msg event.Message) []firestore.Update {
 		{Path: outbox.FieldUpdatedAt, Value: next.UpdatedAt},
 		{Path: records.FieldStoppedAt, Value: next.Recovery.StoppedAt},
 		{Path: records.FieldNextReplay, Value: next.Recovery.NextReplay},
+		{Path: records.FieldReplays, Value: next.Recovery.Replays},
 		{FieldPath: firestore.FieldPath{outbox.FieldSteps, app.StepStop}, Value: msg},
-		{Path: outbox.FieldPending, Value: firestore.ArrayUnion(app.StepStop)},
 	}
 }
 
 // publishStop publishes a committed stopped-order. If that fails the stop
-// still stands: the outbox sweep publishes the event later.
-func (s *Store) publishStop(ctx context.Context, ref *firestore.DocumentRef, msg event.Message) error {
-	if err := s.PublishPending(ctx, ref.ID, app.StepStop, msg); err != nil {
-		return fmt.Errorf("stopped, publish left to the outbox sweep: %w", err)
+// still stands: the stopping order's replay publishes the event later.
+func (s *Store) publishStop(ctx context.Context, msg event.Message) error {
+	if err := s.publishCommitted(ctx, app.StepStop, msg); err != nil {
+		return fmt.Errorf("stopped, publish left to the order's replay: %w", err)
 	}
 	return nil
 }
 
-// Heal runs heal on every stopping order whose replay is due by now.
+// Heal runs heal on every unfinished order whose replay is due by now.
 func (s *Store) Heal(ctx context.Context, now time.Time, heal app.Heal, deadline time.Time) (app.SweepResult, error) {
-	// Only stopping orders have next_replay: a settle deletes it.
+	// Only unfinished orders have next_replay: a settle deletes it.
 	q := func(bucket int) firestore.Query {
 		return s.fs.Collection(records.Orders).Where(records.FieldBucket, "==", bucket).Where(records.FieldNextReplay, "<=", now).
 			OrderBy(records.FieldNextReplay, firestore.Asc)
@@ -253,7 +253,7 @@ func (s *Store) Heal(ctx context.Context, now time.Time, heal app.Heal, deadline
 		return s.healSeen(ctx, snap, heal)
 	})
 	if err != nil {
-		return res, fmt.Errorf("list stopping orders due a replay: %w", err)
+		return res, fmt.Errorf("list unfinished orders due a replay: %w", err)
 	}
 	return res, nil
 }
@@ -263,8 +263,7 @@ func (s *Store) healSeen(ctx context.Context, snap *firestore.DocumentSnapshot, 
 	if err := snap.DataTo(&rec); err != nil {
 		return skipped, saga.CorruptRecord("order "+snap.Ref.ID, err)
 	}
-	stopped, ran := rec.Ran(app.StepStop)
-	step, err := heal(rec.ToDomain(snap.Ref.ID), stopped, ran)
+	step, err := heal(rec.ToDomain(snap.Ref.ID), rec.Steps)
 	next := step.Next.Recovery
 	// The precondition keeps a settle that raced the replay: the order
 	// then has no replay to schedule.
@@ -297,13 +296,6 @@ func (s *Store) healSeen(ctx context.Context, snap *firestore.DocumentSnapshot, 
 		return done, fmt.Errorf("schedule the next replay: %w", err)
 	}
 	return done, nil
-}
-
-// SweepOutbox publishes started-order and stopped-order events committed
-// but left unpublished.
-func (s *Store) SweepOutbox(ctx context.Context) (app.SweepResult, error) {
-	res, err := s.steps.Sweep(ctx, []string{app.StepStart, app.StepStop})
-	return app.SweepResult{Done: res.Republished, Failed: res.Failed, Errors: res.Errors}, err
 }
 
 // timeOrDelete is t as a field value, or the deletion of the field when t

@@ -42,7 +42,7 @@ func (m *memStore) Create(_ context.Context, o order.Order, fingerprint string, 
 	return app.Placed{Order: o, Created: true}, nil
 }
 
-func (m *memStore) PublishPending(context.Context, string, string, event.Message) error { return nil }
+func (m *memStore) Publish(context.Context, event.Message) error { return nil }
 
 func (m *memStore) Get(_ context.Context, id string) (order.Order, error) {
 	m.mu.Lock()
@@ -66,10 +66,6 @@ func (m *memStore) StopExpired(context.Context, time.Time, app.Stop, time.Time) 
 }
 
 func (m *memStore) Heal(context.Context, time.Time, app.Heal, time.Time) (app.SweepResult, error) {
-	return app.SweepResult{}, nil
-}
-
-func (m *memStore) SweepOutbox(context.Context) (app.SweepResult, error) {
 	return app.SweepResult{}, nil
 }
 

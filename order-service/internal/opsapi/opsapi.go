@@ -203,7 +203,6 @@ type rowJSON struct {
 	EventType string    `json:"event_type"`
 	EventID   string    `json:"event_id"`
 	Reason    string    `json:"reason,omitempty"`
-	Published bool      `json:"published"`
 }
 
 func (a *API) timeline(_ http.ResponseWriter, r *http.Request) (int, any, error) {
@@ -227,7 +226,7 @@ func (a *API) timeline(_ http.ResponseWriter, r *http.Request) (int, any, error)
 		Rows: make([]rowJSON, len(tl.Rows))}
 	for i, row := range tl.Rows {
 		out.Rows[i] = rowJSON{At: row.At, Service: row.Service, Step: row.Step, EventType: string(row.EventType), EventID: row.EventID,
-			Reason: row.Reason, Published: row.Published}
+			Reason: row.Reason}
 	}
 	return http.StatusOK, out, nil
 }

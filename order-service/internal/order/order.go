@@ -62,25 +62,36 @@ type Order struct {
 	Recovery  Recovery
 }
 
-// Recovery is how the timeout sweep drives a stopping order to its end
-// when an event of its compensation was lost (dead-lettered during an
-// outage): it replays the stop, and the steps that already ran re-publish
-// what they stored, until the order is cancelled.
+// Recovery is how the sweep drives an unfinished order to its end when an
+// event of its saga was lost (a publish that failed after its commit, a
+// message dead-lettered during an outage): it replays the order's own
+// event (started-order while the order is pending, stopped-order while it
+// is stopping), and every step that already ran re-publishes what it
+// stored, until the order ends. Nothing else in the saga watches for lost
+// events.
 type Recovery struct {
 	StoppedAt time.Time
-	// NextReplay is when the sweep replays the stop next; zero when no
-	// replay is due (not stopping, or given up).
+	// NextReplay is when the sweep replays the order next; zero when no
+	// replay is due (terminal, or given up).
 	NextReplay time.Time
-	Replays    int
-	// GaveUp: replays went on for HealPolicy.GiveUp without the order
-	// ending; something that retrying cannot fix needs an operator.
+	// Replays since the order was placed, then since it was stopped.
+	Replays int
+	// GaveUp: replays of a stopping order went on for HealPolicy.GiveUp
+	// without the order ending; something that retrying cannot fix needs
+	// an operator.
 	GaveUp bool
 }
 
-// HealPolicy says when the sweep replays a stopping order's compensation.
+// HealPolicy says when the sweep replays an unfinished order.
 type HealPolicy struct {
-	// First is how long after the stop the first replay comes: the
-	// normal path usually ends the order well before.
+	// Pending is how long after its creation a pending order is first
+	// replayed, then doubled after each replay up to Max: well above the
+	// time a saga takes, so that a sale without faults replays almost
+	// nothing, and below the order timeout, so that a lost publish delays
+	// a purchase instead of cancelling it.
+	Pending time.Duration
+	// First is how long after the stop the first replay of a stopping
+	// order comes: the normal path usually ends the order well before.
 	First time.Duration
 	// Max is the longest wait between two replays: after an outage ends,
 	// the order ends within Max plus one sweep interval.
@@ -90,45 +101,67 @@ type HealPolicy struct {
 	GiveUp time.Duration
 }
 
-// wait is the delay before replay number n+1 (n replays done): First,
-// doubled after each replay, at most Max.
-func (p HealPolicy) wait(n int) time.Duration {
-	d := p.First
+// backoff is the delay before replay number n+1 (n replays done): first,
+// doubled after each replay, at most max.
+func backoff(first, max time.Duration, n int) time.Duration {
+	d := first
 	for range n {
-		if d >= p.Max/2 {
-			return p.Max
+		if d >= max/2 {
+			return max
 		}
 		d *= 2
 	}
-	return min(d, p.Max)
+	return min(d, max)
 }
 
-// HealDecision is what the sweep does with a stopping order.
+// HealDecision is what the sweep does with an unfinished order.
 type HealDecision int
 
 const (
 	// HealNone: nothing is due.
 	HealNone HealDecision = iota
-	// HealReplay: replay the stop now.
+	// HealReplay: replay the order's event (ReplayStep) now.
 	HealReplay
 	// HealGiveUp: stop replaying; an operator must look.
 	HealGiveUp
 )
 
-// Heal decides whether the sweep replays the stop of o at now, and returns
-// the order with its next replay scheduled.
+// Heal decides whether the sweep replays o at now, and returns the order
+// with its next replay scheduled. A pending order is replayed until it
+// ends or its timeout stops it; a stopping one until it ends or p.GiveUp
+// has passed since the stop.
 func Heal(o Order, now time.Time, p HealPolicy) (Order, HealDecision) {
 	r := o.Recovery
-	if o.Status != StatusStopping || r.GaveUp || r.NextReplay.IsZero() || now.Before(r.NextReplay) {
+	if o.Status.Terminal() || r.GaveUp || r.NextReplay.IsZero() || now.Before(r.NextReplay) {
 		return o, HealNone
 	}
-	if now.Sub(r.StoppedAt) >= p.GiveUp {
-		o.Recovery.GaveUp, o.Recovery.NextReplay = true, time.Time{}
-		return o, HealGiveUp
+	first := p.Pending
+	if o.Status == StatusStopping {
+		if now.Sub(r.StoppedAt) >= p.GiveUp {
+			o.Recovery.GaveUp, o.Recovery.NextReplay = true, time.Time{}
+			return o, HealGiveUp
+		}
+		first = p.First
 	}
 	o.Recovery.Replays++
-	o.Recovery.NextReplay = now.Add(p.wait(o.Recovery.Replays))
+	o.Recovery.NextReplay = now.Add(backoff(first, p.Max, o.Recovery.Replays))
 	return o, HealReplay
+}
+
+// ReplayStep is the step whose event a replay of o sends again: the one
+// that began what o is waiting for.
+func ReplayStep(o Order) string {
+	if o.Status == StatusStopping {
+		return StepStop
+	}
+	return StepStart
+}
+
+// New is the order id placed by req at now, pending, with its first
+// replay scheduled by p.
+func New(id string, req Request, now time.Time, p HealPolicy) Order {
+	return Order{ID: id, UserID: req.UserID, TicketID: req.TicketID, Quantity: req.Quantity, Price: req.Price,
+		Status: StatusPending, CreatedAt: now, UpdatedAt: now, Recovery: Recovery{NextReplay: now.Add(p.Pending)}}
 }
 
 // Request is a purchase request.
@@ -203,7 +236,7 @@ func Stop(o Order, now time.Time, timeout time.Duration, p HealPolicy) (Order, b
 		return o, false
 	}
 	o.Status, o.UpdatedAt = StatusStopping, now
-	o.Recovery = Recovery{StoppedAt: now, NextReplay: now.Add(p.wait(0))}
+	o.Recovery = Recovery{StoppedAt: now, NextReplay: now.Add(backoff(p.First, p.Max, 0))}
 	return o, true
 }
 

@@ -37,7 +37,7 @@ func TestApply(t *testing.T) {
 	}
 }
 
-var policy = HealPolicy{First: 10 * time.Second, Max: time.Minute, GiveUp: time.Hour}
+var policy = HealPolicy{Pending: 5 * time.Second, First: 10 * time.Second, Max: time.Minute, GiveUp: time.Hour}
 
 func TestStop(t *testing.T) {
 	t.Parallel()
@@ -105,18 +105,41 @@ func TestHealBacksOffAndGivesUp(t *testing.T) {
 	}
 }
 
-func TestHealOnlyStoppingOrders(t *testing.T) {
+// TestHealReplaysPendingOrdersUntilTheyEnd: a pending order is replayed
+// (its started-order) Pending after its creation, then after twice as
+// long, until it ends or is stopped; its stop starts the stop's own
+// schedule; an order that ended is never replayed.
+func TestHealReplaysPendingOrdersUntilTheyEnd(t *testing.T) {
 	t.Parallel()
-	o, _ := Stop(Order{Status: StatusPending, CreatedAt: t0}, t0, 0, policy)
-	done, changed := Apply(o, saga.RefundedPoint, "", t0.Add(time.Second))
-	if !changed || done.Status != StatusCancelled {
-		t.Fatalf("Apply = %v %v", done.Status, changed)
+	o := New("o1", Request{UserID: "u", TicketID: "t", Quantity: 1, Price: 10}, t0, policy)
+	if o.Status != StatusPending || o.Recovery.NextReplay != t0.Add(policy.Pending) {
+		t.Fatalf("New = %+v", o)
 	}
-	if _, d := Heal(done, t0.Add(time.Hour), policy); d != HealNone {
-		t.Errorf("replayed a cancelled order: %v", d)
+	if _, d := Heal(o, t0.Add(policy.Pending-time.Millisecond), policy); d != HealNone {
+		t.Fatalf("replayed before Pending: %v", d)
+	}
+	o, d := Heal(o, t0.Add(policy.Pending), policy)
+	if d != HealReplay || ReplayStep(o) != StepStart || o.Recovery.Replays != 1 || o.Recovery.NextReplay != t0.Add(3*policy.Pending) {
+		t.Fatalf("first replay: %v %s %+v", d, ReplayStep(o), o.Recovery)
+	}
+	stopped, ok := Stop(o, t0.Add(time.Minute), 30*time.Second, policy)
+	if !ok || ReplayStep(stopped) != StepStop || stopped.Recovery.Replays != 0 || stopped.Recovery.NextReplay != t0.Add(time.Minute+policy.First) {
+		t.Fatalf("stopped: %v %s %+v", ok, ReplayStep(stopped), stopped.Recovery)
+	}
+	for _, ended := range []struct {
+		from Order
+		on   saga.EventType
+	}{{o, saga.GrantedTicket}, {o, saga.FailedPoint}, {stopped, saga.RefundedPoint}} {
+		done, changed := Apply(ended.from, ended.on, "r", t0.Add(2*time.Minute))
+		if !changed || !done.Status.Terminal() {
+			t.Fatalf("Apply %s = %v %v", ended.on, done.Status, changed)
+		}
+		if _, d := Heal(done, t0.Add(time.Hour), policy); d != HealNone {
+			t.Errorf("replayed a %s order: %v", done.Status, d)
+		}
 	}
 	if _, d := Heal(Order{Status: StatusPending, CreatedAt: t0}, t0.Add(time.Hour), policy); d != HealNone {
-		t.Errorf("replayed a pending order: %v", d)
+		t.Errorf("replayed a pending order with no replay scheduled: %v", d)
 	}
 }
 

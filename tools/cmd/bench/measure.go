@@ -232,7 +232,8 @@ func (ph phase) run(ctx context.Context, e env, label string, d time.Duration) (
 	wg.Wait()
 	stopProgress()
 	elapsed := time.Since(start)
-	// Let the outbox marks of the last sagas land before reading counters.
+	// Let the pushes of the last settles end (their buyers may hear the
+	// commit first) before reading counters.
 	time.Sleep(300 * time.Millisecond)
 	cpu1, err := cpuByService(e.pids)
 	if err != nil {

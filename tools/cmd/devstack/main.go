@@ -409,10 +409,8 @@ saga is running (project %s, Ctrl-C stops everything):
 			return fmt.Errorf("SWEEP_INTERVAL=%q: want a positive Go duration", v)
 		}
 	}
-	go sweep(ctx, sweepEvery, []string{
-		base[saga.OrderService] + saga.TaskSweep, base[saga.PointService] + saga.TaskOutbox, base[saga.TicketService] + saga.TaskOutbox,
-	})
-	fmt.Printf("  timeout and outbox sweeps every %s (SWEEP_INTERVAL); ORDER_TIMEOUT=%s\n\n", sweepEvery, config.Or(os.Getenv("ORDER_TIMEOUT"), "30s"))
+	go sweep(ctx, sweepEvery, []string{base[saga.OrderService] + saga.TaskSweep})
+	fmt.Printf("  timeout sweep every %s (SWEEP_INTERVAL); ORDER_TIMEOUT=%s\n\n", sweepEvery, config.Or(os.Getenv("ORDER_TIMEOUT"), "30s"))
 	<-ctx.Done()
 	fmt.Println("\nstopping...")
 	return nil

@@ -131,9 +131,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 				trace = "- (not traced)"
 			}
 			fmt.Fprintf(w, "trace %s\n\n", trace)
-			fmt.Fprintln(w, "AT\tSERVICE\tSTEP\tEVENT\tREASON\tPUBLISHED\tEVENT_ID")
+			fmt.Fprintln(w, "AT\tSERVICE\tSTEP\tEVENT\tREASON\tEVENT_ID")
 			for _, r := range tl.Rows {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%v\t%s\n", r.At.Format(time.RFC3339Nano), r.Service, r.Step, r.EventType, r.Reason, r.Published, r.EventID)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", r.At.Format(time.RFC3339Nano), r.Service, r.Step, r.EventType, r.Reason, r.EventID)
 			}
 		})
 	case "stuck":

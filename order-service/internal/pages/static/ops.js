@@ -108,8 +108,7 @@
         el("td", { text: r.service }),
         el("td", { text: r.step }),
         el("td", { text: r.event_type }),
-        el("td", { text: r.reason || "" }),
-        el("td", { text: r.published ? "yes" : "not yet" }))));
+        el("td", { text: r.reason || "" }))));
     } catch (e) {
       $("timeline").replaceChildren();
       $("timeline-summary").textContent = "";
