@@ -25,7 +25,6 @@ const (
 	NameLongPolls       = "saga.long_polls"         // gauge (up-down)
 	NameLongPollLimit   = "saga.long_polls.limit"   // gauge
 	NameSweptOrders     = "saga.sweep.orders"       // counter; result
-	NameOutboxSwept     = "saga.outbox.swept"       // counter; service, result
 	NameReconcileRuns   = "saga.reconcile.runs"     // counter; result
 	NameFindings        = "saga.reconcile.findings" // counter; kind
 	NameRepairs         = "saga.reconcile.repairs"  // counter
@@ -49,7 +48,7 @@ var stepBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 // instruments are the process's instruments, when metrics are on.
 type instruments struct {
 	ended, publishFailures, pushFailures, deadLetters metric.Int64Counter
-	swept, outbox, runs, findings, repairs            metric.Int64Counter
+	swept, runs, findings, repairs                    metric.Int64Counter
 	stepDuration                                      metric.Float64Histogram
 }
 
@@ -64,11 +63,10 @@ func newInstruments(m metric.Meter) (*instruments, error) {
 		*dst = c
 	}
 	counter(&i.ended, NameSagasEnded, "{order}", "Orders that reached a terminal state, by outcome (completed, failed, cancelled) and reason.")
-	counter(&i.publishFailures, NamePublishFailures, "{message}", "Saga events whose publish to Pub/Sub failed (the step answers 5xx and is retried, or the outbox sweep sends it).")
+	counter(&i.publishFailures, NamePublishFailures, "{message}", "Saga events whose publish to Pub/Sub failed (the step answers 5xx and is redelivered; the order's replay sends it if no redelivery comes).")
 	counter(&i.pushFailures, NamePushFailures, "{delivery}", "Push deliveries answered 5xx: Pub/Sub retries them, then dead-letters them.")
 	counter(&i.deadLetters, NameDeadLetters, "{delivery}", "Deliveries given up: failed on their last attempt (kind dead_letter) or acked as poison (kind poison).")
 	counter(&i.swept, NameSweptOrders, "{order}", "What the timeout sweep did to orders: timed_out (stopped), replayed, gave_up, failed.")
-	counter(&i.outbox, NameOutboxSwept, "{event}", "What the outbox sweep did: events it published (result published), saga documents it failed on (failed).")
 	counter(&i.runs, NameReconcileRuns, "{run}", "Reconciliation runs, by result (done, failed).")
 	counter(&i.findings, NameFindings, "{finding}", "Reconciliation findings, by kind (inconsistent, unfinished, unreadable).")
 	counter(&i.repairs, NameRepairs, "{finding}", "Findings the reconciliation repaired by re-publishing an event.")
@@ -228,21 +226,6 @@ func Swept(ctx context.Context, s Sweep) {
 				i.swept.Add(ctx, int64(n), metric.WithAttributes(attribute.String("result", result)))
 			}
 		}
-	}
-}
-
-// OutboxSwept counts what an outbox sweep of service did with one saga
-// document: the events it published, and its failure (err) if it failed.
-func OutboxSwept(ctx context.Context, service string, published int, err error) {
-	i := on()
-	if i == nil {
-		return
-	}
-	if published > 0 {
-		i.outbox.Add(ctx, int64(published), metric.WithAttributes(attribute.String("service", service), attribute.String("result", "published")))
-	}
-	if err != nil {
-		i.outbox.Add(ctx, 1, metric.WithAttributes(attribute.String("service", service), attribute.String("result", "failed")))
 	}
 }
 

@@ -169,16 +169,12 @@ func TestSweepsAndReconciliation(t *testing.T) {
 	ctx := context.Background()
 	Swept(ctx, Sweep{TimedOut: 3, Replayed: 2})
 	Swept(ctx, Sweep{TimedOut: 1, GaveUp: 1, Failed: 4})
-	OutboxSwept(ctx, saga.TicketService, 2, nil)
-	OutboxSwept(ctx, saga.TicketService, 0, errors.New("publish failed"))
 	Reconciled(ctx, Reconciliation{Inconsistent: 2, Unfinished: 1, Repaired: 2})
 	Reconciled(ctx, Reconciliation{Failed: true, Inconsistent: 7}) // counted when it finishes
 	Reconciled(ctx, Reconciliation{})
 	data := collect(t, r)
 	equal(t, NameSweptOrders, counts(t, data, NameSweptOrders), map[string]int64{
 		"result=timed_out": 4, "result=replayed": 2, "result=gave_up": 1, "result=failed": 4})
-	equal(t, NameOutboxSwept, counts(t, data, NameOutboxSwept), map[string]int64{
-		"result=published,service=ticket-service": 2, "result=failed,service=ticket-service": 1})
 	equal(t, NameReconcileRuns, counts(t, data, NameReconcileRuns), map[string]int64{"result=done": 2, "result=failed": 1})
 	equal(t, NameFindings, counts(t, data, NameFindings), map[string]int64{"kind=inconsistent": 2, "kind=unfinished": 1})
 	equal(t, NameRepairs, counts(t, data, NameRepairs), map[string]int64{"": 2})
@@ -214,7 +210,6 @@ func TestOffCostsNothing(t *testing.T) {
 		PushFailed(ctx, saga.ConsumedPoint, 5)
 		Poisoned(ctx, saga.ConsumedPoint)
 		PublishFailed(ctx, saga.TicketService, saga.GrantedTicket)
-		OutboxSwept(ctx, saga.TicketService, 1, nil)
 	})
 	if allocs != 0 {
 		t.Errorf("%v allocations per call with metrics off, want 0", allocs)

@@ -51,7 +51,7 @@ func TestPublishCarriesTheStepOn(t *testing.T) {
 		t.Fatalf("stored %v (attrs now %v)", stored, attrs)
 	}
 
-	sweepCtx, sweep := Start(context.Background(), "POST /tasks/outbox")
+	sweepCtx, sweep := Start(context.Background(), "POST /tasks/sweep")
 	_, pub, sent := StartPublish(sweepCtx, "projects/p/topics/saga-events", Message{EventType: "consumed-point", OrderID: "o1"}, stored)
 	pub.End()
 	sweep.End()

@@ -120,8 +120,8 @@ func TestSchemaRefusesMalformedEvents(t *testing.T) {
 			t.Errorf("%s: publish of %s = %v, want a permanent InvalidArgument", name, data, err)
 		}
 	}
-	// A stored event of the older form: the services' publisher (the
-	// outbox sweep's, a replay's) sends it upgraded.
+	// A stored event of the older form: the services' publisher (a
+	// redelivery's, a replay's) sends it upgraded.
 	old := good
 	old.Data = []byte(`{"id":"o1","order":{"user_id":"u","ticket_id":"t","quantity":1,"price":100}}`)
 	if err := pub.Publish(ctx, old); err != nil {

@@ -30,6 +30,7 @@ import (
 
 	"github.com/ticketsaga/saga/infra"
 	"github.com/ticketsaga/saga/shared/push"
+	"github.com/ticketsaga/saga/shared/saga"
 )
 
 // maxBody bounds what the relay reads: one byte past what a service takes,
@@ -41,7 +42,19 @@ const maxBody = push.MaxBody + 1
 type Relay struct {
 	routes    map[string]route // by subscription name
 	transport *http.Transport
+	forwarded atomic.Int64
+	replays   atomic.Int64
 }
+
+// Stats is what the relay forwarded: every push production would deliver,
+// and of those, the replays (saga.AttrReplay).
+type Stats struct {
+	Forwarded int64 `json:"forwarded"`
+	Replays   int64 `json:"replays"`
+}
+
+// Stats returns what the relay forwarded so far.
+func (r *Relay) Stats() Stats { return Stats{Forwarded: r.forwarded.Load(), Replays: r.replays.Load()} }
 
 type route struct {
 	sub   infra.Subscription
@@ -126,6 +139,10 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if json.Unmarshal(body, &head) == nil && !rt.sub.Matches(head.Message.Attributes) {
 		w.WriteHeader(http.StatusNoContent) // filtered out: Pub/Sub acknowledges it
 		return
+	}
+	r.forwarded.Add(1)
+	if head.Message.Attributes[saga.AttrReplay] != "" {
+		r.replays.Add(1)
 	}
 	req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
 	// The body can be sent again should a kept-alive connection close

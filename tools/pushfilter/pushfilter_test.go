@@ -70,6 +70,7 @@ func TestRelay(t *testing.T) {
 		{"order-events", map[string]string{saga.AttrEventType: string(saga.GrantedTicket)}, http.StatusTeapot},
 		{"order-events", map[string]string{saga.AttrEventType: string(saga.GrantedTicket), saga.AttrRedriveTo: "point-events"}, http.StatusNoContent},
 		{"point-events", map[string]string{saga.AttrEventType: string(saga.GrantedTicket), saga.AttrRedriveTo: "point-events"}, http.StatusTeapot},
+		{"order-events", map[string]string{saga.AttrEventType: string(saga.GrantedTicket), saga.AttrReplay: "1"}, http.StatusTeapot},
 		{"ticket-events", map[string]string{saga.AttrEventType: string(saga.ConsumedPoint)}, http.StatusBadGateway},
 		{"ticket-events", map[string]string{saga.AttrEventType: string(saga.StartedOrder)}, http.StatusNoContent},
 	} {
@@ -77,7 +78,7 @@ func TestRelay(t *testing.T) {
 			t.Errorf("push to %s of %v: %d, want %d", c.sub, c.attrs, code, c.want)
 		}
 	}
-	want := []string{"point-service started-order", "order-service granted-ticket", "point-service granted-ticket"}
+	want := []string{"point-service started-order", "order-service granted-ticket", "point-service granted-ticket", "order-service granted-ticket"}
 	mu.Lock()
 	defer mu.Unlock()
 	if len(got) != len(want) {
@@ -87,6 +88,11 @@ func TestRelay(t *testing.T) {
 		if got[i] != want[i] {
 			t.Fatalf("the services saw %q, want %q", got, want)
 		}
+	}
+	// Every push let through counts, the one to the service that is
+	// down too; of them one replay.
+	if st := relay.Stats(); st != (pushfilter.Stats{Forwarded: 5, Replays: 1}) {
+		t.Errorf("stats %+v, want 5 forwarded, 1 replay", st)
 	}
 	res, err := http.Post(srv.URL+"/nobody-events", "application/json", bytes.NewReader([]byte("{}")))
 	if err != nil {

@@ -165,8 +165,8 @@ type Sale struct {
 
 // Targets are the key ranges a sale writes, at the operations per second
 // it puts on each (one order: a grant on a shard; the order's create,
-// publish mark, settle and read; the point and ticket sagas' step and
-// mark and read; the account's read and write: docs/capacity.md).
+// settle and read; the point and ticket sagas' step and read; the
+// account's read and write: docs/capacity.md).
 func (s Sale) Targets(fs *firestore.Client) []Target {
 	out := []Target{{Name: "stock shards of " + s.TicketID, Rate: s.Rate, Op: func(ctx context.Context, i int64) error {
 		k := int(i % int64(s.Shards))
@@ -177,7 +177,7 @@ func (s Sale) Targets(fs *firestore.Client) []Target {
 	for _, c := range []struct {
 		name string
 		per  float64
-	}{{"orders", 4}, {"point_sagas", 3}, {"ticket_sagas", 3}, {"accounts", 2}} {
+	}{{"orders", 3}, {"point_sagas", 2}, {"ticket_sagas", 2}, {"accounts", 2}} {
 		out = append(out, Target{Name: c.name, Rate: c.per * s.Rate, Op: collectionOp(fs, c.name)})
 	}
 	return out

@@ -69,7 +69,7 @@ func TestWarmUpOnACompressedClock(t *testing.T) {
 	// The rule compressed: 5 minutes are 1.5 seconds, 500/s is 8/s.
 	rule := Rule{Base: 8, Growth: 1.5, Step: 1500 * time.Millisecond}
 	all := Sale{TicketID: "gig", Shards: shards, Rate: 20}.Targets(fs)
-	targets := []Target{all[0], all[1]} // the shards, and orders at 4 × 20/s
+	targets := []Target{all[0], all[1]} // the shards, and orders at 3 × 20/s
 	var seen []Step
 	steps, err := Run(ctx, rule, targets, func(s Step) { seen = append(seen, s) })
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/ticketsaga/saga/shared/saga"
 	"github.com/ticketsaga/saga/tools/loadgen"
+	"github.com/ticketsaga/saga/tools/pushfilter"
 )
 
 // The on-sale simulations (docs/capacity.md). Production's figures are
@@ -84,8 +85,13 @@ type SaleRun struct {
 	Completions []int `json:"completions_by_second"`
 	Failures    []int `json:"failures_by_second"`
 	// Limits is what the Firestore relay did during the run.
-	Limits     LimitStats `json:"limits"`
-	Violations []string   `json:"violations,omitempty"`
+	Limits LimitStats `json:"limits"`
+	// Pushes is what the push relay forwarded during the run (what
+	// production would deliver), and Replays how many of those were
+	// replays of unfinished orders (docs/self-healing.md).
+	Pushes     int64    `json:"pushes"`
+	Replays    int64    `json:"replay_pushes"`
+	Violations []string `json:"violations,omitempty"`
 }
 
 // LimitStats are the relay's counts (tools/fslimits.Stats): commits delayed
@@ -128,6 +134,26 @@ func limitStats(ctx context.Context) (LimitStats, error) {
 	}
 	defer res.Body.Close()
 	var s LimitStats
+	return s, json.NewDecoder(res.Body).Decode(&s)
+}
+
+// pushStats reads what the push relay forwarded so far (zeros without
+// one).
+func pushStats(ctx context.Context) (pushfilter.Stats, error) {
+	var s pushfilter.Stats
+	u := os.Getenv("BENCH_PUSHFILTER_URL")
+	if u == "" {
+		return s, nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u+"/stats", nil)
+	if err != nil {
+		return s, err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return s, fmt.Errorf("the push relay's stats: %w", err)
+	}
+	defer res.Body.Close()
 	return s, json.NewDecoder(res.Body).Decode(&s)
 }
 
@@ -263,6 +289,10 @@ func measureOnSale(ctx context.Context, e env, mode string) error {
 	if err != nil {
 		return err
 	}
+	pushesBefore, err := pushStats(ctx)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	stopProgress := progressEvery(func() string {
 		return fmt.Sprintf("%s (%s): %.0f s, %d orders offered at %.1f/s", mode, label, time.Since(start).Seconds(), r.Orders, r.Offered)
@@ -279,6 +309,11 @@ func measureOnSale(ctx context.Context, e env, mode string) error {
 		return err
 	}
 	r.Limits = after.minus(before)
+	pushesAfter, err := pushStats(ctx)
+	if err != nil {
+		return err
+	}
+	r.Pushes, r.Replays = pushesAfter.Forwarded-pushesBefore.Forwarded, pushesAfter.Replays-pushesBefore.Replays
 	rep, err := run.Verify(ctx, c, finals)
 	if err != nil {
 		return err
@@ -377,6 +412,10 @@ func printSaleRun(w io.Writer, r SaleRun) {
 	hot := slices.SortedFunc(maps.Keys(r.Limits.Hot), func(a, b string) int { return int(r.Limits.Hot[b] - r.Limits.Hot[a]) })
 	for _, k := range hot[:min(len(hot), 5)] {
 		fmt.Fprintf(w, "held back %d commits: %s\n", r.Limits.Hot[k], k)
+	}
+	if r.Pushes > 0 {
+		fmt.Fprintf(w, "pushes %d, of them replays %d: %.2f%% more than the %d a run without replays delivers\n",
+			r.Pushes, r.Replays, 100*float64(r.Replays)/float64(r.Pushes-r.Replays), r.Pushes-r.Replays)
 	}
 	for _, v := range r.Violations[:min(len(r.Violations), 5)] {
 		fmt.Fprintln(w, "guarantee broken:", v)

@@ -17,6 +17,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -139,6 +140,8 @@ type localStack struct {
 	// ignores (tools/pushfilter): a process of its own, whose CPU the
 	// bench counts with the emulators'.
 	pushFilter *supervisor
+	// pushFilterURL is where it listens (GET /stats: what it forwarded).
+	pushFilterURL string
 	// fsLimits, when the limits are simulated, is the relay in front of
 	// the Firestore emulator (tools/fslimits), and fsLimitsURL where it
 	// reports what it did.
@@ -185,6 +188,7 @@ func (st *localStack) startPushFilter(ctx context.Context, out io.Writer) (strin
 	st.cleanup = append(st.cleanup, sv.stop)
 	st.pushFilter = sv
 	u := fmt.Sprintf("http://127.0.0.1:%d", port)
+	st.pushFilterURL = u
 	return u, waitHealthy(ctx, u)
 }
 
@@ -209,6 +213,10 @@ func servePushFilter(ctx context.Context) error {
 	defer relay.Close()
 	mux := http.NewServeMux()
 	mux.Handle("/", relay)
+	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(relay.Stats())
+	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	srv := &http.Server{Addr: "127.0.0.1:" + os.Getenv("PORT"), Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
@@ -484,7 +492,7 @@ func bench(ctx context.Context, argv []string) (int, error) {
 		"BENCH_TICKET_URL="+st.base[saga.TicketService], "BENCH_TICKET_SINGLE_URL="+st.base[single.name],
 		"BENCH_PIDS="+strings.Join(pids, ","), "BENCH_EMULATOR_GROUPS="+joinPIDs(st.emulatorGroups()),
 		"BENCH_ORDER_URLS="+strings.Join(st.instances[saga.OrderService], ","), "BENCH_TICKET_URLS="+strings.Join(st.instances[saga.TicketService], ","),
-		"BENCH_FSLIMITS_URL="+st.fsLimitsURL)
+		"BENCH_FSLIMITS_URL="+st.fsLimitsURL, "BENCH_PUSHFILTER_URL="+st.pushFilterURL)
 	err = cmd.Run()
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
