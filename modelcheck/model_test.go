@@ -213,7 +213,7 @@ func (c *checker) explore(w *world, path []string) {
 	if len(w.flight) == 0 && w.allPlaced() {
 		c.paths++
 		if problem := w.clone().quiet(); problem != "" {
-			c.fail(w, append(path, "every fault ends: the sweeps run, time passes, every message is delivered"), problem)
+			c.fail(w, append(path, "every fault ends: the sweep runs, time passes, every message is delivered"), problem)
 			return
 		}
 	}
