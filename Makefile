@@ -31,7 +31,7 @@ test-unit:
 	$(GO) test -short -count=1 ./...
 
 # The fuzz targets: the decoders of everything that comes from outside.
-FUZZ_TARGETS = shared/httpjson:FuzzDecodeBytes shared/event:FuzzDecode shared/push:FuzzDecode \
+FUZZ_TARGETS = shared/platform/httpjson:FuzzDecodeBytes shared/event:FuzzDecode shared/push:FuzzDecode \
 	order-service/internal/httpapi:FuzzDecodeOrderRequest
 FUZZTIME ?= 60000x
 

@@ -19,13 +19,13 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
 
-	"github.com/ticketsaga/saga/shared/apidoc"
+	"github.com/ticketsaga/saga/shared/platform/kit"
 	"github.com/ticketsaga/saga/shared/saga"
 )
 
 // apiContract sits in every HTTP client of the suite and checks each
 // exchange with a stack's services against the OpenAPI document
-// (shared/apidoc): the document cannot drift from what the services do.
+// (shared/platform/internal/apidoc): the document cannot drift from what the services do.
 //
 //   - A request the document accepts may get any response the document
 //     lists for it, and that response must match its schema, headers
@@ -58,7 +58,7 @@ func newAPIContract() (*apiContract, error) {
 	for _, ct := range []string{"text/html", "text/css", "text/javascript"} {
 		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.PlainBodyDecoder)
 	}
-	doc, err := apidoc.Load(context.Background())
+	doc, err := kit.APIDocument(context.Background())
 	if err != nil {
 		return nil, err
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/ticketsaga/saga/infra"
 	orderrecords "github.com/ticketsaga/saga/order-service/records"
 	"github.com/ticketsaga/saga/shared/deadletter"
-	"github.com/ticketsaga/saga/shared/metrics"
+	"github.com/ticketsaga/saga/shared/platform/metrics"
 	"github.com/ticketsaga/saga/shared/push"
 	"github.com/ticketsaga/saga/shared/saga"
 	"github.com/ticketsaga/saga/tools/fslimits"

@@ -24,7 +24,7 @@ import (
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 
 	"github.com/ticketsaga/saga/infra"
-	"github.com/ticketsaga/saga/shared/metrics"
+	"github.com/ticketsaga/saga/shared/platform/metrics"
 	"github.com/ticketsaga/saga/tools/emulator"
 )
 

@@ -27,10 +27,9 @@ import (
 	"github.com/ticketsaga/saga/infra"
 	orderservice "github.com/ticketsaga/saga/order-service/service"
 	pointservice "github.com/ticketsaga/saga/point-service/service"
-	"github.com/ticketsaga/saga/shared/logging"
+	"github.com/ticketsaga/saga/shared/platform/serve"
 	"github.com/ticketsaga/saga/shared/push"
 	"github.com/ticketsaga/saga/shared/saga"
-	"github.com/ticketsaga/saga/shared/serve"
 	ticketservice "github.com/ticketsaga/saga/ticket-service/service"
 	"github.com/ticketsaga/saga/tools/authemu"
 	"github.com/ticketsaga/saga/tools/bootstrap"
@@ -137,7 +136,7 @@ func newStack(o stackOptions) (*Stack, error) {
 		"FIRESTORE_EMULATOR_HOST": os.Getenv("FIRESTORE_EMULATOR_HOST"), "PUBSUB_EMULATOR_HOST": os.Getenv("PUBSUB_EMULATOR_HOST"),
 		"FIREBASE_AUTH_EMULATOR_HOST": os.Getenv("FIREBASE_AUTH_EMULATOR_HOST"), "FIREBASE_PROJECT": os.Getenv("FIREBASE_PROJECT")}
 	s.getenv = func(k string) string { return env[k] }
-	s.log = func(service string) *slog.Logger { return logging.New(logFile, service, s.project, slog.LevelInfo) }
+	s.log = func(service string) *slog.Logger { return serve.Logger(logFile, service, s.project, slog.LevelInfo) }
 	// The fault switch "crashes" by aborting the request mid-way.
 	s.opts = serve.Options{AfterCommit: serve.CrashHook(o.crash, s.log("fault-switch"), func() { panic(http.ErrAbortHandler) })}
 	services := []struct {

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ticketsaga/saga/shared/platform/serve"
 	"github.com/ticketsaga/saga/shared/saga"
-	"github.com/ticketsaga/saga/shared/serve"
 	ticketservice "github.com/ticketsaga/saga/ticket-service/service"
 )
 

@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	orderservice "github.com/ticketsaga/saga/order-service/service"
+	"github.com/ticketsaga/saga/shared/platform/serve"
 	"github.com/ticketsaga/saga/shared/saga"
-	"github.com/ticketsaga/saga/shared/serve"
 )
 
 func TestHappyPath(t *testing.T) {

@@ -20,8 +20,8 @@ import (
 	"github.com/ticketsaga/saga/infra"
 	orderrecords "github.com/ticketsaga/saga/order-service/records"
 	orderservice "github.com/ticketsaga/saga/order-service/service"
+	"github.com/ticketsaga/saga/shared/platform/serve"
 	"github.com/ticketsaga/saga/shared/saga"
-	"github.com/ticketsaga/saga/shared/serve"
 )
 
 // TestSweepStopsThousandsOfExpiredOrders: 2,000 expired pending orders are

@@ -12,7 +12,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ticketsaga/saga/order-service/ops"
-	"github.com/ticketsaga/saga/shared/telemetry"
+	"github.com/ticketsaga/saga/shared/platform/telemetry"
 )
 
 // TestOneTracePerSaga: one purchase, run by the three services with real

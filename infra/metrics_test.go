@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/ticketsaga/saga/infra"
-	"github.com/ticketsaga/saga/shared/metrics"
+	"github.com/ticketsaga/saga/shared/platform/metrics"
 )
 
 // TestDeadLetterAttempts holds the metrics' idea of a delivery's last

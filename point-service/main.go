@@ -3,7 +3,7 @@ package main
 
 import (
 	"github.com/ticketsaga/saga/point-service/service"
-	"github.com/ticketsaga/saga/shared/serve"
+	"github.com/ticketsaga/saga/shared/platform/serve"
 )
 
 func main() { serve.Main(service.LoadConfig, service.New) }

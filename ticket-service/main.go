@@ -2,7 +2,7 @@
 package main
 
 import (
-	"github.com/ticketsaga/saga/shared/serve"
+	"github.com/ticketsaga/saga/shared/platform/serve"
 	"github.com/ticketsaga/saga/ticket-service/service"
 )
 

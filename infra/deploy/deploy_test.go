@@ -24,8 +24,8 @@ import (
 	orderfn "github.com/ticketsaga/saga/order-service/function"
 	pointfn "github.com/ticketsaga/saga/point-service/function"
 	point "github.com/ticketsaga/saga/point-service/service"
-	"github.com/ticketsaga/saga/shared/pushauth/pushauthtest"
-	"github.com/ticketsaga/saga/shared/serve"
+	"github.com/ticketsaga/saga/shared/platform/pushauthtest"
+	"github.com/ticketsaga/saga/shared/platform/serve"
 	ticketfn "github.com/ticketsaga/saga/ticket-service/function"
 	"github.com/ticketsaga/saga/tools/emulator"
 )
@@ -129,7 +129,7 @@ func TestDryRunCoversEveryResource(t *testing.T) {
 		}
 	}
 	// Every service is deployed with all its authentication: it would
-	// refuse to start without it (shared/config's fail-closed check).
+	// refuse to start without it (shared/platform/config's fail-closed check).
 	for _, svc := range Services {
 		want := []string{"gcloud run deploy " + svc, "AUTH_AUDIENCE=https://" + svc + "-PROJECT_NUMBER.asia-northeast1.run.app",
 			"PUSH_SERVICE_ACCOUNT=saga-push-invoker@demo-project.iam.gserviceaccount.com",

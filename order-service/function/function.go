@@ -7,7 +7,7 @@ package function
 
 import (
 	"github.com/ticketsaga/saga/order-service/service"
-	"github.com/ticketsaga/saga/shared/serve"
+	"github.com/ticketsaga/saga/shared/platform/serve"
 )
 
 // Name is the function's name, its entry point (--function).

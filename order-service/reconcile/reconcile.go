@@ -18,12 +18,12 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/ticketsaga/saga/order-service/internal/ordermetrics"
 	"github.com/ticketsaga/saga/order-service/records"
 	pointrecords "github.com/ticketsaga/saga/point-service/records"
 	"github.com/ticketsaga/saga/shared/event"
-	"github.com/ticketsaga/saga/shared/httpjson"
-	"github.com/ticketsaga/saga/shared/metrics"
 	"github.com/ticketsaga/saga/shared/outbox"
+	"github.com/ticketsaga/saga/shared/platform/httpjson"
 	"github.com/ticketsaga/saga/shared/saga"
 	ticketrecords "github.com/ticketsaga/saga/ticket-service/records"
 )
@@ -522,7 +522,7 @@ func Findings(ctx context.Context, fs *firestore.Client, runID string) ([]Findin
 func (r *Reconciler) Handler(log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		run, err := r.Run(req.Context())
-		metrics.Reconciled(req.Context(), metrics.Reconciliation{Failed: err != nil, Inconsistent: run.Findings - run.Unfinished - run.Unreadable,
+		ordermetrics.Reconciled(req.Context(), ordermetrics.Reconciliation{Failed: err != nil, Inconsistent: run.Findings - run.Unfinished - run.Unreadable,
 			Unfinished: run.Unfinished, Unreadable: run.Unreadable, Repaired: run.Repaired})
 		if err != nil {
 			log.ErrorContext(req.Context(), "reconciliation failed", "run_id", run.ID, "error", err.Error())

@@ -8,7 +8,7 @@ import (
 
 	"github.com/ticketsaga/saga/order-service/internal/order"
 	"github.com/ticketsaga/saga/order-service/ops"
-	"github.com/ticketsaga/saga/shared/config"
+	"github.com/ticketsaga/saga/shared/platform/config"
 	"github.com/ticketsaga/saga/shared/saga"
 )
 

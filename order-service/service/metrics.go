@@ -6,8 +6,9 @@ import (
 
 	"github.com/ticketsaga/saga/order-service/internal/app"
 	"github.com/ticketsaga/saga/order-service/internal/order"
+	"github.com/ticketsaga/saga/order-service/internal/ordermetrics"
 	"github.com/ticketsaga/saga/shared/event"
-	"github.com/ticketsaga/saga/shared/metrics"
+	"github.com/ticketsaga/saga/shared/platform/metrics"
 	"github.com/ticketsaga/saga/shared/saga"
 )
 
@@ -17,11 +18,11 @@ type observer struct{}
 var _ app.Observer = observer{}
 
 func (observer) Ended(ctx context.Context, o order.Order) {
-	metrics.SagaEnded(ctx, string(o.Status), o.Reason)
+	ordermetrics.SagaEnded(ctx, string(o.Status), o.Reason)
 }
 
 func (observer) Swept(ctx context.Context, rep app.SweepReport) {
-	metrics.Swept(ctx, metrics.Sweep{TimedOut: rep.Stopped, Replayed: rep.Replayed, GaveUp: rep.GaveUp, Failed: rep.Failed})
+	ordermetrics.Swept(ctx, ordermetrics.Sweep{TimedOut: rep.Stopped, Replayed: rep.Replayed, GaveUp: rep.GaveUp, Failed: rep.Failed})
 }
 
 // timedStore times order-service's first step, the start: the order's

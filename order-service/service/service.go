@@ -16,16 +16,16 @@ import (
 	"github.com/ticketsaga/saga/order-service/internal/httpapi"
 	"github.com/ticketsaga/saga/order-service/internal/longpoll"
 	"github.com/ticketsaga/saga/order-service/internal/opsapi"
+	"github.com/ticketsaga/saga/order-service/internal/ordermetrics"
 	"github.com/ticketsaga/saga/order-service/internal/pages"
 	"github.com/ticketsaga/saga/order-service/internal/peers"
 	"github.com/ticketsaga/saga/order-service/ops"
 	"github.com/ticketsaga/saga/order-service/reconcile"
 	"github.com/ticketsaga/saga/order-service/records"
-	"github.com/ticketsaga/saga/shared/kit"
-	"github.com/ticketsaga/saga/shared/metrics"
+	"github.com/ticketsaga/saga/shared/platform/kit"
+	"github.com/ticketsaga/saga/shared/platform/serve"
+	"github.com/ticketsaga/saga/shared/platform/telemetry"
 	"github.com/ticketsaga/saga/shared/saga"
-	"github.com/ticketsaga/saga/shared/serve"
-	"github.com/ticketsaga/saga/shared/telemetry"
 )
 
 // waitSpan is a long-poll's wait, in the trace of its request.
@@ -49,7 +49,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts serve.Options) 
 		return nil, err
 	}
 	store := firestore.New(k.Clients.Firestore, k.Outbox)
-	metrics.LongPollLimit.Store(cfg.MaxLongPolls)
+	ordermetrics.LongPollLimit.Store(cfg.MaxLongPolls)
 	a := &app.App{Store: timedStore{store}, Log: log, Now: time.Now, Observe: observer{},
 		Polls:  &longpoll.Poller{Listen: store.Listen, Get: store.Get, ListenAfter: cfg.ListenAfter, Span: waitSpan},
 		Config: app.Config{Timeout: cfg.OrderTimeout, Heal: cfg.Heal, SweepBudget: cfg.SweepBudget}}

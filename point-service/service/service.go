@@ -10,10 +10,10 @@ import (
 	"github.com/ticketsaga/saga/point-service/internal/firestore"
 	"github.com/ticketsaga/saga/point-service/internal/httpapi"
 	"github.com/ticketsaga/saga/point-service/records"
-	"github.com/ticketsaga/saga/shared/config"
-	"github.com/ticketsaga/saga/shared/kit"
+	"github.com/ticketsaga/saga/shared/platform/config"
+	"github.com/ticketsaga/saga/shared/platform/kit"
+	"github.com/ticketsaga/saga/shared/platform/serve"
 	"github.com/ticketsaga/saga/shared/saga"
-	"github.com/ticketsaga/saga/shared/serve"
 )
 
 // Config is point-service's configuration: only what every service has.

@@ -30,9 +30,9 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/ticketsaga/saga/shared/event"
-	"github.com/ticketsaga/saga/shared/metrics"
+	"github.com/ticketsaga/saga/shared/platform/metrics"
+	"github.com/ticketsaga/saga/shared/platform/telemetry"
 	"github.com/ticketsaga/saga/shared/saga"
-	"github.com/ticketsaga/saga/shared/telemetry"
 )
 
 // Publisher publishes saga events.

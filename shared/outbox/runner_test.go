@@ -7,9 +7,9 @@ import (
 
 	"cloud.google.com/go/firestore"
 
-	"github.com/ticketsaga/saga/shared/emutest"
 	"github.com/ticketsaga/saga/shared/event"
 	"github.com/ticketsaga/saga/shared/outbox"
+	"github.com/ticketsaga/saga/shared/platform/emutest"
 	"github.com/ticketsaga/saga/shared/saga"
 )
 

@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"github.com/ticketsaga/saga/shared/event"
-	"github.com/ticketsaga/saga/shared/telemetry"
+	"github.com/ticketsaga/saga/shared/platform/telemetry"
 )
 
 // stamp stores the trace context of ctx's span (the step's) in step's

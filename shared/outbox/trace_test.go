@@ -10,9 +10,9 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
-	"github.com/ticketsaga/saga/shared/emutest"
+	"github.com/ticketsaga/saga/shared/platform/emutest"
+	"github.com/ticketsaga/saga/shared/platform/telemetry"
 	"github.com/ticketsaga/saga/shared/saga"
-	"github.com/ticketsaga/saga/shared/telemetry"
 )
 
 // TestRepublishJoinsTheStepsTrace: a step that crashed between its commit

@@ -13,9 +13,9 @@ import (
 
 	"github.com/ticketsaga/saga/shared/event"
 	"github.com/ticketsaga/saga/shared/fault"
-	"github.com/ticketsaga/saga/shared/metrics"
+	"github.com/ticketsaga/saga/shared/platform/metrics"
+	"github.com/ticketsaga/saga/shared/platform/telemetry"
 	"github.com/ticketsaga/saga/shared/saga"
-	"github.com/ticketsaga/saga/shared/telemetry"
 )
 
 // MaxBody bounds a push request: Pub/Sub messages are at most 10 MB, ours

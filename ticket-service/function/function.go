@@ -6,7 +6,7 @@
 package function
 
 import (
-	"github.com/ticketsaga/saga/shared/serve"
+	"github.com/ticketsaga/saga/shared/platform/serve"
 	"github.com/ticketsaga/saga/ticket-service/service"
 )
 

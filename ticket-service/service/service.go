@@ -6,10 +6,10 @@ import (
 	"context"
 	"log/slog"
 
-	"github.com/ticketsaga/saga/shared/config"
-	"github.com/ticketsaga/saga/shared/kit"
+	"github.com/ticketsaga/saga/shared/platform/config"
+	"github.com/ticketsaga/saga/shared/platform/kit"
+	"github.com/ticketsaga/saga/shared/platform/serve"
 	"github.com/ticketsaga/saga/shared/saga"
-	"github.com/ticketsaga/saga/shared/serve"
 	"github.com/ticketsaga/saga/ticket-service/internal/app"
 	"github.com/ticketsaga/saga/ticket-service/internal/firestore"
 	"github.com/ticketsaga/saga/ticket-service/internal/httpapi"

@@ -16,7 +16,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ticketsaga/saga/shared/config"
+	"github.com/ticketsaga/saga/shared/platform/config"
 	"github.com/ticketsaga/saga/tools/authemu"
 )
 

@@ -20,7 +20,7 @@ import (
 
 	"github.com/ticketsaga/saga/infra"
 	"github.com/ticketsaga/saga/infra/deploy"
-	"github.com/ticketsaga/saga/shared/config"
+	"github.com/ticketsaga/saga/shared/platform/config"
 	"github.com/ticketsaga/saga/shared/saga"
 )
 

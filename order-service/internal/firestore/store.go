@@ -20,8 +20,8 @@ import (
 	"github.com/ticketsaga/saga/order-service/records"
 	"github.com/ticketsaga/saga/shared/event"
 	"github.com/ticketsaga/saga/shared/outbox"
+	"github.com/ticketsaga/saga/shared/platform/telemetry"
 	"github.com/ticketsaga/saga/shared/saga"
-	"github.com/ticketsaga/saga/shared/telemetry"
 )
 
 // Store reads and writes orders.

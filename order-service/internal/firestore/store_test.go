@@ -11,8 +11,8 @@ import (
 	"github.com/ticketsaga/saga/order-service/internal/app"
 	"github.com/ticketsaga/saga/order-service/internal/order"
 	"github.com/ticketsaga/saga/order-service/records"
-	"github.com/ticketsaga/saga/shared/emutest"
 	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/shared/platform/emutest"
 	"github.com/ticketsaga/saga/shared/saga"
 )
 

@@ -14,8 +14,8 @@ import (
 
 	"github.com/ticketsaga/saga/order-service/internal/app"
 	"github.com/ticketsaga/saga/order-service/internal/order"
-	"github.com/ticketsaga/saga/shared/httpjson"
-	"github.com/ticketsaga/saga/shared/metrics"
+	"github.com/ticketsaga/saga/order-service/internal/ordermetrics"
+	"github.com/ticketsaga/saga/shared/platform/httpjson"
 	"github.com/ticketsaga/saga/shared/saga"
 )
 
@@ -186,12 +186,12 @@ func (a *API) getOrder(w http.ResponseWriter, r *http.Request) (int, any, error)
 // when to ask again.
 func (a *API) wait(w http.ResponseWriter, d time.Duration) app.Wait {
 	return app.Wait{For: d, Drain: a.Draining, Hold: func(d time.Duration) (time.Duration, func()) {
-		if n := metrics.LongPolls.Add(1); a.MaxLongPolls > 0 && n > a.MaxLongPolls {
-			metrics.LongPolls.Add(-1)
+		if n := ordermetrics.LongPolls.Add(1); a.MaxLongPolls > 0 && n > a.MaxLongPolls {
+			ordermetrics.LongPolls.Add(-1)
 			w.Header().Set("Retry-After", "1")
 			return 0, func() {}
 		}
-		return d, func() { metrics.LongPolls.Add(-1) }
+		return d, func() { ordermetrics.LongPolls.Add(-1) }
 	}}
 }
 

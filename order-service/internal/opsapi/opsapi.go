@@ -14,7 +14,7 @@ import (
 
 	"github.com/ticketsaga/saga/order-service/ops"
 	"github.com/ticketsaga/saga/order-service/reconcile"
-	"github.com/ticketsaga/saga/shared/httpjson"
+	"github.com/ticketsaga/saga/shared/platform/httpjson"
 	"github.com/ticketsaga/saga/shared/saga"
 )
 

@@ -7,8 +7,8 @@ import (
 	"github.com/ticketsaga/saga/point-service/internal/app"
 	"github.com/ticketsaga/saga/point-service/internal/point"
 	"github.com/ticketsaga/saga/point-service/records"
-	"github.com/ticketsaga/saga/shared/emutest"
 	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/shared/platform/emutest"
 	"github.com/ticketsaga/saga/shared/saga"
 )
 

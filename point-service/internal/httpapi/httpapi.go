@@ -7,7 +7,7 @@ import (
 	"net/http"
 
 	"github.com/ticketsaga/saga/point-service/internal/app"
-	"github.com/ticketsaga/saga/shared/httpjson"
+	"github.com/ticketsaga/saga/shared/platform/httpjson"
 )
 
 type accounts struct{ app *app.App }

@@ -8,8 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/ticketsaga/saga/shared/emutest"
 	"github.com/ticketsaga/saga/shared/event"
+	"github.com/ticketsaga/saga/shared/platform/emutest"
 	"github.com/ticketsaga/saga/shared/saga"
 	"github.com/ticketsaga/saga/ticket-service/internal/app"
 	"github.com/ticketsaga/saga/ticket-service/internal/ticket"

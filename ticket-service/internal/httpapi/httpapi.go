@@ -6,7 +6,7 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/ticketsaga/saga/shared/httpjson"
+	"github.com/ticketsaga/saga/shared/platform/httpjson"
 	"github.com/ticketsaga/saga/ticket-service/internal/app"
 	"github.com/ticketsaga/saga/ticket-service/internal/ticket"
 )

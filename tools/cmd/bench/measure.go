@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/ticketsaga/saga/shared/event"
-	"github.com/ticketsaga/saga/shared/metrics"
+	"github.com/ticketsaga/saga/shared/platform/metrics"
 	"github.com/ticketsaga/saga/shared/push"
 	"github.com/ticketsaga/saga/shared/saga"
 	"github.com/ticketsaga/saga/tools/loadgen"

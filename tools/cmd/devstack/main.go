@@ -36,7 +36,7 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 
 	"github.com/ticketsaga/saga/infra"
-	"github.com/ticketsaga/saga/shared/config"
+	"github.com/ticketsaga/saga/shared/platform/config"
 	"github.com/ticketsaga/saga/shared/saga"
 	"github.com/ticketsaga/saga/tools/authemu"
 	"github.com/ticketsaga/saga/tools/bootstrap"

@@ -22,19 +22,13 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 )
 
-// Counters of one process. They are plain atomics, counted whether or not
-// metrics are exported (the long-poll cap needs LongPolls), and exported
-// as OpenTelemetry observable instruments read at collection time.
+// The cost counters of one process. They are plain atomics, counted
+// whether or not metrics are exported, and exported as OpenTelemetry
+// observable instruments read at collection time.
 var (
 	Publishes       atomic.Int64
 	FirestoreReads  atomic.Int64
 	FirestoreWrites atomic.Int64
-	// LongPolls is a gauge: the long-polls order-service holds now.
-	LongPolls atomic.Int64
-	// LongPollLimit is LONG_POLL_MAX, exported beside LongPolls so that an
-	// alert on "near the cap" needs no copy of the setting; 0 (not
-	// exported) in services that hold no long-polls.
-	LongPollLimit atomic.Int64
 )
 
 // Snapshot is the cost counters and the long-poll gauge at one moment, as

@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -18,12 +19,12 @@ import (
 
 	"google.golang.org/api/idtoken"
 
-	"github.com/ticketsaga/saga/shared/config"
-	"github.com/ticketsaga/saga/shared/httpjson"
-	"github.com/ticketsaga/saga/shared/logging"
-	"github.com/ticketsaga/saga/shared/metrics"
-	"github.com/ticketsaga/saga/shared/pushauth"
-	"github.com/ticketsaga/saga/shared/telemetry"
+	"github.com/ticketsaga/saga/shared/platform/config"
+	"github.com/ticketsaga/saga/shared/platform/httpjson"
+	"github.com/ticketsaga/saga/shared/platform/internal/logging"
+	"github.com/ticketsaga/saga/shared/platform/internal/pushauth"
+	"github.com/ticketsaga/saga/shared/platform/metrics"
+	"github.com/ticketsaga/saga/shared/platform/telemetry"
 )
 
 // App is a wired service: its API, its push endpoints by path, and what to
@@ -310,4 +311,11 @@ func pauseTelemetry(w http.ResponseWriter, r *http.Request) {
 	telemetry.Pause(!record)
 	metrics.Pause(!record)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// Logger is the services' logger: JSON lines in Cloud Logging's shape,
+// written to w, for service in project, at level and above (what Main
+// logs to stdout; the end-to-end tests log the services in-process).
+func Logger(w io.Writer, service, project string, level slog.Level) *slog.Logger {
+	return logging.New(w, service, project, level)
 }

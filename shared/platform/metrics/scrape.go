@@ -18,7 +18,7 @@ const (
 	PromPublishes       = "saga_pubsub_publishes_total"
 	PromFirestoreReads  = "saga_firestore_reads_total"
 	PromFirestoreWrites = "saga_firestore_writes_total"
-	PromLongPolls       = "saga_long_polls"
+	PromLongPolls       = "saga_long_polls" // order-service's gauge (its ordermetrics)
 )
 
 // Families parses Prometheus text, as GET /metrics serves it.

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ticketsaga/saga/shared/config"
+	"github.com/ticketsaga/saga/shared/platform/config"
 )
 
 // TestRefusesToStartWhenItsConfigurationDoes: the start-up path stops

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ticketsaga/saga/shared/httpjson"
+	"github.com/ticketsaga/saga/shared/platform/httpjson"
 )
 
 // Health answers GET /healthz: 200 only when the service can serve, that is

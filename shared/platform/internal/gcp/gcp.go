@@ -15,9 +15,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/ticketsaga/saga/shared/config"
-	"github.com/ticketsaga/saga/shared/metrics"
 	"github.com/ticketsaga/saga/shared/outbox"
+	"github.com/ticketsaga/saga/shared/platform/config"
+	"github.com/ticketsaga/saga/shared/platform/metrics"
 )
 
 // Clients are a service's long-lived connections.
@@ -55,7 +55,7 @@ func dialOptions() []grpc.DialOption {
 // Connect opens the clients for cfg. Their gRPC-level OpenTelemetry
 // instrumentation is off: a span for every RPC costs CPU on every call.
 // The libraries' own spans go to OpenTelemetry's global provider, which
-// shared/telemetry leaves a no-op: the saga's trace holds its own spans.
+// shared/platform/telemetry leaves a no-op: the saga's trace holds its own spans.
 func Connect(ctx context.Context, cfg config.Common) (*Clients, error) {
 	dial := dialOptions()
 	opts, err := metrics.FirestoreOptions(cfg.FirestoreEmulatorHost, dial...)

@@ -18,7 +18,7 @@ import (
 
 	"google.golang.org/api/idtoken"
 
-	"github.com/ticketsaga/saga/shared/httpjson"
+	"github.com/ticketsaga/saga/shared/platform/httpjson"
 )
 
 // Verifier checks tokens for one audience and a set of identities.

@@ -21,7 +21,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	"golang.org/x/oauth2/google"
 
-	"github.com/ticketsaga/saga/shared/telemetry"
+	"github.com/ticketsaga/saga/shared/platform/telemetry"
 )
 
 // Exporters: where a service's metrics go (METRICS_EXPORTER).
@@ -102,6 +102,7 @@ func release() {
 		return
 	}
 	active.Store(nil)
+	dropDeclared()
 	scrape.Store(nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -138,8 +139,13 @@ func start(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("metrics: unknown exporter %q: want one of %s", cfg.Exporter, strings.Join(Exporters, ", "))
 	}
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader), sdkmetric.WithResource(res))
-	i, err := newInstruments(mp.Meter("github.com/ticketsaga/saga"))
+	meter := mp.Meter("github.com/ticketsaga/saga")
+	i, err := newInstruments(meter)
+	if err == nil {
+		err = createDeclared(meter)
+	}
 	if err != nil {
+		dropDeclared()
 		_ = mp.Shutdown(ctx)
 		scrape.Store(nil)
 		return err

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +22,18 @@ import (
 	"github.com/ticketsaga/saga/shared/event"
 	"github.com/ticketsaga/saga/shared/saga"
 )
+
+// A service's own instruments, as a service declares them (order-service's
+// are in its ordermetrics): created when metrics start, recording only
+// then.
+var (
+	declaredThings = NewCounter("saga.test.things", "{thing}", "Things a test counts.")
+	declaredLevel  atomic.Int64
+)
+
+func init() {
+	NewGauge("saga.test.level", "{thing}", "A level a test sets.", func() (int64, bool) { return declaredLevel.Load(), true })
+}
 
 // withReader turns the instruments on for one test, read by the reader it
 // returns.
@@ -94,19 +107,6 @@ func equal(t *testing.T, name string, got, want map[string]int64) {
 	}
 }
 
-func TestSagasEnded(t *testing.T) {
-	r := withReader(t)
-	ctx := context.Background()
-	SagaEnded(ctx, "completed", "")
-	SagaEnded(ctx, "completed", "")
-	SagaEnded(ctx, "cancelled", saga.ReasonTimeout)
-	SagaEnded(ctx, "failed", saga.ReasonSoldOut)
-	SagaEnded(ctx, "failed", "made-up") // a label value is never made up
-	equal(t, NameSagasEnded, counts(t, collect(t, r), NameSagasEnded), map[string]int64{
-		"outcome=completed": 2, "outcome=cancelled,reason=timeout": 1, "outcome=failed,reason=sold_out": 1,
-		"outcome=failed,reason=other": 1})
-}
-
 func TestStepDuration(t *testing.T) {
 	r := withReader(t)
 	boom := errors.New("firestore unavailable")
@@ -164,35 +164,6 @@ func TestFailuresAndDeadLetters(t *testing.T) {
 		"event_type=started-order,kind=dead_letter": 1, "event_type=granted-ticket,kind=poison": 1, "event_type=unknown,kind=poison": 1})
 }
 
-func TestSweepsAndReconciliation(t *testing.T) {
-	r := withReader(t)
-	ctx := context.Background()
-	Swept(ctx, Sweep{TimedOut: 3, Replayed: 2})
-	Swept(ctx, Sweep{TimedOut: 1, GaveUp: 1, Failed: 4})
-	Reconciled(ctx, Reconciliation{Inconsistent: 2, Unfinished: 1, Repaired: 2})
-	Reconciled(ctx, Reconciliation{Failed: true, Inconsistent: 7}) // counted when it finishes
-	Reconciled(ctx, Reconciliation{})
-	data := collect(t, r)
-	equal(t, NameSweptOrders, counts(t, data, NameSweptOrders), map[string]int64{
-		"result=timed_out": 4, "result=replayed": 2, "result=gave_up": 1, "result=failed": 4})
-	equal(t, NameReconcileRuns, counts(t, data, NameReconcileRuns), map[string]int64{"result=done": 2, "result=failed": 1})
-	equal(t, NameFindings, counts(t, data, NameFindings), map[string]int64{"kind=inconsistent": 2, "kind=unfinished": 1})
-	equal(t, NameRepairs, counts(t, data, NameRepairs), map[string]int64{"": 2})
-}
-
-func TestLongPollGauges(t *testing.T) {
-	r := withReader(t)
-	t.Cleanup(func() { LongPolls.Store(0); LongPollLimit.Store(0) })
-	LongPolls.Store(7)
-	// Without a limit the service holds no long-polls: nothing exported.
-	data := collect(t, r)
-	equal(t, NameLongPolls, counts(t, data, NameLongPolls), map[string]int64{})
-	LongPollLimit.Store(2000)
-	data = collect(t, r)
-	equal(t, NameLongPolls, counts(t, data, NameLongPolls), map[string]int64{"": 7})
-	equal(t, NameLongPollLimit, counts(t, data, NameLongPollLimit), map[string]int64{"": 2000})
-}
-
 // TestOffCostsNothing: with metrics off, recording allocates nothing and a
 // timed step is the step.
 func TestOffCostsNothing(t *testing.T) {
@@ -205,7 +176,7 @@ func TestOffCostsNothing(t *testing.T) {
 	})
 	grant := steps["grant"]
 	allocs := testing.AllocsPerRun(100, func() {
-		SagaEnded(ctx, "completed", "")
+		declaredThings.Add(ctx, 1)
 		_, _ = grant(ctx, saga.ConsumedPoint, event.Envelope{})
 		PushFailed(ctx, saga.ConsumedPoint, 5)
 		Poisoned(ctx, saga.ConsumedPoint)
@@ -236,7 +207,8 @@ func TestPrometheusScrape(t *testing.T) {
 	Publishes.Add(3)
 	FirestoreReads.Add(5)
 	FirestoreWrites.Add(9)
-	SagaEnded(ctx, "cancelled", saga.ReasonTimeout)
+	declaredThings.Add(ctx, 2, attribute.String("kind", "test"))
+	declaredLevel.Store(7)
 	StepDone(ctx, saga.OrderService, "start", 12*time.Millisecond, nil)
 
 	srv := httptest.NewServer(Handler())
@@ -250,7 +222,8 @@ func TestPrometheusScrape(t *testing.T) {
 		t.Errorf("scraped %+v, want %+v", snap, want)
 	}
 	for _, line := range []string{
-		`saga_orders_ended_total{outcome="cancelled",reason="timeout"} 1`,
+		`saga_test_things_total{kind="test"} 2`,
+		`saga_test_level 7`,
 		`saga_step_duration_seconds_bucket{outcome="ok",service="order-service",step="start",le="0.025"} 1`,
 		`saga_step_duration_seconds_count{outcome="ok",service="order-service",step="start"} 1`,
 		`# TYPE saga_pubsub_publishes_total counter`,
@@ -311,7 +284,7 @@ func TestOTLPExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	SagaEnded(context.Background(), "completed", "")
+	declaredThings.Add(context.Background(), 1)
 	srv := httptest.NewServer(Handler())
 	defer srv.Close()
 	get(t, srv.URL+"/metrics", http.StatusNotFound)
@@ -361,9 +334,9 @@ func BenchmarkStep(b *testing.B) {
 			_, _ = grant(ctx, saga.ConsumedPoint, event.Envelope{})
 		}
 	})
-	b.Run("ended", func(b *testing.B) {
+	b.Run("declared counter", func(b *testing.B) {
 		for b.Loop() {
-			SagaEnded(ctx, "failed", saga.ReasonSoldOut)
+			declaredThings.Add(ctx, 1, attribute.String("kind", "bench"))
 		}
 	})
 }

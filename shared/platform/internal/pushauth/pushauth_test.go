@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ticketsaga/saga/shared/pushauth/pushauthtest"
+	"github.com/ticketsaga/saga/shared/platform/pushauthtest"
 )
 
 func TestVerifier(t *testing.T) {

@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ticketsaga/saga/shared/metrics"
-	"github.com/ticketsaga/saga/shared/telemetry"
+	"github.com/ticketsaga/saga/shared/platform/metrics"
+	"github.com/ticketsaga/saga/shared/platform/telemetry"
 )
 
 // DefaultProject is the project id used when GOOGLE_CLOUD_PROJECT is unset,

@@ -10,16 +10,18 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/ticketsaga/saga/shared/apidoc"
-	"github.com/ticketsaga/saga/shared/config"
+	"github.com/getkin/kin-openapi/openapi3"
+
 	"github.com/ticketsaga/saga/shared/deadletter"
 	"github.com/ticketsaga/saga/shared/event"
-	"github.com/ticketsaga/saga/shared/gcp"
-	"github.com/ticketsaga/saga/shared/metrics"
 	"github.com/ticketsaga/saga/shared/outbox"
+	"github.com/ticketsaga/saga/shared/platform/config"
+	"github.com/ticketsaga/saga/shared/platform/internal/apidoc"
+	"github.com/ticketsaga/saga/shared/platform/internal/gcp"
+	"github.com/ticketsaga/saga/shared/platform/metrics"
+	"github.com/ticketsaga/saga/shared/platform/serve"
 	"github.com/ticketsaga/saga/shared/push"
 	"github.com/ticketsaga/saga/shared/saga"
-	"github.com/ticketsaga/saga/shared/serve"
 )
 
 // Kit is one service's shared parts.
@@ -111,3 +113,7 @@ func (k *Kit) Close() {
 	k.Clients.Close()
 	k.stopMetrics()
 }
+
+// APIDocument is the OpenAPI document the services serve, whole: the HTTP
+// contract, for the tests that hold the services' answers to it.
+func APIDocument(ctx context.Context) (*openapi3.T, error) { return apidoc.Load(ctx) }
