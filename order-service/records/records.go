@@ -84,9 +84,9 @@ type Order struct {
 	// what an operator looks the order up by in Cloud Trace.
 	TraceID string `firestore:"trace_id,omitempty"`
 
-	// Self-healing of a stopping order (order.Recovery). NextReplay is
-	// absent unless a replay is due, so the sweep's query on it finds only
-	// stopping orders.
+	// Self-healing of an unfinished order (order.Recovery). NextReplay is
+	// absent once the order ended, so the sweep's query on it finds only
+	// unfinished orders.
 	StoppedAt  *time.Time `firestore:"stopped_at,omitempty"`
 	NextReplay *time.Time `firestore:"next_replay,omitempty"`
 	Replays    int        `firestore:"replays,omitempty"`
