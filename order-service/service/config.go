@@ -109,9 +109,8 @@ func LoadSettings(getenv func(string) string) (Config, error) {
 		"REPLAY_AFTER": &c.Heal.Pending, "HEAL_AFTER": &c.Heal.First, "HEAL_MAX_INTERVAL": &c.Heal.Max, "HEAL_GIVE_UP": &c.Heal.GiveUp}); err != nil {
 		return Config{}, err
 	}
-	if c.Heal.Max < max(c.Heal.First, c.Heal.Pending) || c.Heal.GiveUp < c.Heal.Max {
-		return Config{}, fmt.Errorf("want REPLAY_AFTER (%s) and HEAL_AFTER (%s) <= HEAL_MAX_INTERVAL (%s) <= HEAL_GIVE_UP (%s)",
-			c.Heal.Pending, c.Heal.First, c.Heal.Max, c.Heal.GiveUp)
+	if c.Heal.Max < c.Heal.First || c.Heal.GiveUp < c.Heal.Max {
+		return Config{}, fmt.Errorf("want HEAL_AFTER (%s) <= HEAL_MAX_INTERVAL (%s) <= HEAL_GIVE_UP (%s)", c.Heal.First, c.Heal.Max, c.Heal.GiveUp)
 	}
 	if v := getenv("LISTEN_AFTER"); v != "" {
 		d, err := time.ParseDuration(v)

@@ -52,9 +52,14 @@ func TestHealPolicy(t *testing.T) {
 	if err != nil || c.Heal != (order.HealPolicy{Pending: time.Second, First: 2 * time.Second, Max: 4 * time.Second, GiveUp: 10 * time.Minute}) {
 		t.Fatalf("set = %+v, %v", c.Heal, err)
 	}
+	// A pending order's first replay may come after the longest wait
+	// between replays (the drills' short HEAL_MAX_INTERVAL with the
+	// default REPLAY_AFTER): the later ones are then that far apart.
+	if c, err := LoadConfig(local(map[string]string{"HEAL_AFTER": "1s", "HEAL_MAX_INTERVAL": "2s"})); err != nil || c.Heal.Pending != 10*time.Second {
+		t.Errorf("REPLAY_AFTER beyond HEAL_MAX_INTERVAL: %+v, %v", c.Heal, err)
+	}
 	for _, bad := range []map[string]string{
 		{"HEAL_AFTER": "5m"},         // after the max interval
-		{"REPLAY_AFTER": "5m"},       // after the max interval
 		{"REPLAY_AFTER": "0s"},       // not positive
 		{"HEAL_MAX_INTERVAL": "48h"}, // after giving up
 		{"HEAL_GIVE_UP": "0s"},       // not positive
