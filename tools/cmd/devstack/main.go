@@ -13,6 +13,11 @@
 // instances of order-service and ticket-service, pushes spread over them.
 // DEVSTACK_SERVICES_FROM=DIR builds the services from another checkout
 // (the code before a change, to compare).
+//
+// The services are built with the build tag localstack (buildTag): the
+// local stack's build, with the fault switch FAULT_CRASH_AFTER_COMMIT and
+// the telemetry pause PUT /debug/telemetry (make bench). A production build
+// has neither (docs/operations.md).
 package main
 
 import (
@@ -270,7 +275,7 @@ func up(ctx context.Context, services []service, extra []service, ports emulator
 		if strings.Contains(s.name, "#") {
 			continue // another instance of a service built already
 		}
-		build := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(bin, s.name), s.pkg)
+		build := exec.CommandContext(ctx, "go", "build", "-tags", buildTag, "-o", filepath.Join(bin, s.name), s.pkg)
 		build.Dir = from
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {
@@ -648,6 +653,10 @@ func joinPIDs(m map[string]int) string {
 
 // demoBuyer is make run's test buyer, with points and tickets on sale.
 const demoBuyer = "alice"
+
+// buildTag builds the services as the local stack's build: what only a
+// drill or a measurement here needs, which a production build lacks.
+const buildTag = "localstack"
 
 // seed gives make run something to buy: the test buyer's sign-in and
 // points, and three ticket types (one sold out), as the README's curl
