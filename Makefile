@@ -27,8 +27,9 @@ check-browser:
 test: lint test-unit fuzz test-integration
 
 # The local stack's build tag (devstack builds the services with it): the
-# fault switch and the telemetry pause, neither of them in a production
-# build (docs/operations.md). LOCALSTACK_PKGS: the
+# fault switch, the telemetry pause and ticket-service's naive stock
+# design, none of them in a production build (docs/operations.md).
+# LOCALSTACK_PKGS: the
 # packages with files of that build, whose tests run again with the tag.
 LOCALSTACK = localstack
 LOCALSTACK_PKGS = $(sort $(dir $(shell grep -rl --include='*.go' '^//go:build $(LOCALSTACK)$$' .)))

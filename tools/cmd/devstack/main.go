@@ -15,9 +15,9 @@
 // (the code before a change, to compare).
 //
 // The services are built with the build tag localstack (buildTag): the
-// local stack's build, with the fault switch FAULT_CRASH_AFTER_COMMIT and
-// the telemetry pause PUT /debug/telemetry (make bench). A production build
-// has neither (docs/operations.md).
+// local stack's build, with the fault switch FAULT_CRASH_AFTER_COMMIT, the
+// telemetry pause PUT /debug/telemetry (make bench) and ticket-service's
+// STOCK_LEASES=0. A production build has none of them (docs/operations.md).
 package main
 
 import (
@@ -472,7 +472,8 @@ func bench(ctx context.Context, argv []string) (int, error) {
 			}
 		}
 	}
-	// The design before sharding: one stock document, no leases.
+	// The design before sharding: one stock document, no leases
+	// (STOCK_LEASES=0: the local stack's build only).
 	single := service{name: saga.TicketService + "#single", port: ports[3], env: []string{"STOCK_SHARDS=1", "STOCK_LEASES=0"}}
 	services := sagaServices(ports[0], ports[1], ports[2])
 	for i := 2; i <= instances; i++ {
