@@ -13,6 +13,7 @@ import (
 	"io"
 	stdlog "log"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -102,6 +103,22 @@ type stackOptions struct {
 	env map[string]string
 }
 
+// crashAfterCommit is the tests' fault switch, handed to the services as
+// their AfterCommit hook: after a fraction p of the commits it "crashes"
+// by aborting the request mid-way, between the commit and the publish (the
+// services run in this process, which must go on). nil when p is 0.
+func crashAfterCommit(p float64, log *slog.Logger) func(step string) {
+	if p <= 0 {
+		return nil
+	}
+	return func(step string) {
+		if mrand.Float64() < p {
+			log.Warn("fault switch: crashing after commit, before publish", "step", step)
+			panic(http.ErrAbortHandler)
+		}
+	}
+}
+
 // startStack starts a stack for one test and stops it when the test ends.
 func startStack(t *testing.T, o stackOptions) *Stack {
 	t.Helper()
@@ -137,8 +154,7 @@ func newStack(o stackOptions) (*Stack, error) {
 		"FIREBASE_AUTH_EMULATOR_HOST": os.Getenv("FIREBASE_AUTH_EMULATOR_HOST"), "FIREBASE_PROJECT": os.Getenv("FIREBASE_PROJECT")}
 	s.getenv = func(k string) string { return env[k] }
 	s.log = func(service string) *slog.Logger { return serve.Logger(logFile, service, s.project, slog.LevelInfo) }
-	// The fault switch "crashes" by aborting the request mid-way.
-	s.opts = serve.Options{AfterCommit: serve.CrashHook(o.crash, s.log("fault-switch"), func() { panic(http.ErrAbortHandler) })}
+	s.opts = serve.Options{AfterCommit: crashAfterCommit(o.crash, s.log("fault-switch"))}
 	services := []struct {
 		name  string
 		build builder

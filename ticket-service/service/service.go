@@ -11,7 +11,6 @@ import (
 	"github.com/ticketsaga/saga/shared/platform/serve"
 	"github.com/ticketsaga/saga/shared/saga"
 	"github.com/ticketsaga/saga/ticket-service/internal/app"
-	"github.com/ticketsaga/saga/ticket-service/internal/firestore"
 	"github.com/ticketsaga/saga/ticket-service/internal/httpapi"
 	"github.com/ticketsaga/saga/ticket-service/records"
 )
@@ -23,11 +22,17 @@ type Config struct {
 	// over when its PUT does not say (STOCK_SHARDS, default 16, at most
 	// records.MaxShards; 1 is the single-document design).
 	StockShards int
-	// StockLeases (default on) keeps one instance's concurrent grants on
-	// different shards; STOCK_LEASES=0 gives the naive design, for the
-	// flash-sale comparison.
+	// StockLeases keeps one instance's concurrent grants on different
+	// shards. Always on, but in the local stack's build, where
+	// STOCK_LEASES=0 gives the naive design for make bench's flash-sale
+	// comparison (localstack.go); a production build refuses STOCK_LEASES
+	// (production.go).
 	StockLeases bool
 }
+
+// envStockLeases turns the shard leases off (0) in the local stack's build
+// only.
+const envStockLeases = "STOCK_LEASES"
 
 // LoadConfig reads the configuration through getenv and checks it: outside
 // the emulators, push, task and admin authentication are required.
@@ -40,7 +45,11 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	return Config{Common: c, StockShards: int(shards), StockLeases: getenv("STOCK_LEASES") != "0"}, nil
+	leases, err := stockLeases(getenv)
+	if err != nil {
+		return Config{}, err
+	}
+	return Config{Common: c, StockShards: int(shards), StockLeases: leases}, nil
 }
 
 // Table is ticket-service's step table (which events it handles).
@@ -52,7 +61,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts serve.Options) 
 	if err != nil {
 		return nil, err
 	}
-	store := firestore.New(k.Clients.Firestore, k.Outbox, cfg.StockShards, cfg.StockLeases)
+	store := newStore(k.Clients.Firestore, k.Outbox, cfg)
 	a := &app.App{Store: store, Catalogue: store, Log: log}
 	return k.Participant(httpapi.Routes(a), app.Table, a.Steps())
 }

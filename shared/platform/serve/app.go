@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/http/pprof"
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -20,7 +18,6 @@ import (
 	"google.golang.org/api/idtoken"
 
 	"github.com/ticketsaga/saga/shared/platform/config"
-	"github.com/ticketsaga/saga/shared/platform/httpjson"
 	"github.com/ticketsaga/saga/shared/platform/internal/logging"
 	"github.com/ticketsaga/saga/shared/platform/internal/pushauth"
 	"github.com/ticketsaga/saga/shared/platform/metrics"
@@ -71,7 +68,9 @@ func (a *App) Handler() http.Handler {
 	if a.Pprof {
 		mux.Handle("/debug/pprof/", a.TaskAuth.Require(http.HandlerFunc(pprof.Index)))
 		mux.Handle("/debug/pprof/profile", a.TaskAuth.Require(http.HandlerFunc(pprof.Profile)))
-		mux.Handle("PUT /debug/telemetry", a.TaskAuth.Require(http.HandlerFunc(pauseTelemetry)))
+		// The local stack's build adds its debug switch here; a
+		// production build adds nothing (localstack.go, production.go).
+		localRoutes(mux, a.TaskAuth)
 	}
 	mux.Handle("/", a.APIHandler())
 	return logging.Middleware(telemetry.HTTP(mux, a.traced))
@@ -133,9 +132,17 @@ type Config interface{ Base() config.Common }
 // configuration: test hooks, never set in production.
 type Options struct {
 	// AfterCommit, when set, runs between a step's commit and its
-	// publish: the fault switch that proves a crash there loses nothing.
+	// publish: how a test or the local stack's fault switch (localstack.go)
+	// proves that a crash there loses nothing. A production build never
+	// sets it.
 	AfterCommit func(step string)
 }
+
+// envCrashAfterCommit is the local stack's fault switch: the probability
+// that a service crashes right after a step's commit, before publishing.
+// Only the local stack's build reads it; a production build refuses to
+// start when it is set.
+const envCrashAfterCommit = "FAULT_CRASH_AFTER_COMMIT"
 
 // Build wires a service from its configuration.
 type Build[C Config] func(ctx context.Context, cfg C, log *slog.Logger, opts Options) (*App, error)
@@ -186,7 +193,7 @@ func run[C Config](ctx context.Context, load Load[C], build Build[C], crash func
 	}
 	base := cfg.Base()
 	log := logging.New(os.Stdout, base.Service, base.ProjectID, base.LogLevel)
-	opts, err := Faults(os.Getenv, log, crash)
+	opts, err := faults(os.Getenv, log, crash)
 	if err != nil {
 		return err
 	}
@@ -236,18 +243,18 @@ func Lazy[C Config](load Load[C], build Build[C]) func() (*App, error) {
 		}
 		base := cfg.Base()
 		log := logging.New(os.Stdout, base.Service, base.ProjectID, base.LogLevel)
+		// A function cannot exit: the fault switch's crash only aborts
+		// the request, before the publish.
+		opts, err := faults(os.Getenv, log, func() { panic(http.ErrAbortHandler) })
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", base.Service, err)
+		}
 		if !traced {
 			// A function is never shut down cleanly: its last spans may be lost.
 			if _, err := telemetry.Setup(context.Background(), Tracing(base)); err != nil {
 				return nil, fmt.Errorf("%s: %w", base.Service, err)
 			}
 			traced = true
-		}
-		// A function cannot exit: the fault switch's crash only aborts
-		// the request, before the publish.
-		opts, err := Faults(os.Getenv, log, func() { panic(http.ErrAbortHandler) })
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", base.Service, err)
 		}
 		a, err := build(context.Background(), cfg, log, opts)
 		if err != nil {
@@ -266,51 +273,6 @@ func Lazy[C Config](load Load[C], build Build[C]) func() (*App, error) {
 func Tracing(c config.Common) telemetry.Config {
 	return telemetry.Config{Service: c.Service, Project: c.ProjectID, Exporter: c.TraceExporter, SampleRatio: c.TraceSampleRatio,
 		Endpoint: c.TraceEndpoint}
-}
-
-// Faults reads the test-only fault switch FAULT_CRASH_AFTER_COMMIT (the
-// probability that the service crashes right after a step's commit,
-// before publishing; `make run` restarts it, as Cloud Run would) into
-// Options. crash is how it crashes.
-func Faults(getenv func(string) string, log *slog.Logger, crash func()) (Options, error) {
-	v := getenv("FAULT_CRASH_AFTER_COMMIT")
-	if v == "" {
-		return Options{}, nil
-	}
-	p, err := strconv.ParseFloat(v, 64)
-	if err != nil || p < 0 || p > 1 {
-		return Options{}, fmt.Errorf("FAULT_CRASH_AFTER_COMMIT=%q: want a probability from 0 to 1", v)
-	}
-	return Options{AfterCommit: CrashHook(p, log, crash)}, nil
-}
-
-// CrashHook returns a fault switch that calls crash after a fraction p of
-// the commits, or nil when p is 0.
-func CrashHook(p float64, log *slog.Logger, crash func()) func(step string) {
-	if p <= 0 {
-		return nil
-	}
-	return func(step string) {
-		if rand.Float64() < p {
-			log.Warn("fault switch: crashing after commit, before publish", "step", step)
-			crash()
-		}
-	}
-}
-
-// pauseTelemetry is PUT /debug/telemetry?record=0|1: spans and metrics
-// paused or recorded again, exporters kept, so that `make bench` compares
-// both on one running stack (fresh stacks differ more than what it
-// measures).
-func pauseTelemetry(w http.ResponseWriter, r *http.Request) {
-	record, err := strconv.ParseBool(r.URL.Query().Get("record"))
-	if err != nil {
-		httpjson.Write(w, http.StatusBadRequest, httpjson.Failure("invalid_record", "record must be 0 or 1"))
-		return
-	}
-	telemetry.Pause(!record)
-	metrics.Pause(!record)
-	w.WriteHeader(http.StatusNoContent)
 }
 
 // Logger is the services' logger: JSON lines in Cloud Logging's shape,

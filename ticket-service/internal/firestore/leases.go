@@ -37,7 +37,6 @@ type leases struct {
 	// changed[ticket] is closed (and dropped) when a shard of the ticket
 	// is released or found; made when a grant wants to wait for that.
 	changed map[string]chan struct{}
-	off     bool // every shard is always free: the naive design
 	now     func() time.Time
 	rand    *rand.Rand
 }
@@ -65,9 +64,11 @@ const emptyFor = time.Minute
 // errNoShard: every shard of the type is believed empty here.
 var errNoShard = errors.New("no shard believed to hold stock")
 
-func newLeases(on bool) *leases {
+var _ shardLeases = (*leases)(nil)
+
+func newLeases() *leases {
 	return &leases{pools: map[string]*pool{}, reserved: map[string]map[int]bool{}, changed: map[string]chan struct{}{},
-		off: !on, now: time.Now, rand: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
+		now: time.Now, rand: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
 }
 
 // pool returns ticketID's pool of n shards, new when it had another count.
@@ -105,9 +106,6 @@ func (l *leases) forgetIdle() {
 // stock. release says whether the grant found the shard empty.
 func (l *leases) one(ctx context.Context, ticketID string, n int) (int, func(empty bool), error) {
 	n = max(n, 1)
-	if l.off {
-		return rand.IntN(n), func(bool) {}, nil
-	}
 	for {
 		l.mu.Lock()
 		p := l.pool(ticketID, n)
@@ -195,7 +193,7 @@ func (l *leases) broadcast(ticketID string) {
 // reserve holds shards of ticketID for a grant on the last-tickets path
 // when no grant of this instance holds any of them.
 func (l *leases) reserve(ticketID string, shards []int) (release func(), ok bool) {
-	if l.off || len(shards) == 0 {
+	if len(shards) == 0 {
 		return func() {}, true
 	}
 	l.mu.Lock()

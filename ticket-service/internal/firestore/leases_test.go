@@ -11,7 +11,7 @@ import (
 func TestLeasesKeepGrantsApart(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	l := newLeases(true)
+	l := newLeases()
 	held := map[int]bool{}
 	var releases []func(bool)
 	for range 3 {
@@ -52,22 +52,12 @@ func TestLeasesKeepGrantsApart(t *testing.T) {
 	releases[2](false)
 }
 
-func TestLeasesOffNeverWait(t *testing.T) {
-	t.Parallel()
-	l := newLeases(false)
-	for range 3 {
-		if _, _, err := l.one(context.Background(), "t", 1); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // TestLeasesForgetIdleTicketTypes: the pools hold only the ticket types
 // being granted about now, not every ticket type ever sold.
 func TestLeasesForgetIdleTicketTypes(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	l := newLeases(true)
+	l := newLeases()
 	now := time.Unix(1000, 0)
 	l.now = func() time.Time { return now }
 	for i := range 1000 {
@@ -102,7 +92,7 @@ func TestLeasesForgetIdleTicketTypes(t *testing.T) {
 func TestLeasesHandOutTheShardReleasedLongestAgo(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	l := newLeases(true)
+	l := newLeases()
 	var order []int
 	for range 8 { // one grant at a time: round robin over the 4 shards
 		k, release, err := l.one(ctx, "t", 4)
@@ -132,7 +122,7 @@ func TestLeasesHandOutTheShardReleasedLongestAgo(t *testing.T) {
 func TestLeasesSpreadInstances(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	a, b := newLeases(true), newLeases(true)
+	a, b := newLeases(), newLeases()
 	same := 0
 	for range 64 {
 		ka, ra, _ := a.one(ctx, "sale", 4096)
@@ -156,7 +146,7 @@ func TestLeasesSpreadInstances(t *testing.T) {
 func TestLeasesSkipEmptyShards(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	l := newLeases(true)
+	l := newLeases()
 	now := time.Unix(1000, 0)
 	l.now = func() time.Time { return now }
 	for range 3 {
@@ -196,7 +186,7 @@ func TestLeasesSkipEmptyShards(t *testing.T) {
 func TestLeasesReservedShardsAreNotLeased(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	l := newLeases(true)
+	l := newLeases()
 	k, release, err := l.one(ctx, "t", 2)
 	if err != nil {
 		t.Fatal(err)

@@ -44,7 +44,7 @@ type Store struct {
 	// contention on its shards moves to others instead of retrying them.
 	once   outbox.Runner[records.Saga, *records.Saga]
 	shards int
-	leases *leases
+	leases shardLeases
 	counts *shardCounts // each ticket type's shard count, as last read here
 	// countFlight reads a ticket type's shard count once for the grants
 	// that need it at the same moment.
@@ -53,14 +53,36 @@ type Store struct {
 
 var _ app.Store = (*Store)(nil)
 
+// shardLeases is how a grant chooses its stock shards: the in-process
+// leases (leases.go), or, in the local stack's build only, none at all
+// (noleases.go, the naive design make bench compares with).
+type shardLeases interface {
+	// one leases a shard of ticketID's n for one grant; errNoShard when
+	// none is believed to hold stock.
+	one(ctx context.Context, ticketID string, n int) (int, func(empty bool), error)
+	// reserve holds shards for a grant on the last-tickets path; ok false
+	// when a grant here holds one of them.
+	reserve(ticketID string, shards []int) (release func(), ok bool)
+	// heldBy: which shards grants here hold, and a channel closed at the
+	// next release.
+	heldBy(ticketID string) (func(int) bool, <-chan struct{})
+	// refound: the last-tickets path found stock on shards.
+	refound(ticketID string, shards []int)
+	// forget: a PUT replaced ticketID's shards.
+	forget(ticketID string)
+}
+
 // New returns a Store whose steps run through steps (on records.Sagas),
 // splitting the stock of the ticket types it creates over shards
-// documents. With leased false, concurrent grants pick shards at random and
-// may wait on each other's locks (the naive design, kept for comparison).
-func New(fs *firestore.Client, steps *outbox.Steps, shards int, leased bool) *Store {
+// documents, which its grants lease in process.
+func New(fs *firestore.Client, steps *outbox.Steps, shards int) *Store {
+	return newStore(fs, steps, shards, newLeases())
+}
+
+func newStore(fs *firestore.Client, steps *outbox.Steps, shards int, leases shardLeases) *Store {
 	return &Store{fs: fs, steps: outbox.Runner[records.Saga, *records.Saga]{Steps: steps},
 		once: outbox.Runner[records.Saga, *records.Saga]{Steps: steps, Attempts: 1}, shards: max(shards, 1),
-		leases: newLeases(leased), counts: newShardCounts()}
+		leases: leases, counts: newShardCounts()}
 }
 
 func (s *Store) ticketRef(id string) *firestore.DocumentRef {

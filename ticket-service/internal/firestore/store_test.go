@@ -35,7 +35,7 @@ func TestStore(t *testing.T) {
 	t.Parallel()
 	p := emutest.New(t)
 	ctx := context.Background()
-	s := New(p.FS, p.Outbox(records.Sagas, saga.TicketService), 4, true)
+	s := New(p.FS, p.Outbox(records.Sagas, saga.TicketService), 4)
 	if _, err := s.Ticket(ctx, "none"); saga.KindOf(err) != saga.NotFound {
 		t.Fatalf("Ticket(none) = %v, want NotFound", err)
 	}
@@ -75,7 +75,7 @@ func TestStore(t *testing.T) {
 		t.Fatalf("stock %d after the cancel, want 4", st.Stock)
 	}
 
-	one := New(p.FS, p.Outbox(records.Sagas, saga.TicketService), 1, true)
+	one := New(p.FS, p.Outbox(records.Sagas, saga.TicketService), 1)
 	if err := one.PutTicket(ctx, "show", 10, 3, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -125,8 +125,8 @@ func TestStaleShardCount(t *testing.T) {
 	t.Parallel()
 	p := emutest.New(t)
 	ctx := context.Background()
-	stale := New(p.FS, p.Outbox(records.Sagas, saga.TicketService), 16, true)
-	other := New(p.FS, p.Outbox(records.Sagas, saga.TicketService), 16, true)
+	stale := New(p.FS, p.Outbox(records.Sagas, saga.TicketService), 16)
+	other := New(p.FS, p.Outbox(records.Sagas, saga.TicketService), 16)
 	n := 0
 	sell := func(ticketID string, want int) {
 		t.Helper()
@@ -169,8 +169,8 @@ func TestThousandsOfShards(t *testing.T) {
 	t.Parallel()
 	p := emutest.New(t)
 	ctx := context.Background()
-	a := New(p.FS, p.Outbox(records.Sagas, saga.TicketService), 16, true)
-	b := New(p.FS, p.Outbox(records.Sagas, saga.TicketService), 16, true)
+	a := New(p.FS, p.Outbox(records.Sagas, saga.TicketService), 16)
+	b := New(p.FS, p.Outbox(records.Sagas, saga.TicketService), 16)
 	const shards, stock = 4096, 48
 	if err := a.PutTicket(ctx, "arena", 10, stock, shards); err != nil {
 		t.Fatal(err)
@@ -252,7 +252,7 @@ func TestFindStockSeesEveryShardHoldingStock(t *testing.T) {
 	t.Parallel()
 	p := emutest.New(t)
 	ctx := context.Background()
-	s := New(p.FS, p.Outbox(records.Sagas, saga.TicketService), 16, true)
+	s := New(p.FS, p.Outbox(records.Sagas, saga.TicketService), 16)
 	if err := s.PutTicket(ctx, "few", 10, 5, 64); err != nil {
 		t.Fatal(err)
 	}

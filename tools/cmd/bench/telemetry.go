@@ -17,7 +17,8 @@ import (
 // more stack whose services trace every saga (exported over OTLP to a sink
 // in devstack that drops it, as they would to Google Cloud) and record
 // their metrics. It runs concurrency 32 with all of that paused, then
-// recording, three times each in turn (PUT /debug/telemetry), and compares
+// recording, three times each in turn (PUT /debug/telemetry, served only by
+// the local stack's build that devstack makes), and compares
 // the means. One stack, interleaved: fresh stacks differ by
 // more than what is measured (the emulator's push loops line up
 // differently on each).
@@ -145,7 +146,7 @@ func setTelemetry(ctx context.Context, e env, record bool) error {
 		}
 		res.Body.Close()
 		if res.StatusCode != http.StatusNoContent {
-			return fmt.Errorf("PUT %s/debug/telemetry: %d (the services need PPROF=1)", u, res.StatusCode)
+			return fmt.Errorf("PUT %s/debug/telemetry: %d (the services need PPROF=1 and the local stack's build, go build -tags localstack, as devstack makes)", u, res.StatusCode)
 		}
 	}
 	return nil

@@ -13,6 +13,11 @@
 // instances of order-service and ticket-service, pushes spread over them.
 // DEVSTACK_SERVICES_FROM=DIR builds the services from another checkout
 // (the code before a change, to compare).
+//
+// The services are built with the build tag localstack (buildTag): the
+// local stack's build, with the fault switch FAULT_CRASH_AFTER_COMMIT, the
+// telemetry pause PUT /debug/telemetry (make bench) and ticket-service's
+// STOCK_LEASES=0. A production build has none of them (docs/operations.md).
 package main
 
 import (
@@ -270,7 +275,7 @@ func up(ctx context.Context, services []service, extra []service, ports emulator
 		if strings.Contains(s.name, "#") {
 			continue // another instance of a service built already
 		}
-		build := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(bin, s.name), s.pkg)
+		build := exec.CommandContext(ctx, "go", "build", "-tags", buildTag, "-o", filepath.Join(bin, s.name), s.pkg)
 		build.Dir = from
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {
@@ -467,7 +472,8 @@ func bench(ctx context.Context, argv []string) (int, error) {
 			}
 		}
 	}
-	// The design before sharding: one stock document, no leases.
+	// The design before sharding: one stock document, no leases
+	// (STOCK_LEASES=0: the local stack's build only).
 	single := service{name: saga.TicketService + "#single", port: ports[3], env: []string{"STOCK_SHARDS=1", "STOCK_LEASES=0"}}
 	services := sagaServices(ports[0], ports[1], ports[2])
 	for i := 2; i <= instances; i++ {
@@ -648,6 +654,10 @@ func joinPIDs(m map[string]int) string {
 
 // demoBuyer is make run's test buyer, with points and tickets on sale.
 const demoBuyer = "alice"
+
+// buildTag builds the services as the local stack's build: what only a
+// drill or a measurement here needs, which a production build lacks.
+const buildTag = "localstack"
 
 // seed gives make run something to buy: the test buyer's sign-in and
 // points, and three ticket types (one sold out), as the README's curl
