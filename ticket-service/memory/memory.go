@@ -132,7 +132,7 @@ func (st store) Cancel(ctx context.Context, in event.Envelope, decide app.Cancel
 		}
 		rec.SetDomain(res.Saga)
 		return out, func() {
-			for k, n := range ticket.GiveBack(res.Give, len(have.shards)) {
+			for k, n := range records.GiveBack(res.Give, len(have.shards)) {
 				have.shards[k] += n
 			}
 		}, nil
@@ -141,9 +141,9 @@ func (st store) Cancel(ctx context.Context, in event.Envelope, decide app.Cancel
 
 func (st store) PutTicket(_ context.Context, id string, price, total int64, shards int) error {
 	if shards == 0 {
-		shards = ticket.DefaultShards(total, st.s.shards)
+		shards = records.DefaultShards(total, st.s.shards)
 	}
-	st.s.tickets[id] = stock{price: price, shards: ticket.Split(total, shards)}
+	st.s.tickets[id] = stock{price: price, shards: records.Split(total, shards)}
 	return nil
 }
 
@@ -152,7 +152,7 @@ func (st store) Ticket(_ context.Context, id string) (app.Stock, error) {
 	if !ok {
 		return app.Stock{}, saga.E(saga.NotFound, "ticket_not_found", "no ticket %s", id)
 	}
-	sum, _ := ticket.SumStock(t.shards)
+	sum, _ := records.SumStock(t.shards)
 	return app.Stock{Price: t.price, Stock: sum, Shards: len(t.shards)}, nil
 }
 

@@ -81,7 +81,7 @@ func (s *Store) shardsOf(ticketID string) firestore.Query {
 // shards it had beyond those are deleted.
 func (s *Store) PutTicket(ctx context.Context, id string, price, stock int64, shards int) error {
 	if shards == 0 {
-		shards = ticket.DefaultShards(stock, s.shards)
+		shards = records.DefaultShards(stock, s.shards)
 	}
 	ref := s.ticketRef(id)
 	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
@@ -102,7 +102,7 @@ func (s *Store) PutTicket(ctx context.Context, id string, price, stock int64, sh
 		if err := tx.Set(ref, records.Ticket{Price: price, Shards: shards}); err != nil {
 			return err
 		}
-		for k, st := range ticket.Split(stock, shards) {
+		for k, st := range records.Split(stock, shards) {
 			if err := tx.Set(s.shardRef(id, k), records.Shard{TicketID: id, Index: k, Stock: st, HasStock: st > 0, Price: price}); err != nil {
 				return err
 			}
@@ -521,7 +521,7 @@ func (s *Store) Cancel(ctx context.Context, in event.Envelope, decide app.Cancel
 				if err != nil {
 					return saga.Outcome{}, err
 				}
-				for k, n := range ticket.GiveBack(res.Give, t.Shards) {
+				for k, n := range records.GiveBack(res.Give, t.Shards) {
 					// Merged whole, so that a shard a re-PUT deleted meanwhile
 					// comes back complete, counted in the type's stock.
 					if err := tx.Set(s.shardRef(res.Saga.TicketID, k), map[string]any{records.FieldTicketID: res.Saga.TicketID, records.FieldShard: k,

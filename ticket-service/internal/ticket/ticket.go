@@ -12,7 +12,6 @@ package ticket
 
 import (
 	"maps"
-	"math"
 	"math/bits"
 	"slices"
 
@@ -31,30 +30,14 @@ type Ticket struct {
 	Price int64 // points per ticket
 }
 
-// MaxShards is the most stock shards a ticket type can have: enough for
-// 5,000 grants per second at one write per second per shard and twice the
-// shards the rate needs (docs/capacity.md). No path but a PUT costs more
-// with more shards.
+// MaxShards is the most stock shards a ticket type can have: a PUT's
+// shards and STOCK_SHARDS are at most this (400 invalid_shards), and the
+// records refuse more. Enough for 5,000 grants per second at one write per
+// second per shard and twice the shards the rate needs (docs/capacity.md).
+// How the stock is split is storage's (package records); the limit is
+// here because it is part of the API, and the application and the records
+// both see the domain but not each other.
 const MaxShards = 10_000
-
-// DefaultShards is how many shards a ticket type's stock is split over
-// when its PUT does not say: upTo (the service's STOCK_SHARDS), but never
-// more than it has tickets, since an empty shard only costs a read.
-func DefaultShards(stock int64, upTo int) int {
-	return int(max(1, min(stock, int64(upTo))))
-}
-
-// Split divides stock over n shards, the remainder on the first ones.
-func Split(stock int64, n int) []int64 {
-	out := make([]int64, n)
-	for i := range out {
-		out[i] = stock / int64(n)
-		if int64(i) < stock%int64(n) {
-			out[i]++
-		}
-	}
-	return out
-}
 
 // PriceMatches reports whether quantity tickets at unit points each cost
 // exactly total. The product is computed in 128 bits: a product that does
@@ -66,18 +49,6 @@ func PriceMatches(unit, quantity, total int64) bool {
 	}
 	hi, lo := bits.Mul64(uint64(unit), uint64(quantity))
 	return hi == 0 && lo == uint64(total)
-}
-
-// SumStock adds the stock of shards; ok is false when a shard is negative
-// or the sum would overflow (only a corrupt shard can do either).
-func SumStock(shards []int64) (sum int64, ok bool) {
-	for _, n := range shards {
-		if n < 0 || sum > math.MaxInt64-n {
-			return 0, false
-		}
-		sum += n
-	}
-	return sum, true
 }
 
 // State is where one order stands in ticket-service.
@@ -164,17 +135,6 @@ func Cancel(s Saga) CancelResult {
 		return CancelResult{Saga: next}
 	}
 	return CancelResult{Saga: next, Give: maps.Clone(s.Taken)}
-}
-
-// GiveBack maps the tickets a cancel puts back (shard → count) onto the
-// shards the ticket type has now: shard k if it still exists, else k
-// modulo their number (a re-PUT may have changed it).
-func GiveBack(give map[int]int64, shards int) map[int]int64 {
-	out := map[int]int64{}
-	for k, n := range give {
-		out[k%max(shards, 1)] += n
-	}
-	return out
 }
 
 // Holding is how many tickets of one type a user owns.
