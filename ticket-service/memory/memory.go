@@ -95,21 +95,28 @@ func (st store) Grant(ctx context.Context, in event.Envelope, decide app.GrantDe
 		if err != nil {
 			return saga.Outcome{}, nil, saga.CorruptRecord("ticket saga "+in.ID, err)
 		}
+		// Every shard is read: the grant is decided on all the stock.
 		var t *ticket.Ticket
-		var shards map[int]int64
+		var available int64
+		shards := map[int]int64{}
 		if have, ok := st.s.tickets[id]; ok {
-			t, shards = &ticket.Ticket{Price: have.price}, map[int]int64{}
+			t = &ticket.Ticket{Price: have.price}
 			for k, n := range have.shards {
 				shards[k] = n
+				available += n
 			}
 		}
-		res, out, err := decide(cur, t, nil, shards, true)
+		res, out, err := decide(cur, t, nil, available)
 		if err != nil {
 			return saga.Outcome{}, nil, err
 		}
-		rec.SetDomain(res.Saga)
+		take, err := records.Take(res.Saga, shards)
+		if err != nil {
+			return saga.Outcome{}, nil, err
+		}
+		rec.SetDomain(res.Saga, take)
 		return out, func() {
-			for k, n := range res.Take {
+			for k, n := range take {
 				st.s.tickets[id].shards[k] -= n
 			}
 		}, nil
@@ -127,12 +134,16 @@ func (st store) Cancel(ctx context.Context, in event.Envelope, decide app.Cancel
 			return saga.Outcome{}, nil, err
 		}
 		have, ok := st.s.tickets[res.Saga.TicketID]
-		if len(res.Give) > 0 && !ok {
+		if res.Give > 0 && !ok {
 			return saga.Outcome{}, nil, saga.CorruptRecord("ticket "+res.Saga.TicketID, fmt.Errorf("missing"))
 		}
-		rec.SetDomain(res.Saga)
+		give, err := rec.GiveBack(res.Give, len(have.shards))
+		if err != nil {
+			return saga.Outcome{}, nil, saga.CorruptRecord("ticket saga "+in.ID, err)
+		}
+		rec.SetDomain(res.Saga, nil)
 		return out, func() {
-			for k, n := range records.GiveBack(res.Give, len(have.shards)) {
+			for k, n := range give {
 				have.shards[k] += n
 			}
 		}, nil

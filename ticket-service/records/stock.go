@@ -1,6 +1,13 @@
 package records
 
-import "math"
+import (
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+
+	"github.com/ticketsaga/saga/ticket-service/internal/ticket"
+)
 
 // How a ticket type's stock is stored: split over shard documents, so
 // that many grants can run at once (one document takes about one write per
@@ -38,6 +45,27 @@ func SumStock(shards []int64) (sum int64, ok bool) {
 		sum += n
 	}
 	return sum, true
+}
+
+// Take chooses the shards a grant's tickets are taken from, out of the
+// stock it was decided on (shard → tickets the shard holds): greedily, in
+// shard order; none when d is not granted. An error when the shards do not
+// hold d's quantity: the grant was decided on stock that is not there.
+func Take(d ticket.Saga, stock map[int]int64) (map[int]int64, error) {
+	if d.State != StateGranted {
+		return nil, nil
+	}
+	take, need := map[int]int64{}, d.Quantity
+	for _, k := range slices.Sorted(maps.Keys(stock)) {
+		if st := stock[k]; st > 0 && need > 0 {
+			take[k] = min(st, need)
+			need -= take[k]
+		}
+	}
+	if need != 0 {
+		return nil, fmt.Errorf("%d tickets granted on shards holding %v", d.Quantity, stock)
+	}
+	return take, nil
 }
 
 // GiveBack maps the tickets a cancel puts back (shard → count) onto the
