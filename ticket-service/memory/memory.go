@@ -95,21 +95,28 @@ func (st store) Grant(ctx context.Context, in event.Envelope, decide app.GrantDe
 		if err != nil {
 			return saga.Outcome{}, nil, saga.CorruptRecord("ticket saga "+in.ID, err)
 		}
+		// Every shard is read: the grant is decided on all the stock.
 		var t *ticket.Ticket
-		var shards map[int]int64
+		var available int64
+		shards := map[int]int64{}
 		if have, ok := st.s.tickets[id]; ok {
-			t, shards = &ticket.Ticket{Price: have.price}, map[int]int64{}
+			t = &ticket.Ticket{Price: have.price}
 			for k, n := range have.shards {
 				shards[k] = n
+				available += n
 			}
 		}
-		res, out, err := decide(cur, t, nil, shards, true)
+		res, out, err := decide(cur, t, nil, available)
 		if err != nil {
 			return saga.Outcome{}, nil, err
 		}
-		rec.SetDomain(res.Saga)
+		take, err := records.Take(res.Saga, shards)
+		if err != nil {
+			return saga.Outcome{}, nil, err
+		}
+		rec.SetDomain(res.Saga, take)
 		return out, func() {
-			for k, n := range res.Take {
+			for k, n := range take {
 				st.s.tickets[id].shards[k] -= n
 			}
 		}, nil
@@ -127,12 +134,16 @@ func (st store) Cancel(ctx context.Context, in event.Envelope, decide app.Cancel
 			return saga.Outcome{}, nil, err
 		}
 		have, ok := st.s.tickets[res.Saga.TicketID]
-		if len(res.Give) > 0 && !ok {
+		if res.Give > 0 && !ok {
 			return saga.Outcome{}, nil, saga.CorruptRecord("ticket "+res.Saga.TicketID, fmt.Errorf("missing"))
 		}
-		rec.SetDomain(res.Saga)
+		give, err := rec.GiveBack(res.Give, len(have.shards))
+		if err != nil {
+			return saga.Outcome{}, nil, saga.CorruptRecord("ticket saga "+in.ID, err)
+		}
+		rec.SetDomain(res.Saga, nil)
 		return out, func() {
-			for k, n := range ticket.GiveBack(res.Give, len(have.shards)) {
+			for k, n := range give {
 				have.shards[k] += n
 			}
 		}, nil
@@ -141,9 +152,9 @@ func (st store) Cancel(ctx context.Context, in event.Envelope, decide app.Cancel
 
 func (st store) PutTicket(_ context.Context, id string, price, total int64, shards int) error {
 	if shards == 0 {
-		shards = ticket.DefaultShards(total, st.s.shards)
+		shards = records.DefaultShards(total, st.s.shards)
 	}
-	st.s.tickets[id] = stock{price: price, shards: ticket.Split(total, shards)}
+	st.s.tickets[id] = stock{price: price, shards: records.Split(total, shards)}
 	return nil
 }
 
@@ -152,7 +163,7 @@ func (st store) Ticket(_ context.Context, id string) (app.Stock, error) {
 	if !ok {
 		return app.Stock{}, saga.E(saga.NotFound, "ticket_not_found", "no ticket %s", id)
 	}
-	sum, _ := ticket.SumStock(t.shards)
+	sum, _ := records.SumStock(t.shards)
 	return app.Stock{Price: t.price, Stock: sum, Shards: len(t.shards)}, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 
 	"cloud.google.com/go/firestore"
@@ -111,27 +112,55 @@ func ReadSaga(ctx context.Context, fs *firestore.Client, id string) (*Saga, erro
 // Domain is the saga as ticket-service's domain sees it; an error when its
 // shards are not shards.
 func (s *Saga) Domain() (ticket.Saga, error) {
+	if _, err := s.takenFrom(); err != nil {
+		return ticket.Saga{}, err
+	}
+	return ticket.Saga{State: s.State, UserID: s.UserID, TicketID: s.TicketID, Quantity: s.Quantity}, nil
+}
+
+// SetDomain sets the saga's fields from d (not its outbox), and taken: the
+// shards its tickets were taken from (shard → tickets), nil when it holds
+// none.
+func (s *Saga) SetDomain(d ticket.Saga, taken map[int]int64) {
+	s.State, s.UserID, s.TicketID, s.Quantity = d.State, d.UserID, d.TicketID, d.Quantity
+	s.Taken = nil
+	for k, n := range taken {
+		if n == 0 {
+			continue
+		}
+		if s.Taken == nil {
+			s.Taken = map[string]int64{}
+		}
+		s.Taken[strconv.Itoa(k)] = n
+	}
+}
+
+// GiveBack says where the n tickets a cancel puts back go (shard →
+// tickets): to the shards the saga's grant took them from, mapped onto the
+// shards the ticket type has now (GiveBack). An error when the saga does
+// not hold exactly n, or its shards are not shards.
+func (s *Saga) GiveBack(n int64, shards int) (map[int]int64, error) {
+	taken, err := s.takenFrom()
+	if err != nil {
+		return nil, err
+	}
+	if sum, ok := SumStock(slices.Collect(maps.Values(taken))); !ok || sum != n {
+		return nil, fmt.Errorf("%d tickets to give back, taken from shards %v", n, s.Taken)
+	}
+	return GiveBack(taken, shards), nil
+}
+
+// takenFrom is the saga's taken by shard number.
+func (s *Saga) takenFrom() (map[int]int64, error) {
 	taken := map[int]int64{}
 	for k, n := range s.Taken {
 		i, err := strconv.Atoi(k)
 		if err != nil || i < 0 || i >= MaxShards || n < 0 {
-			return ticket.Saga{}, fmt.Errorf("bad shard %q: %d", k, n)
+			return nil, fmt.Errorf("bad shard %q: %d", k, n)
 		}
 		taken[i] = n
 	}
-	return ticket.Saga{State: s.State, UserID: s.UserID, TicketID: s.TicketID, Quantity: s.Quantity, Taken: taken}, nil
-}
-
-// SetDomain sets the saga's fields from d (not its outbox).
-func (s *Saga) SetDomain(d ticket.Saga) {
-	s.State, s.UserID, s.TicketID, s.Quantity = d.State, d.UserID, d.TicketID, d.Quantity
-	s.Taken = nil
-	if len(d.Taken) > 0 {
-		s.Taken = map[string]int64{}
-		for k, n := range d.Taken {
-			s.Taken[strconv.Itoa(k)] = n
-		}
-	}
+	return taken, nil
 }
 
 // Copy returns a copy of s that shares nothing a step changes.

@@ -32,12 +32,18 @@ func (a *App) Steps() map[string]event.Step {
 }
 
 // GrantDecide decides the grant from the order's ticket saga, the ticket
-// type (nil when there is none; typeErr says it cannot be read) and the
-// stock of the shards read (all: every shard). A result that NeedAll is
-// asked again with every shard.
-type GrantDecide func(s ticket.Saga, t *ticket.Ticket, typeErr error, shards map[int]int64, all bool) (ticket.GrantResult, saga.Outcome, error)
+// type (nil when there is none; typeErr says it cannot be read) and
+// available, the stock the store found for this grant. The store calls it
+// either with available >= the order's quantity, or with available all the
+// stock the type has (a complete view): fewer than the quantity is then
+// sold_out. A store that found less on an incomplete view looks further
+// instead of calling it. Granted, the saga holds the order's quantity,
+// which the store takes from the stock it found.
+type GrantDecide func(s ticket.Saga, t *ticket.Ticket, typeErr error, available int64) (ticket.GrantResult, saga.Outcome, error)
 
-// CancelDecide decides the cancel from the order's ticket saga.
+// CancelDecide decides the cancel from the order's ticket saga: how many
+// tickets go back (CancelResult.Give), which the store puts back where the
+// grant took them from.
 type CancelDecide func(s ticket.Saga) (ticket.CancelResult, saga.Outcome, error)
 
 // Stock is a ticket type as the API shows it.
@@ -73,18 +79,18 @@ type App struct {
 // grant gives the order its tickets, once per order.
 func (a *App) grant(ctx context.Context, _ saga.EventType, in event.Envelope) (event.Message, error) {
 	req := ticket.Request{UserID: in.Order.UserID, TicketID: in.Order.TicketID, Quantity: in.Order.Quantity, Price: in.Order.Price}
-	return a.Store.Grant(ctx, in, func(s ticket.Saga, t *ticket.Ticket, typeErr error, shards map[int]int64, all bool) (ticket.GrantResult, saga.Outcome, error) {
+	return a.Store.Grant(ctx, in, func(s ticket.Saga, t *ticket.Ticket, typeErr error, available int64) (ticket.GrantResult, saga.Outcome, error) {
 		if saga.KindOf(typeErr) == saga.Corrupt {
 			// A ticket type whose records cannot be read sells nothing:
 			// the order fails as for an unknown ticket, and its points
 			// are refunded.
 			a.Log.ErrorContext(ctx, "grant: the ticket cannot be read; failing the order as unknown_ticket", "order_id", in.ID, "error", typeErr.Error())
-			t, shards, typeErr = nil, nil, nil
+			t, available, typeErr = nil, 0, nil
 		}
 		if typeErr != nil {
 			return ticket.GrantResult{}, saga.Outcome{}, typeErr
 		}
-		res := ticket.Grant(s, t, shards, all, req)
+		res := ticket.Grant(s, t, available, req)
 		return res, saga.Forward(saga.GrantedTicket, saga.FailedTicket, res.Reason), nil
 	})
 }

@@ -2,8 +2,10 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"testing"
 
 	"github.com/ticketsaga/saga/shared/event"
@@ -12,27 +14,44 @@ import (
 )
 
 // stockStore decides grants and cancels on a saga and stock shards held
-// in memory, reading one shard first and every shard when asked, as the
-// Firestore store does.
+// in memory, as the Firestore store does: it offers a grant the stock of
+// one shard when that shard holds the quantity, else all the stock there
+// is, and takes the granted tickets from the shards it offered; a cancel
+// puts back the tickets it gives to the shards they were taken from.
 type stockStore struct {
 	Store
 	saga    ticket.Saga
 	ticket  *ticket.Ticket
 	typeErr error
 	shards  map[int]int64
+	taken   map[int]int64 // shard → tickets the saga's grant took
+	decided []int64       // the stock each grant was decided on
 }
 
-func (f *stockStore) Grant(_ context.Context, _ event.Envelope, decide GrantDecide) (event.Message, error) {
-	res, out, err := decide(f.saga, f.ticket, f.typeErr, map[int]int64{0: f.shards[0]}, len(f.shards) <= 1)
-	if err == nil && res.NeedAll {
-		res, out, err = decide(f.saga, f.ticket, f.typeErr, maps.Clone(f.shards), true)
+func (f *stockStore) Grant(_ context.Context, in event.Envelope, decide GrantDecide) (event.Message, error) {
+	offer := map[int]int64{0: f.shards[0]}
+	if f.shards[0] < in.Order.Quantity {
+		offer = maps.Clone(f.shards) // every shard: a complete view
 	}
+	var available int64
+	for _, n := range offer {
+		available += n
+	}
+	f.decided = append(f.decided, available)
+	res, out, err := decide(f.saga, f.ticket, f.typeErr, available)
 	if err != nil {
 		return event.Message{}, err
 	}
-	f.saga = res.Saga
-	for k, n := range res.Take {
+	f.saga, f.taken = res.Saga, map[int]int64{}
+	need := res.Saga.Quantity
+	for _, k := range slices.Sorted(maps.Keys(offer)) {
+		n := min(offer[k], need)
 		f.shards[k] -= n
+		f.taken[k] += n
+		need -= n
+	}
+	if need != 0 {
+		return event.Message{}, fmt.Errorf("granted %d on %d available", res.Saga.Quantity, available)
 	}
 	return event.Message{Type: out.Event, Attributes: map[string]string{"reason": out.Reason}}, nil
 }
@@ -42,16 +61,25 @@ func (f *stockStore) Cancel(_ context.Context, _ event.Envelope, decide CancelDe
 	if err != nil {
 		return event.Message{}, err
 	}
+	var taken int64
+	for _, n := range f.taken {
+		taken += n
+	}
+	if taken != res.Give {
+		return event.Message{}, fmt.Errorf("gives back %d of %d taken", res.Give, taken)
+	}
 	f.saga = res.Saga
-	for k, n := range res.Give {
+	for k, n := range f.taken {
 		f.shards[k] += n
 	}
+	f.taken = nil
 	return event.Message{Type: out.Event, Attributes: map[string]string{"reason": out.Reason}}, nil
 }
 
-// TestGrantThenCancel: a grant takes from the shards it needs, reading
-// all of them only when the first cannot serve; a cancel puts it back; an
-// unreadable ticket type fails the order as unknown.
+// TestGrantThenCancel: a grant takes from the shards it needs, offered
+// all of them only when the first cannot serve; a cancel puts back what it
+// took; an unreadable ticket type fails the order as unknown; with fewer
+// tickets than the order wants, it is sold out.
 func TestGrantThenCancel(t *testing.T) {
 	t.Parallel()
 	if err := saga.CheckSteps(Table, (&App{}).Steps()); err != nil {
@@ -64,16 +92,24 @@ func TestGrantThenCancel(t *testing.T) {
 	steps := a.Steps()
 
 	m, err := steps[Table[saga.ConsumedPoint]](ctx, saga.ConsumedPoint, in)
-	if err != nil || m.Type != saga.GrantedTicket || store.shards[0]+store.shards[1] != 3 {
+	if err != nil || m.Type != saga.GrantedTicket || store.shards[0]+store.shards[1] != 3 || !slices.Equal(store.decided, []int64{6}) {
 		t.Fatalf("grant = %s %v, shards %v", m.Type, err, store.shards)
 	}
 	m, err = steps[Table[saga.StoppedOrder]](ctx, saga.StoppedOrder, in)
-	if err != nil || m.Type != saga.CanceledTicket || m.Attributes["reason"] != saga.ReasonTimeout || store.shards[0]+store.shards[1] != 6 {
+	if err != nil || m.Type != saga.CanceledTicket || m.Attributes["reason"] != saga.ReasonTimeout || !maps.Equal(store.shards, map[int]int64{0: 1, 1: 5}) {
 		t.Fatalf("cancel = %s %v, shards %v", m.Type, err, store.shards)
 	}
 	m, err = steps[Table[saga.ConsumedPoint]](ctx, saga.ConsumedPoint, in)
 	if err != nil || m.Type != saga.FailedTicket || m.Attributes["reason"] != saga.ReasonTimeout {
 		t.Fatalf("late grant = %s %q %v, want failed-ticket timeout", m.Type, m.Attributes["reason"], err)
+	}
+
+	short := &stockStore{ticket: &ticket.Ticket{Price: 10}, shards: map[int]int64{0: 1, 1: 1}}
+	a.Store = short
+	in2 := event.Envelope{ID: "o2", Order: in.Order}
+	m, err = steps[Table[saga.ConsumedPoint]](ctx, saga.ConsumedPoint, in2)
+	if err != nil || m.Type != saga.FailedTicket || m.Attributes["reason"] != saga.ReasonSoldOut || short.shards[0]+short.shards[1] != 2 {
+		t.Fatalf("grant of 3 out of 2 = %s %q %v, shards %v; want failed-ticket sold_out", m.Type, m.Attributes["reason"], err, short.shards)
 	}
 
 	broken := &stockStore{typeErr: saga.E(saga.Corrupt, "corrupt_record", "ticket t1 cannot be read"), shards: map[int]int64{0: 9}}
@@ -88,7 +124,7 @@ func TestGrantThenCancel(t *testing.T) {
 // ticket than the grant did is permanent, and puts nothing back.
 func TestCancelOfAnotherOrderIsRefused(t *testing.T) {
 	t.Parallel()
-	store := &stockStore{saga: ticket.Saga{State: ticket.StateGranted, UserID: "u2", TicketID: "t1", Taken: map[int]int64{0: 2}}, shards: map[int]int64{0: 0}}
+	store := &stockStore{saga: ticket.Saga{State: ticket.StateGranted, UserID: "u2", TicketID: "t1", Quantity: 2}, shards: map[int]int64{0: 0}, taken: map[int]int64{0: 2}}
 	a := &App{Store: store}
 	in := event.Envelope{ID: "o1", Order: &event.Order{UserID: "u1", TicketID: "t1", Quantity: 2, Price: 20}}
 	if _, err := a.Steps()[StepCancel](context.Background(), saga.StoppedOrder, in); !saga.IsPermanent(err) {

@@ -103,7 +103,7 @@ func (s *Store) shardsOf(ticketID string) firestore.Query {
 // shards it had beyond those are deleted.
 func (s *Store) PutTicket(ctx context.Context, id string, price, stock int64, shards int) error {
 	if shards == 0 {
-		shards = ticket.DefaultShards(stock, s.shards)
+		shards = records.DefaultShards(stock, s.shards)
 	}
 	ref := s.ticketRef(id)
 	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
@@ -124,7 +124,7 @@ func (s *Store) PutTicket(ctx context.Context, id string, price, stock int64, sh
 		if err := tx.Set(ref, records.Ticket{Price: price, Shards: shards}); err != nil {
 			return err
 		}
-		for k, st := range ticket.Split(stock, shards) {
+		for k, st := range records.Split(stock, shards) {
 			if err := tx.Set(s.shardRef(id, k), records.Shard{TicketID: id, Index: k, Stock: st, HasStock: st > 0, Price: price}); err != nil {
 				return err
 			}
@@ -268,23 +268,25 @@ func (s *Store) grantFromOneShard(ctx context.Context, in event.Envelope, decide
 			sh, err := readShard(docs[0])
 			if err != nil {
 				// A ticket type whose records cannot be read sells nothing.
-				_, out, err := decide(cur, nil, err, nil, true)
+				_, out, err := decide(cur, nil, err, 0)
 				return out, err
 			}
 			if empty = sh.Stock == 0; empty {
 				return saga.Outcome{}, fmt.Errorf("%w: %w", errNeedMore, errEmptyShard)
 			}
-			shards := map[int]int64{k: sh.Stock}
-			res, out, err := decide(cur, &ticket.Ticket{Price: sh.Price}, nil, shards, false)
+			if !decidable(sh.Stock, in.Order.Quantity, false) {
+				// Too few here to decide on (sold_out is decided on every
+				// shard holding stock): the last-tickets path decides.
+				return saga.Outcome{}, errNeedMore
+			}
+			res, out, err := decide(cur, &ticket.Ticket{Price: sh.Price}, nil, sh.Stock)
 			if err != nil {
 				return saga.Outcome{}, err
 			}
-			if res.NeedAll {
-				return saga.Outcome{}, errNeedMore
-			}
+			take, out, err := s.granted(tx, rec, id, map[int]int64{k: sh.Stock}, res, out)
 			// A shard the grant empties leaves the queue, as one found empty.
-			empty = sh.Stock == res.Take[k]
-			return s.granted(tx, rec, id, shards, res, out)
+			empty = sh.Stock == take[k]
+			return out, err
 		})
 	if status.Code(err) == codes.Aborted {
 		// Contention on the shard (another instance wrote it a moment
@@ -431,25 +433,25 @@ func (s *Store) grantFrom(ctx context.Context, in event.Envelope, decide app.Gra
 				return saga.Outcome{}, saga.CorruptRecord("ticket saga "+in.ID, err)
 			}
 			if corrupt != nil {
-				_, out, err := decide(cur, nil, corrupt, nil, true)
+				_, out, err := decide(cur, nil, corrupt, 0)
 				return out, err
 			}
 			if len(offer) == 0 {
 				// No stock found: sold out, or no such ticket type.
 				if !docs[0].Exists() {
-					_, out, err := decide(cur, nil, nil, nil, true)
+					_, out, err := decide(cur, nil, nil, 0)
 					return out, err
 				}
 				d, err := readTicket(docs[0])
 				if err != nil {
-					_, out, err := decide(cur, nil, err, nil, true)
+					_, out, err := decide(cur, nil, err, 0)
 					return out, err
 				}
 				s.counts.set(id, d.Shards)
-				res, out, err := decide(cur, &ticket.Ticket{Price: d.Price}, nil, map[int]int64{}, all)
-				if err == nil && res.NeedAll {
+				if !decidable(0, in.Order.Quantity, all) {
 					return saga.Outcome{}, errTaken // a view cut short by the limit: look again
 				}
+				_, out, err := decide(cur, &ticket.Ticket{Price: d.Price}, nil, 0)
 				return out, err
 			}
 			// The price is the shards' as this transaction reads them: a
@@ -458,7 +460,7 @@ func (s *Store) grantFrom(ctx context.Context, in event.Envelope, decide app.Gra
 			for i, k := range keys {
 				sh, err := readShard(docs[i])
 				if err != nil {
-					_, out, err := decide(cur, nil, err, nil, true)
+					_, out, err := decide(cur, nil, err, 0)
 					return out, err
 				}
 				now[k] = sh.Stock
@@ -469,14 +471,20 @@ func (s *Store) grantFrom(ctx context.Context, in event.Envelope, decide app.Gra
 			if price == 0 {
 				return saga.Outcome{}, errTaken // every shard chosen is gone (a re-PUT): look again
 			}
-			res, out, err := decide(cur, &ticket.Ticket{Price: price}, nil, now, all)
+			available, ok := records.SumStock(slices.Collect(maps.Values(now)))
+			if !ok {
+				_, out, err := decide(cur, nil, saga.CorruptRecord("stock of ticket "+id, fmt.Errorf("shards %v", now)), 0)
+				return out, err
+			}
+			if !decidable(available, in.Order.Quantity, all) {
+				return saga.Outcome{}, errTaken // taken meanwhile, and not every shard holding stock: look again
+			}
+			res, out, err := decide(cur, &ticket.Ticket{Price: price}, nil, available)
 			if err != nil {
 				return saga.Outcome{}, err
 			}
-			if res.NeedAll {
-				return saga.Outcome{}, errTaken
-			}
-			return s.granted(tx, rec, id, now, res, out)
+			_, out, err = s.granted(tx, rec, id, now, res, out)
+			return out, err
 		})
 	if status.Code(err) == codes.Aborted {
 		return event.Message{}, fmt.Errorf("%w: %v", errTaken, err)
@@ -510,16 +518,29 @@ func spread(stock map[int]int64, quantity int64, complete bool, held func(int) b
 	return offer, complete && !busy, busy
 }
 
-// granted writes a grant decision: the shards it takes from, and the saga.
-func (s *Store) granted(tx *firestore.Transaction, rec *records.Saga, id string, shards map[int]int64, res ticket.GrantResult, out saga.Outcome) (saga.Outcome, error) {
-	for k, n := range res.Take {
-		if err := tx.Update(s.shardRef(id, k), []firestore.Update{{Path: records.FieldStock, Value: shards[k] - n},
-			{Path: records.FieldHasStock, Value: shards[k]-n > 0}}); err != nil {
-			return saga.Outcome{}, err
+// decidable says whether a grant may be decided on the stock found
+// (app.GrantDecide's contract): it holds the order's quantity, or it is
+// all the stock there is (complete), so that fewer is sold_out.
+func decidable(available, quantity int64, complete bool) bool {
+	return complete || available >= quantity
+}
+
+// granted writes a grant decision made on stock (shard → the stock it
+// held): the tickets a grant takes from those shards (records.Take), and
+// the saga with the shards they came from. It returns what it took.
+func (s *Store) granted(tx *firestore.Transaction, rec *records.Saga, id string, stock map[int]int64, res ticket.GrantResult, out saga.Outcome) (map[int]int64, saga.Outcome, error) {
+	take, err := records.Take(res.Saga, stock)
+	if err != nil {
+		return nil, saga.Outcome{}, err
+	}
+	for k, n := range take {
+		if err := tx.Update(s.shardRef(id, k), []firestore.Update{{Path: records.FieldStock, Value: stock[k] - n},
+			{Path: records.FieldHasStock, Value: stock[k]-n > 0}}); err != nil {
+			return nil, saga.Outcome{}, err
 		}
 	}
-	rec.SetDomain(res.Saga)
-	return out, nil
+	rec.SetDomain(res.Saga, take)
+	return take, out, nil
 }
 
 // Cancel runs the cancel step. The stock goes back to the shards it came
@@ -538,12 +559,16 @@ func (s *Store) Cancel(ctx context.Context, in event.Envelope, decide app.Cancel
 			if err != nil {
 				return saga.Outcome{}, err
 			}
-			if len(res.Give) > 0 {
+			if res.Give > 0 {
 				t, err := readTicket(docs[0])
 				if err != nil {
 					return saga.Outcome{}, err
 				}
-				for k, n := range ticket.GiveBack(res.Give, t.Shards) {
+				give, err := rec.GiveBack(res.Give, t.Shards)
+				if err != nil {
+					return saga.Outcome{}, saga.CorruptRecord("ticket saga "+in.ID, err)
+				}
+				for k, n := range give {
 					// Merged whole, so that a shard a re-PUT deleted meanwhile
 					// comes back complete, counted in the type's stock.
 					if err := tx.Set(s.shardRef(res.Saga.TicketID, k), map[string]any{records.FieldTicketID: res.Saga.TicketID, records.FieldShard: k,
@@ -552,7 +577,7 @@ func (s *Store) Cancel(ctx context.Context, in event.Envelope, decide app.Cancel
 					}
 				}
 			}
-			rec.SetDomain(res.Saga)
+			rec.SetDomain(res.Saga, nil)
 			return out, nil
 		})
 }

@@ -2,6 +2,7 @@ package firestore
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -18,8 +19,8 @@ import (
 
 func grant(in event.Envelope) app.GrantDecide {
 	req := ticket.Request{UserID: in.Order.UserID, TicketID: in.Order.TicketID, Quantity: in.Order.Quantity, Price: in.Order.Price}
-	return func(s ticket.Saga, t *ticket.Ticket, typeErr error, shards map[int]int64, all bool) (ticket.GrantResult, saga.Outcome, error) {
-		res := ticket.Grant(s, t, shards, all, req)
+	return func(s ticket.Saga, t *ticket.Ticket, typeErr error, available int64) (ticket.GrantResult, saga.Outcome, error) {
+		res := ticket.Grant(s, t, available, req)
 		if res.Reason != "" {
 			return res, saga.Outcome{Event: saga.FailedTicket, Reason: res.Reason}, nil
 		}
@@ -65,6 +66,16 @@ func TestStore(t *testing.T) {
 	if h, err := s.Holdings(ctx, "alice"); err != nil || len(h) != 2 {
 		t.Fatalf("holdings %+v, %v", h, err)
 	}
+	// The saga says which shards its 4 tickets came from; the cancel puts
+	// each back where it came from.
+	rec, err := records.ReadSaga(ctx, p.FS, "o2")
+	if err != nil || rec == nil || rec.State != records.StateGranted || rec.Quantity != 4 {
+		t.Fatalf("saga o2 = %+v, %v", rec, err)
+	}
+	taken := rec.Taken
+	if sum, _ := records.SumStock(slices.Collect(maps.Values(taken))); sum != 4 {
+		t.Fatalf("o2 took %v, want 4 in all", taken)
+	}
 	m, err := s.Cancel(ctx, order("o2", 4), func(sg ticket.Saga) (ticket.CancelResult, saga.Outcome, error) {
 		return ticket.Cancel(sg), saga.Outcome{Event: saga.CanceledTicket, Reason: saga.ReasonTimeout}, nil
 	})
@@ -73,6 +84,19 @@ func TestStore(t *testing.T) {
 	}
 	if st, _ := s.Ticket(ctx, "show"); st.Stock != 4 {
 		t.Fatalf("stock %d after the cancel, want 4", st.Stock)
+	}
+	for k := range 4 {
+		snap, err := s.shardRef("show", k).Get(ctx)
+		var sh records.Shard
+		if err == nil {
+			err = snap.DataTo(&sh)
+		}
+		if err != nil || sh.Stock != taken[strconv.Itoa(k)] || sh.HasStock != (sh.Stock > 0) {
+			t.Errorf("shard %d after the cancel = %+v, %v; o2 took %v", k, sh, err, taken)
+		}
+	}
+	if rec, _ := records.ReadSaga(ctx, p.FS, "o2"); rec == nil || rec.State != records.StateCancelled || rec.Taken != nil {
+		t.Errorf("saga o2 after the cancel = %+v", rec)
 	}
 
 	one := New(p.FS, p.Outbox(records.Sagas, saga.TicketService), 1)

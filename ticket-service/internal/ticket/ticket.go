@@ -1,20 +1,13 @@
-// Package ticket is ticket-service's domain: ticket types with a unit price
-// and a stock split into shards, and the per-order grant/cancel state
-// machine.
-//
-// The stock is split so that many grants can run at once: one document
-// takes about one write per second in production Firestore, and the
-// emulator aborts a transaction that waits 2 s for a lock. A grant first
-// tries one shard; only when that shard cannot serve it is it given the
-// shards that still hold stock (all of them, or enough), so sold_out is
-// exact and nothing is ever oversold.
+// Package ticket is ticket-service's domain: ticket types with a unit
+// price, and the per-order grant/cancel state machine. It decides on the
+// ticket type, the stock available to a grant, the order's request and the
+// order's saga; how the stock is stored (split over shard documents, which
+// shards a grant takes from and a cancel gives back to) is the records'
+// and the adapters' business.
 package ticket
 
 import (
-	"maps"
-	"math"
 	"math/bits"
-	"slices"
 
 	"github.com/ticketsaga/saga/shared/saga"
 )
@@ -31,30 +24,14 @@ type Ticket struct {
 	Price int64 // points per ticket
 }
 
-// MaxShards is the most stock shards a ticket type can have: enough for
-// 5,000 grants per second at one write per second per shard and twice the
-// shards the rate needs (docs/capacity.md). No path but a PUT costs more
-// with more shards.
+// MaxShards is the most stock shards a ticket type can have: a PUT's
+// shards and STOCK_SHARDS are at most this (400 invalid_shards), and the
+// records refuse more. Enough for 5,000 grants per second at one write per
+// second per shard and twice the shards the rate needs (docs/capacity.md).
+// How the stock is split is storage's (package records); the limit is
+// here because it is part of the API, and the application and the records
+// both see the domain but not each other.
 const MaxShards = 10_000
-
-// DefaultShards is how many shards a ticket type's stock is split over
-// when its PUT does not say: upTo (the service's STOCK_SHARDS), but never
-// more than it has tickets, since an empty shard only costs a read.
-func DefaultShards(stock int64, upTo int) int {
-	return int(max(1, min(stock, int64(upTo))))
-}
-
-// Split divides stock over n shards, the remainder on the first ones.
-func Split(stock int64, n int) []int64 {
-	out := make([]int64, n)
-	for i := range out {
-		out[i] = stock / int64(n)
-		if int64(i) < stock%int64(n) {
-			out[i]++
-		}
-	}
-	return out
-}
 
 // PriceMatches reports whether quantity tickets at unit points each cost
 // exactly total. The product is computed in 128 bits: a product that does
@@ -66,18 +43,6 @@ func PriceMatches(unit, quantity, total int64) bool {
 	}
 	hi, lo := bits.Mul64(uint64(unit), uint64(quantity))
 	return hi == 0 && lo == uint64(total)
-}
-
-// SumStock adds the stock of shards; ok is false when a shard is negative
-// or the sum would overflow (only a corrupt shard can do either).
-func SumStock(shards []int64) (sum int64, ok bool) {
-	for _, n := range shards {
-		if n < 0 || sum > math.MaxInt64-n {
-			return 0, false
-		}
-		sum += n
-	}
-	return sum, true
 }
 
 // State is where one order stands in ticket-service.
@@ -95,8 +60,7 @@ type Saga struct {
 	State    State
 	UserID   string
 	TicketID string
-	Quantity int64         // tickets held while State is StateGranted
-	Taken    map[int]int64 // shard → tickets taken from it, while granted
+	Quantity int64 // tickets held while State is StateGranted
 }
 
 // Request is what the order asks for.
@@ -107,19 +71,22 @@ type Request struct {
 	Price    int64 // total points agreed for Quantity tickets
 }
 
-// GrantResult is the grant step's decision.
+// GrantResult is the grant step's decision: the saga granted with the
+// request's Quantity, failed, or (after a cancel) left cancelled.
 type GrantResult struct {
 	Saga   Saga
-	Take   map[int]int64 // shard → tickets to take; empty unless granted
-	Reason string        // empty when granted
-	// NeedAll: the shards read cannot serve the order; read every shard
-	// and decide again.
-	NeedAll bool
+	Reason string // empty when granted
 }
 
-// Grant decides whether the order gets its tickets from the shards read
-// (shard → stock). all says whether every shard was read.
-func Grant(s Saga, t *Ticket, shards map[int]int64, all bool, req Request) GrantResult {
+// Grant decides whether the order gets its tickets. available is the
+// stock the store found for this grant; the store calls Grant either with
+// available >= req.Quantity, or with available all the stock the type has
+// (a complete view), so that fewer than the quantity is sold_out and
+// nothing is ever oversold. A granted order takes req.Quantity of the
+// available tickets. With no ticket type (t nil), available is not read.
+// The checks run in order: a cancelled saga fails with timeout, then an
+// unknown ticket, a price mismatch, and the stock.
+func Grant(s Saga, t *Ticket, available int64, req Request) GrantResult {
 	failed := Saga{State: StateFailed, UserID: req.UserID, TicketID: req.TicketID}
 	switch {
 	case s.State == StateCancelled:
@@ -128,53 +95,27 @@ func Grant(s Saga, t *Ticket, shards map[int]int64, all bool, req Request) Grant
 		return GrantResult{Saga: failed, Reason: saga.ReasonUnknownTicket}
 	case !PriceMatches(t.Price, req.Quantity, req.Price):
 		return GrantResult{Saga: failed, Reason: saga.ReasonPriceMismatch}
-	}
-	take := map[int]int64{}
-	need := req.Quantity
-	for _, k := range slices.Sorted(maps.Keys(shards)) {
-		if st := shards[k]; st > 0 && need > 0 {
-			n := min(st, need)
-			take[k] = n
-			need -= n
-		}
-	}
-	switch {
-	case need > 0 && !all:
-		return GrantResult{NeedAll: true}
-	case need > 0:
+	case available < req.Quantity:
 		return GrantResult{Saga: failed, Reason: saga.ReasonSoldOut}
 	}
-	return GrantResult{
-		Saga: Saga{State: StateGranted, UserID: req.UserID, TicketID: req.TicketID, Quantity: req.Quantity, Taken: maps.Clone(take)},
-		Take: take,
-	}
+	return GrantResult{Saga: Saga{State: StateGranted, UserID: req.UserID, TicketID: req.TicketID, Quantity: req.Quantity}}
 }
 
 // CancelResult is the cancel step's decision.
 type CancelResult struct {
 	Saga Saga
-	Give map[int]int64 // shard → tickets to put back
+	Give int64 // tickets to put back: those the grant took, 0 without one
 }
 
-// Cancel takes back a grant. With no grant it is a null compensation: it
-// records that it ran, so a late grant is blocked.
+// Cancel takes back a grant: its tickets go back to the stock. With no
+// grant it is a null compensation: it records that it ran, so a late grant
+// is blocked.
 func Cancel(s Saga) CancelResult {
 	next := Saga{State: StateCancelled, UserID: s.UserID, TicketID: s.TicketID}
 	if s.State != StateGranted {
 		return CancelResult{Saga: next}
 	}
-	return CancelResult{Saga: next, Give: maps.Clone(s.Taken)}
-}
-
-// GiveBack maps the tickets a cancel puts back (shard → count) onto the
-// shards the ticket type has now: shard k if it still exists, else k
-// modulo their number (a re-PUT may have changed it).
-func GiveBack(give map[int]int64, shards int) map[int]int64 {
-	out := map[int]int64{}
-	for k, n := range give {
-		out[k%max(shards, 1)] += n
-	}
-	return out
+	return CancelResult{Saga: next, Give: s.Quantity}
 }
 
 // Holding is how many tickets of one type a user owns.

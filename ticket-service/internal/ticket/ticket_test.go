@@ -1,45 +1,47 @@
 package ticket
 
 import (
-	"maps"
-	"math"
 	"slices"
 	"testing"
 
 	"github.com/ticketsaga/saga/shared/saga"
 )
 
+// TestGrant: the grant decides on the stock it is given. The store gives
+// it at least the quantity, or all the stock there is: fewer is sold_out.
+// A cancel before it, an unknown ticket and a wrong price come first,
+// whatever the stock.
 func TestGrant(t *testing.T) {
 	t.Parallel()
 	req := Request{UserID: "u", TicketID: "t", Quantity: 2, Price: 200}
 	tk := &Ticket{Price: 100}
+	granted := Saga{State: StateGranted, UserID: "u", TicketID: "t", Quantity: 2}
+	failed := Saga{State: StateFailed, UserID: "u", TicketID: "t"}
+	cancelled := Saga{State: StateCancelled, UserID: "u", TicketID: "t"}
 	for _, tc := range []struct {
 		name       string
 		saga       Saga
 		ticket     *Ticket
-		shards     map[int]int64
-		all        bool
+		available  int64
 		wantReason string
-		wantTake   map[int]int64
-		wantAll    bool
+		want       Saga
 	}{
-		{"one shard serves it", Saga{}, tk, map[int]int64{2: 5}, false, "", map[int]int64{2: 2}, false},
-		{"exactly the last ones", Saga{}, tk, map[int]int64{1: 2}, false, "", map[int]int64{1: 2}, false},
-		{"shard short: read all", Saga{}, tk, map[int]int64{3: 1}, false, "", nil, true},
-		{"spread over shards", Saga{}, tk, map[int]int64{0: 1, 1: 0, 2: 0, 3: 1}, true, "", map[int]int64{0: 1, 3: 1}, false},
-		{"sold out", Saga{}, tk, map[int]int64{0: 1, 1: 0, 2: 0, 3: 0}, true, saga.ReasonSoldOut, nil, false},
-		{"unknown", Saga{}, nil, nil, false, saga.ReasonUnknownTicket, nil, false},
-		{"price mismatch", Saga{}, &Ticket{Price: 101}, map[int]int64{0: 5}, false, saga.ReasonPriceMismatch, nil, false},
-		{"after cancel", Saga{State: StateCancelled}, tk, map[int]int64{0: 5}, false, saga.ReasonTimeout, nil, false},
+		{"more than enough", Saga{}, tk, 5, "", granted},
+		{"exactly the last ones", Saga{}, tk, 2, "", granted},
+		{"one short: sold out", Saga{}, tk, 1, saga.ReasonSoldOut, failed},
+		{"none left: sold out", Saga{}, tk, 0, saga.ReasonSoldOut, failed},
+		{"unknown", Saga{}, nil, 0, saga.ReasonUnknownTicket, failed},
+		{"unknown, whatever the stock", Saga{}, nil, 5, saga.ReasonUnknownTicket, failed},
+		{"price mismatch", Saga{}, &Ticket{Price: 101}, 5, saga.ReasonPriceMismatch, failed},
+		{"price mismatch before sold out", Saga{}, &Ticket{Price: 101}, 0, saga.ReasonPriceMismatch, failed},
+		{"after cancel", cancelled, tk, 5, saga.ReasonTimeout, cancelled},
+		{"after cancel, unknown", cancelled, nil, 0, saga.ReasonTimeout, cancelled},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got := Grant(tc.saga, tc.ticket, tc.shards, tc.all, req)
-			if got.Reason != tc.wantReason || got.NeedAll != tc.wantAll || !maps.Equal(got.Take, tc.wantTake) && (len(got.Take) > 0 || len(tc.wantTake) > 0) {
-				t.Fatalf("Grant = %+v, want reason %q take %v needAll %v", got, tc.wantReason, tc.wantTake, tc.wantAll)
-			}
-			if tc.wantTake != nil && (got.Saga.State != StateGranted || !maps.Equal(got.Saga.Taken, tc.wantTake)) {
-				t.Fatalf("saga = %+v", got.Saga)
+			got := Grant(tc.saga, tc.ticket, tc.available, req)
+			if got.Reason != tc.wantReason || got.Saga != tc.want {
+				t.Fatalf("Grant(available %d) = %+v, want reason %q saga %+v", tc.available, got, tc.wantReason, tc.want)
 			}
 		})
 	}
@@ -69,53 +71,27 @@ func TestPriceAtTheBoundaries(t *testing.T) {
 			t.Errorf("PriceMatches(%d, %d, %d) = %v, want %v", tc.unit, tc.qty, tc.total, got, tc.want)
 		}
 	}
-	g := Grant(Saga{}, &Ticket{Price: 1 << 62}, map[int]int64{0: 10}, true, Request{UserID: "u", TicketID: "t", Quantity: 4, Price: 0})
+	g := Grant(Saga{}, &Ticket{Price: 1 << 62}, 10, Request{UserID: "u", TicketID: "t", Quantity: 4, Price: 0})
 	if g.Reason != saga.ReasonPriceMismatch {
 		t.Errorf("Grant with a wrapping price = %+v", g)
 	}
-	if sum, ok := SumStock([]int64{maxAmount, maxAmount, 0}); !ok || sum != 2*maxAmount {
-		t.Errorf("SumStock = %d %v", sum, ok)
-	}
-	if _, ok := SumStock([]int64{math.MaxInt64, 1}); ok {
-		t.Error("SumStock overflowed silently")
-	}
-	if _, ok := SumStock([]int64{5, -1}); ok {
-		t.Error("SumStock accepted a negative shard")
-	}
 }
 
-func TestGiveBack(t *testing.T) {
-	t.Parallel()
-	// Taken from shards 1 and 10 of 16; the ticket has 4 shards now.
-	got := GiveBack(map[int]int64{1: 2, 10: 3}, 4)
-	if !maps.Equal(got, map[int]int64{1: 2, 2: 3}) {
-		t.Errorf("GiveBack onto 4 shards = %v", got)
-	}
-	if got := GiveBack(map[int]int64{1: 2, 5: 1}, 16); !maps.Equal(got, map[int]int64{1: 2, 5: 1}) {
-		t.Errorf("GiveBack onto the same shards = %v", got)
-	}
-}
-
-func TestSplit(t *testing.T) {
-	t.Parallel()
-	if got := Split(10, 4); !slices.Equal(got, []int64{3, 3, 2, 2}) {
-		t.Fatalf("Split(10, 4) = %v", got)
-	}
-	if got := Split(0, 2); !slices.Equal(got, []int64{0, 0}) {
-		t.Fatalf("Split(0, 2) = %v", got)
-	}
-}
-
+// TestCancel: a cancel gives back what the grant holds, its quantity; with
+// no grant it gives back nothing and still blocks a late grant.
 func TestCancel(t *testing.T) {
 	t.Parallel()
-	got := Cancel(Saga{State: StateGranted, UserID: "u", TicketID: "t", Quantity: 2, Taken: map[int]int64{1: 2}})
-	if !maps.Equal(got.Give, map[int]int64{1: 2}) || got.Saga.State != StateCancelled || got.Saga.Quantity != 0 {
+	got := Cancel(Saga{State: StateGranted, UserID: "u", TicketID: "t", Quantity: 2})
+	if got.Give != 2 || got.Saga != (Saga{State: StateCancelled, UserID: "u", TicketID: "t"}) {
 		t.Fatalf("cancel of a grant = %+v", got)
 	}
 	for _, s := range []Saga{{}, {State: StateFailed}, {State: StateCancelled}} {
-		if got := Cancel(s); len(got.Give) != 0 || got.Saga.State != StateCancelled {
+		if got := Cancel(s); got.Give != 0 || got.Saga.State != StateCancelled {
 			t.Fatalf("Cancel(%+v) = %+v, want null compensation", s, got)
 		}
+	}
+	if g := Grant(Cancel(Saga{}).Saga, &Ticket{Price: 1}, 1, Request{Quantity: 1, Price: 1}); g.Reason != saga.ReasonTimeout {
+		t.Fatalf("a grant after a null compensation = %+v, want timeout", g)
 	}
 }
 
@@ -131,18 +107,5 @@ func TestHoldings(t *testing.T) {
 	want := []Holding{{"a", 4}, {"b", 2}}
 	if !slices.Equal(got, want) {
 		t.Fatalf("Holdings = %v, want %v", got, want)
-	}
-}
-
-func TestDefaultShards(t *testing.T) {
-	t.Parallel()
-	for _, c := range []struct {
-		stock int64
-		upTo  int
-		want  int
-	}{{0, 16, 1}, {1, 16, 1}, {5, 16, 5}, {16, 16, 16}, {1_000_000, 16, 16}, {9007199254740991, 100, 100}} {
-		if got := DefaultShards(c.stock, c.upTo); got != c.want {
-			t.Errorf("DefaultShards(%d, %d) = %d, want %d", c.stock, c.upTo, got, c.want)
-		}
 	}
 }
