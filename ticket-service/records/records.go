@@ -19,11 +19,18 @@ import (
 	"github.com/ticketsaga/saga/ticket-service/internal/ticket"
 )
 
-// Collections.
+// Names in Firestore: the collections, and the fields of a Shard that
+// queries and updates name.
 const (
 	Tickets = "tickets"      // one document per ticket type: Ticket
 	Shards  = "stock_shards" // every ticket type's Shards, at ShardID
 	Sagas   = "ticket_sagas" // one document per order: Saga
+
+	FieldStock    = "stock"
+	FieldHasStock = "has_stock"
+	FieldTicketID = "ticket_id"
+	FieldShard    = "shard"
+	FieldPrice    = "price"
 )
 
 // Step names: the keys of a Saga's outbox.
@@ -42,15 +49,6 @@ type Ticket struct {
 	Price  int64 `firestore:"price"`
 	Shards int   `firestore:"shards"`
 }
-
-// Fields of Shard that queries and updates name.
-const (
-	FieldStock    = "stock"
-	FieldHasStock = "has_stock"
-	FieldTicketID = "ticket_id"
-	FieldShard    = "shard"
-	FieldPrice    = "price"
-)
 
 // Shard is one part of a ticket type's stock. It repeats the price, so a
 // grant reads only its shard: reading the ticket document in every grant
