@@ -648,6 +648,9 @@ func (p *Plan) Destroy() error {
 	for _, j := range Jobs {
 		cmds = append(cmds, []string{"scheduler", "jobs", "delete", j.Name, "--location=" + p.Region, p.pf()})
 	}
+	for _, name := range RetiredJobs {
+		cmds = append(cmds, []string{"scheduler", "jobs", "delete", name, "--location=" + p.Region, p.pf()})
+	}
 	for _, s := range p.Decl.Subscriptions {
 		cmds = append(cmds, []string{"pubsub", "subscriptions", "delete", s.Name, p.pf()})
 	}

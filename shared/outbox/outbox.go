@@ -15,7 +15,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"strings"
 	"time"
 
@@ -143,7 +142,6 @@ type Steps struct {
 	Collection string
 	Service    string
 	Publisher  *Publisher
-	Log        *slog.Logger
 	Now        func() time.Time
 	// AfterCommit, when set, runs between a step's commit and its
 	// publish: the fault switch that proves a crash there loses nothing.

@@ -9,8 +9,9 @@ import (
 
 // stamp stores the trace context of ctx's span (the step's) in step's
 // event msg, in the same Pub/Sub attributes a publish carries it in. A
-// sweep that publishes the event after a crash, or a replay long after,
-// then still makes its publish a child of the step, in the saga's trace.
+// redelivery that publishes the event after a crash, or a replay long
+// after, then still makes its publish a child of the step, in the saga's
+// trace.
 func (o *Outbox) stamp(ctx context.Context, step string, msg *event.Message) {
 	attrs := telemetry.Inject(ctx, msg.Attributes)
 	if len(attrs) == len(msg.Attributes) {

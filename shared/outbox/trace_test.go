@@ -61,20 +61,20 @@ func TestRepublishJoinsTheStepsTrace(t *testing.T) {
 		t.Fatalf("second run: %v", err)
 	}
 
-	var steps2 []sdktrace.ReadOnlySpan
+	var stepSpans []sdktrace.ReadOnlySpan
 	var pub sdktrace.ReadOnlySpan
 	for _, s := range rec.Ended() {
 		switch s.Name() {
 		case saga.PointService + " consume":
-			steps2 = append(steps2, s)
+			stepSpans = append(stepSpans, s)
 		case "saga-events publish":
 			pub = s
 		}
 	}
-	if len(steps2) != 2 || pub == nil {
-		t.Fatalf("%d step spans (want the crashed run's and the second), publish span %v", len(steps2), pub != nil)
+	if len(stepSpans) != 2 || pub == nil {
+		t.Fatalf("%d step spans (want the crashed run's and the second), publish span %v", len(stepSpans), pub != nil)
 	}
-	step, rerun := steps2[0], steps2[1]
+	step, rerun := stepSpans[0], stepSpans[1]
 	trace := sagaSpan.SpanContext().TraceID()
 	if step.SpanContext().TraceID() != trace || pub.SpanContext().TraceID() != trace || pub.Parent().SpanID() != step.SpanContext().SpanID() {
 		t.Errorf("publish %v (parent %v), want a child of the step %v in trace %v", pub.SpanContext(), pub.Parent(), step.SpanContext(), trace)

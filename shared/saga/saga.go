@@ -38,10 +38,11 @@ const (
 	AttrOrderID   = "order_id"
 	AttrEventID   = "event_id"
 	AttrSource    = "source"
-	// AttrReplay marks a message the timeout sweep re-sent to drive a
-	// stalled compensation on (self-healing). A step that already ran
-	// re-publishes its stored result for it, and the events it causes carry
-	// the mark on, so one replay walks the whole compensation chain.
+	// AttrReplay marks a message the timeout sweep re-sent to drive an
+	// unfinished order on (self-healing), and what steps re-publish for
+	// it: a label, since every delivery of a step's input makes a step that
+	// already ran re-publish its stored event; the mark travels down the
+	// chain, so one replay can be told apart in logs and traces.
 	AttrReplay = "replay"
 	// AttrRedriveTo marks a message redriven from the dead-letter topic:
 	// only the named subscription handles it. Subscription filters route
@@ -146,18 +147,6 @@ func (s Steps) EventTypes() []EventType {
 	out := make([]EventType, 0, len(s))
 	for t := range s {
 		out = append(out, t)
-	}
-	slices.Sort(out)
-	return out
-}
-
-// StepNames returns the table's step names, sorted, each once.
-func (s Steps) StepNames() []string {
-	var out []string
-	for _, name := range s {
-		if !slices.Contains(out, name) {
-			out = append(out, name)
-		}
 	}
 	slices.Sort(out)
 	return out

@@ -9,8 +9,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"io"
-	"log/slog"
 	"os"
 	"testing"
 	"time"
@@ -75,7 +73,7 @@ func New(t *testing.T) *Project {
 // Outbox returns an outbox on collection for service.
 func (p *Project) Outbox(collection, service string) *outbox.Steps {
 	return &outbox.Steps{FS: p.FS, Collection: collection, Service: service, Publisher: p.Publisher,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now}
+		Now: time.Now}
 }
 
 // Published returns the messages published since the last call (it waits

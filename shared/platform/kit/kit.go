@@ -55,7 +55,7 @@ func New(ctx context.Context, cfg config.Common, log *slog.Logger, opts serve.Op
 		Clients:     c,
 		Log:         log,
 		Outbox: &outbox.Steps{FS: c.Firestore, Collection: collection, Service: cfg.Service, Publisher: c.Publisher,
-			Log: log, Now: time.Now, AfterCommit: opts.AfterCommit},
+			Now: time.Now, AfterCommit: opts.AfterCommit},
 		push:    push.Endpoint{Log: log, Failures: deadletter.Recorder{FS: c.Firestore, Now: time.Now}},
 		service: cfg.Service,
 	}, nil

@@ -413,7 +413,7 @@ func printSaleRun(w io.Writer, r SaleRun) {
 	for _, k := range hot[:min(len(hot), 5)] {
 		fmt.Fprintf(w, "held back %d commits: %s\n", r.Limits.Hot[k], k)
 	}
-	if r.Pushes > 0 {
+	if r.Pushes > r.Replays {
 		fmt.Fprintf(w, "pushes %d, of them replays %d: %.2f%% more than the %d a run without replays delivers\n",
 			r.Pushes, r.Replays, 100*float64(r.Replays)/float64(r.Pushes-r.Replays), r.Pushes-r.Replays)
 	}
