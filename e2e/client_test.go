@@ -150,16 +150,15 @@ func historyTypes(r resp) []string {
 	return out
 }
 
-// peekPush reads the attributes of a push request and returns a body that
-// replays it.
-func peekPush(r *http.Request) (map[string]string, io.ReadCloser) {
+// peekPush decodes a push request (a zero message with empty attributes
+// when it cannot) and returns a body that replays it.
+func peekPush(r *http.Request) (push.Message, io.ReadCloser) {
 	raw, _ := io.ReadAll(r.Body)
 	m, err := push.Decode(&http.Request{Body: io.NopCloser(bytes.NewReader(raw))})
-	attrs := map[string]string{}
-	if err == nil && m.Attributes != nil {
-		attrs = m.Attributes
+	if err != nil || m.Attributes == nil {
+		m = push.Message{Attributes: map[string]string{}}
 	}
-	return attrs, io.NopCloser(bytes.NewReader(raw))
+	return m, io.NopCloser(bytes.NewReader(raw))
 }
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }

@@ -51,7 +51,7 @@ func oneHopLatency(t *testing.T, n int) time.Duration {
 		m, _ := peekPush(r)
 		io.Copy(io.Discard, r.Body)
 		w.WriteHeader(http.StatusNoContent)
-		arrived <- m["seq"]
+		arrived <- m.Attributes["seq"]
 	}))
 	defer srv.Close()
 	topic, sub := uniq("hop"), uniq("hop-sub")

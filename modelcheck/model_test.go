@@ -72,22 +72,7 @@ func (w *world) moves(name func(event.Message) string) []move {
 		switch {
 		case id == "":
 			out = append(out, move{what, func(w *world) bool { w.place(i); return true }})
-			if w.left.Crashes > 0 {
-				out = append(out, move{what + ", crashing before its publish", func(w *world) bool {
-					w.left.Crashes--
-					w.crash = true
-					w.place(i)
-					return !w.crash
-				}})
-			}
-			if w.left.Drops > 0 {
-				out = append(out, move{what + ", its publish lost", func(w *world) bool {
-					w.left.Drops--
-					w.drop = true
-					w.place(i)
-					return !w.drop
-				}})
-			}
+			out = append(out, w.publishFaults(what+", crashing before its publish", what+", its publish lost", func(w *world) { w.place(i) })...)
 		case w.left.Retries > 0:
 			if _, done := w.answers[id]; !done {
 				out = append(out, move{"the buyer retries " + what, func(w *world) bool { w.left.Retries--; w.place(i); return true }})
@@ -106,22 +91,8 @@ func (w *world) moves(name func(event.Message) string) []move {
 			what += fmt.Sprintf(" (attempt %d)", d.Attempts+1)
 		}
 		out = append(out, move{"deliver " + what, func(w *world) bool { w.deliver(i, false); return true }})
-		if w.left.Crashes > 0 {
-			out = append(out, move{"deliver " + what + ", crashing before its publish", func(w *world) bool {
-				w.left.Crashes--
-				w.crash = true
-				w.deliver(i, false)
-				return !w.crash
-			}})
-		}
-		if w.left.Drops > 0 {
-			out = append(out, move{"deliver " + what + ", its step's publish lost", func(w *world) bool {
-				w.left.Drops--
-				w.drop = true
-				w.deliver(i, false)
-				return !w.drop
-			}})
-		}
+		out = append(out, w.publishFaults("deliver "+what+", crashing before its publish", "deliver "+what+", its step's publish lost",
+			func(w *world) { w.deliver(i, false) })...)
 		if w.left.Dups > 0 {
 			out = append(out, move{"deliver " + what + ", and Pub/Sub will deliver it again", func(w *world) bool {
 				w.left.Dups--
@@ -138,22 +109,8 @@ func (w *world) moves(name func(event.Message) string) []move {
 		}
 	}
 	out = append(out, move{"the sweep runs", func(w *world) bool { w.sweep(); return true }})
-	if w.left.Crashes > 0 {
-		out = append(out, move{"the sweep runs, crashing before its first publish", func(w *world) bool {
-			w.left.Crashes--
-			w.crash = true
-			w.sweep()
-			return !w.crash
-		}})
-	}
-	if w.left.Drops > 0 {
-		out = append(out, move{"the sweep runs, its first publish lost", func(w *world) bool {
-			w.left.Drops--
-			w.drop = true
-			w.sweep()
-			return !w.drop
-		}})
-	}
+	out = append(out, w.publishFaults("the sweep runs, crashing before its first publish", "the sweep runs, its first publish lost",
+		func(w *world) { w.sweep() })...)
 	if w.left.Waits > 0 && !w.allTerminal() {
 		out = append(out, move{fmt.Sprintf("%s pass (a pending order's first replay is due)", w.wait), func(w *world) bool {
 			w.left.Waits--
@@ -167,6 +124,21 @@ func (w *world) moves(name func(event.Message) string) []move {
 			w.elapsed += w.tick
 			return true
 		}})
+	}
+	return out
+}
+
+// publishFaults are act with its first publish failing after the commit
+// (crashed: the publisher sees the error) or lost unseen (dropped), while
+// the budget for each lasts. A variant whose act published nothing is
+// the same as act alone, and is not a move of its own.
+func (w *world) publishFaults(crashed, dropped string, act func(w *world)) []move {
+	var out []move
+	if w.left.Crashes > 0 {
+		out = append(out, move{crashed, func(w *world) bool { w.left.Crashes--; w.crash = true; act(w); return !w.crash }})
+	}
+	if w.left.Drops > 0 {
+		out = append(out, move{dropped, func(w *world) bool { w.left.Drops--; w.drop = true; act(w); return !w.drop }})
 	}
 	return out
 }

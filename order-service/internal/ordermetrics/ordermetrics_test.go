@@ -3,6 +3,7 @@ package ordermetrics
 import (
 	"context"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -67,15 +68,8 @@ func points(fams map[string]*dto.MetricFamily, name string) map[string]float64 {
 
 func equal(t *testing.T, name string, got, want map[string]float64) {
 	t.Helper()
-	if len(got) != len(want) {
+	if !maps.Equal(got, want) {
 		t.Errorf("%s = %v, want %v", name, got, want)
-		return
-	}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s = %v, want %v", name, got, want)
-			return
-		}
 	}
 }
 

@@ -118,43 +118,38 @@ func (a LimitStats) minus(b LimitStats) LimitStats {
 	return out
 }
 
-// limitStats reads the relay's counts; zero when it is not running.
+// limitStats reads the Firestore relay's counts; zero when it is not
+// running.
 func limitStats(ctx context.Context) (LimitStats, error) {
-	u := os.Getenv("BENCH_FSLIMITS_URL")
-	if u == "" {
-		return LimitStats{}, nil
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u+"/stats", nil)
-	if err != nil {
-		return LimitStats{}, err
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return LimitStats{}, fmt.Errorf("the Firestore relay's stats: %w", err)
-	}
-	defer res.Body.Close()
 	var s LimitStats
-	return s, json.NewDecoder(res.Body).Decode(&s)
+	err := relayStats(ctx, "BENCH_FSLIMITS_URL", "the Firestore relay", &s)
+	return s, err
 }
 
-// pushStats reads what the push relay forwarded so far (zeros without
-// one).
+// pushStats reads what the push relay forwarded so far; zero without one.
 func pushStats(ctx context.Context) (pushfilter.Stats, error) {
 	var s pushfilter.Stats
-	u := os.Getenv("BENCH_PUSHFILTER_URL")
+	err := relayStats(ctx, "BENCH_PUSHFILTER_URL", "the push relay", &s)
+	return s, err
+}
+
+// relayStats decodes GET /stats of the relay whose URL the environment
+// variable env gives into v; nothing when it is unset (no relay).
+func relayStats(ctx context.Context, env, relay string, v any) error {
+	u := os.Getenv(env)
 	if u == "" {
-		return s, nil
+		return nil
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u+"/stats", nil)
 	if err != nil {
-		return s, err
+		return err
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return s, fmt.Errorf("the push relay's stats: %w", err)
+		return fmt.Errorf("%s's stats: %w", relay, err)
 	}
 	defer res.Body.Close()
-	return s, json.NewDecoder(res.Body).Decode(&s)
+	return json.NewDecoder(res.Body).Decode(v)
 }
 
 // simScale reads SIMULATED_SCALE, which devstack applied to the limits.
